@@ -1,0 +1,3 @@
+from openrds.cli import main
+
+main()

@@ -1,0 +1,149 @@
+"""Domain values -> Tencent Cloud API shapes (field names from the SDK's models.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from openrds.domain.catalogue import Catalogue, Region, Spec, Version, Zone
+from openrds.domain.model import Instance, Job, ReadOnlyGroup
+from openrds.domain.states import ChargeType, GroupStatus, Health, JobState, Lifecycle, MemberStatus, Role
+
+ENGINE = "postgresql"
+NO_TIME = "0000-00-00 00:00:00"
+
+_STATUS = {
+    Lifecycle.CREATING: "creating",
+    Lifecycle.RUNNING: "running",
+    Lifecycle.RESTARTING: "restarting",
+    Lifecycle.ISOLATING: "isolating",
+    Lifecycle.ISOLATED: "isolated",
+    Lifecycle.DISISOLATING: "disisolating",
+    Lifecycle.DELETING: "deleting",
+    Lifecycle.DELETED: "recycled",
+    # No "failed" exists in the API's list; "offline" is the closest an SDK user can act on
+    # (DescribeTasks carries the reason).
+    Lifecycle.FAILED: "offline",
+}
+
+_TASK_STATUS = {
+    JobState.PENDING: "Running",
+    JobState.RUNNING: "Running",
+    JobState.UNDOING: "Running",
+    JobState.SUCCEEDED: "Success",
+    JobState.FAILED: "Fail",
+}
+
+_GROUP_STATUS = {
+    GroupStatus.CREATING: "creating",
+    GroupStatus.OK: "ok",
+    GroupStatus.MODIFYING: "modifying",
+    GroupStatus.DELETING: "deleting",
+    GroupStatus.DELETED: "deleted",
+}
+
+_MEMBER_STATUS = {MemberStatus.IN_ROTATION: "ok", MemberStatus.EVICTED: "eliminated"}
+
+
+def time_text(value: datetime | None, default: str = NO_TIME) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else default
+
+
+def instance_status(instance: Instance) -> str:
+    """The one function that derives DBInstanceStatus from lifecycle and health."""
+    if instance.lifecycle is Lifecycle.RUNNING and instance.health is Health.DOWN:
+        return "restarting"  # the supervisor is bringing the server back
+    return _STATUS[instance.lifecycle]
+
+
+def task_number(job_id: str) -> int:
+    """Tencent task ids are integers: the first 13 hex digits of the job id (52 bits, exact in JSON)."""
+    return int(job_id[:13], 16)
+
+
+def task_prefix(number: int) -> str:
+    return f"{number:013x}"
+
+
+def region(r: Region, language: str) -> dict[str, Any]:
+    return {"Region": r.name, "RegionName": r.display_name_zh if language == "zh-CN" else r.display_name,
+            "RegionId": r.region_id, "RegionState": "AVAILABLE", "SupportInternational": 1}
+
+
+def zone(z: Zone, language: str) -> dict[str, Any]:
+    return {"Zone": z.name, "ZoneName": z.display_name_zh if language == "zh-CN" else z.display_name,
+            "ZoneId": z.zone_id, "ZoneState": "AVAILABLE", "ZoneSupportIpv6": 0, "StandbyZoneSet": []}
+
+
+def spec_class(spec: Spec) -> dict[str, Any]:
+    return {"SpecCode": spec.code, "CPU": spec.cpu, "Memory": spec.memory_mb, "MaxStorage": spec.max_storage_gb,
+            "MinStorage": spec.min_storage_gb, "QPS": spec.qps}
+
+
+def version(v: Version) -> dict[str, Any]:
+    return {"DBEngine": ENGINE, "DBVersion": v.full, "DBMajorVersion": str(v.major), "DBKernelVersion": v.kernel,
+            "SupportedFeatureNames": [], "Status": "AVAILABLE", "AvailableUpgradeTarget": []}
+
+
+def spec_item(spec: Spec, v: Version) -> dict[str, Any]:
+    return {"SpecCode": spec.code, "Version": v.full, "VersionName": f"PostgreSQL {v.full}", "Cpu": spec.cpu,
+            "Memory": spec.memory_mb, "MaxStorage": spec.max_storage_gb, "MinStorage": spec.min_storage_gb,
+            "Qps": spec.qps, "Pid": 0, "Type": "", "MajorVersion": str(v.major), "KernelVersion": v.kernel,
+            "IsSupportTDE": 0}
+
+
+def net_info(host: str, port: int, vpc_id: str, subnet_id: str, *, opened: bool = True) -> dict[str, Any]:
+    return {"Address": host, "Ip": host, "Port": port, "NetType": "private", "Status": "opened" if opened else "closed",
+            "VpcId": vpc_id, "SubnetId": subnet_id, "ProtocolType": "postgresql"}
+
+
+def instance(i: Instance, catalogue: Catalogue, *, app_id: int, uin: str, replica_count: int = 0,
+             master_code: str = "") -> dict[str, Any]:
+    spec = catalogue.spec(i.spec_code)
+    return {
+        "Region": i.region, "Zone": i.zone, "VpcId": i.network.vpc_id, "SubnetId": i.network.subnet_id,
+        "DBInstanceId": i.code, "DBInstanceName": i.name, "DBInstanceStatus": instance_status(i),
+        "DBInstanceMemory": spec.memory_mb // 1024, "DBInstanceStorage": i.storage_gb, "DBInstanceCpu": spec.cpu,
+        "DBInstanceClass": spec.code, "DBMajorVersion": str(i.major_version), "DBVersion": i.version,
+        "DBKernelVersion": f"v{i.version}_r1.0",
+        "DBInstanceType": "readonly" if i.role is Role.READONLY else "primary",
+        "DBInstanceVersion": "standard", "DBCharset": i.charset,
+        "CreateTime": time_text(i.created_at), "UpdateTime": time_text(i.updated_at),
+        "ExpireTime": time_text(i.expire_at), "IsolatedTime": time_text(i.isolated_at),
+        "PayType": "prepaid" if i.charge_type is ChargeType.PREPAID else "postpaid",
+        "AutoRenew": int(i.auto_renew),
+        "DBInstanceNetInfo": [net_info(i.host, i.port, i.network.vpc_id, i.network.subnet_id)] if i.port else [],
+        "Type": "", "AppId": app_id, "Uid": int(uin) if uin.isdigit() else 0, "ProjectId": i.project_id,
+        "TagList": [{"TagKey": t.key, "TagValue": t.value} for t in i.tags],
+        "MasterDBInstanceId": master_code if i.role is Role.READONLY else "",
+        "ReadOnlyInstanceNum": replica_count if i.role is Role.PRIMARY else 0,
+        "StatusInReadonlyGroup": _MEMBER_STATUS[i.member_status] if i.group_id else "",
+        "OfflineTime": NO_TIME,
+        "DBNodeSet": [{"Role": "Primary", "Zone": i.zone, "DedicatedClusterId": ""}],
+        "IsSupportTDE": 0, "DBEngine": ENGINE, "DBEngineConfig": "", "NetworkAccessList": [],
+        "SupportIpv6": int(bool(i.extra.get("NeedSupportIpv6"))), "ExpandedCpu": 0,
+        "DeletionProtection": i.deletion_protection, "DBInstanceStorageType": "PHYSICAL_LOCAL_SSD",
+    }
+
+
+def group(g: ReadOnlyGroup, members: list[dict[str, Any]], master_code: str) -> dict[str, Any]:
+    return {
+        "ReadOnlyGroupId": g.id, "ReadOnlyGroupName": g.name, "ProjectId": g.project_id,
+        "MasterDBInstanceId": master_code, "MinDelayEliminateReserve": g.min_delay_eliminate_reserve,
+        "MaxReplayLatency": g.max_replay_latency_mb, "ReplayLatencyEliminate": int(g.replay_latency_eliminate),
+        "MaxReplayLag": float(g.max_replay_lag_seconds), "ReplayLagEliminate": int(g.replay_lag_eliminate),
+        "VpcId": g.network.vpc_id, "SubnetId": g.network.subnet_id, "Region": g.region, "Zone": g.zone,
+        "Status": _GROUP_STATUS[g.status], "ReadOnlyDBInstanceList": members, "Rebalance": 0,
+        "DBInstanceNetInfo": [net_info(g.host, g.port, g.network.vpc_id, g.network.subnet_id)] if g.port else [],
+        "NetworkAccessList": [],
+    }
+
+
+def task(job: Job, instance_code: str) -> dict[str, Any]:
+    return {
+        "TaskId": task_number(job.id), "TaskType": job.kind, "DBInstanceId": instance_code,
+        "StartTime": time_text(job.started_at or job.created_at), "EndTime": time_text(job.ended_at),
+        "Status": _TASK_STATUS[job.state], "Progress": job.progress,
+        "TaskDetail": {"CurrentStep": str(job.step), "AllSteps": str(job.steps_total), "Input": "", "Output": "",
+                       "SwitchTag": 0, "SwitchTime": "", "Message": job.error},
+    }

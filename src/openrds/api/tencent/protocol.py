@@ -1,0 +1,488 @@
+"""The Tencent Cloud API 3.0 wire protocol: one ``POST /`` route, a registry of actions, one envelope.
+
+A request is ``POST /`` with a JSON body, signed with TC3-HMAC-SHA256 (:mod:`.auth`), naming its
+action, version, region and language in ``X-TC-Action``, ``X-TC-Version``, ``X-TC-Region`` and
+``X-TC-Language``. Every answer, errors included, is HTTP 200 with ``Content-Type: application/json``
+(exactly: the SDK compares the whole header and treats anything else as a success it cannot read)::
+
+    {"Response": {...result..., "RequestId": "<uuid4>"}}
+    {"Response": {"Error": {"Code": "...", "Message": "..."}, "RequestId": "<uuid4>"}}
+
+Checks, in this order (first failure answers):
+
+1. HTTP method POST or GET, else ``UnsupportedProtocol``; body at most :data:`MAX_BODY_BYTES`, else
+   ``RequestSizeLimitExceeded``.
+2. Authentication (:func:`.auth.authenticate`): ``AuthFailure.InvalidAuthorization``,
+   ``AuthFailure.SignatureExpire``, ``AuthFailure.SecretIdNotFound``, ``AuthFailure.SignatureFailure``.
+   Before anything else about the request, so that an anonymous caller learns nothing (not even
+   which actions exist), and before parsing the body because the signature covers the raw bytes.
+3. The body: POST needs ``Content-Type: application/json`` and a JSON object (an empty body counts
+   as ``{}``); GET carries the parameters in the query string (the SDK's ``reqMethod="GET"``, keys
+   flattened as ``Filters.0.Name``). Otherwise ``InvalidRequest``.
+4. ``X-TC-Action``: absent -> ``MissingParameter``, unknown -> ``InvalidAction``.
+5. ``X-TC-Version``: absent -> ``MissingParameter``, not ``2017-03-12`` -> ``NoSuchVersion``.
+6. Rate limit per (action, tenant): ``RequestLimitExceeded``. After authentication because it is
+   counted per account; before the region and parameters so that invalid calls count too.
+7. ``X-TC-Region``: absent (where the action needs one) or not a Tencent region ->
+   ``InvalidParameterValue.IllegalRegion``; a real Tencent region this installation does not serve
+   -> ``UnsupportedRegion``.
+8. Parameters, through the action's pydantic model: ``UnknownParameter``, then ``MissingParameter``,
+   then ``InvalidParameter`` (wrong JSON type or integer range); messages name the field, dotted for
+   nested ones (``Filters.0.Name``).
+9. The handler, in a worker thread. :class:`openrds.domain.errors.OpenRDSError` -> the code from
+   :data:`.errors.DOMAIN_ERRORS`; :class:`.errors.TencentApiError` -> as raised; anything else ->
+   ``InternalError``, logged with its RequestId and traceback, never shown to the caller.
+
+Messages are in Chinese for ``X-TC-Language: zh-CN`` and English otherwise (``en-US``, absent, or
+an unsupported value: the SDK always sends one of the two, so a default rarely matters).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from openrds.api.tencent.auth import ApiKeyLookup, Caller, SignedRequest, authenticate
+from openrds.api.tencent.errors import (
+    Language,
+    TencentApiError,
+    Text,
+    from_domain,
+    illegal_region,
+    internal_error,
+    invalid_action,
+    invalid_parameter,
+    invalid_request,
+    missing_parameter,
+    no_such_version,
+    request_limit_exceeded,
+    request_size_limit_exceeded,
+    unknown_parameter,
+    unsupported_protocol,
+    unsupported_region,
+)
+from openrds.domain.errors import OpenRDSError
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "2017-03-12"
+DEFAULT_LANGUAGE: Language = "en-US"
+#: Tencent's own limit for a POST body (10 MB); far above anything this API's actions carry.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Caps for GET query strings, whose flattened keys (``Filters.0.Name``) build nested lists.
+MAX_QUERY_FIELDS = 1000
+MAX_LIST_LENGTH = 1000
+
+#: Regions of Tencent Cloud. A region in this set but not configured here is ``UnsupportedRegion``;
+#: a name outside it (and not configured) is ``InvalidParameterValue.IllegalRegion``.
+TENCENT_REGIONS: frozenset[str] = frozenset(
+    {
+        "ap-bangkok",
+        "ap-beijing",
+        "ap-beijing-fsi",
+        "ap-chengdu",
+        "ap-chongqing",
+        "ap-guangzhou",
+        "ap-hangzhou-ec",
+        "ap-hongkong",
+        "ap-jakarta",
+        "ap-mumbai",
+        "ap-nanjing",
+        "ap-qingyuan",
+        "ap-seoul",
+        "ap-shanghai",
+        "ap-shanghai-fsi",
+        "ap-shenzhen",
+        "ap-shenzhen-fsi",
+        "ap-singapore",
+        "ap-taipei",
+        "ap-tianjin",
+        "ap-tokyo",
+        "eu-frankfurt",
+        "eu-moscow",
+        "na-ashburn",
+        "na-siliconvalley",
+        "na-toronto",
+        "sa-saopaulo",
+    }
+)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class TencentJSONResponse(Response):
+    """JSON answer whose Content-Type is exactly ``application/json``: no charset suffix.
+
+    The SDK (``AbstractClient._check_error``) compares the whole header with ``application/json``;
+    with a suffix it skips error detection and an error answer reads as an empty success. The body
+    is UTF-8 (JSON's only encoding), with non-ASCII text unescaped so Chinese messages stay legible.
+    """
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What a handler knows about the call besides its parameters.
+
+    :param caller: who signed the request (tenant, SecretId, AppId, Uin).
+    :param region: the ``X-TC-Region`` value, always a configured region; ``None`` only for actions
+        declared with ``region_required=False`` when the caller sent none.
+    :param language: ``en-US`` or ``zh-CN``, for any text a handler produces.
+    :param request_id: the RequestId of the answer (put it in logs and job records).
+    :param action: the action name, e.g. ``CreateReadOnlyDBInstance``.
+    """
+
+    caller: Caller
+    region: str | None
+    language: Language
+    request_id: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Action(Generic[ModelT]):
+    """One API action.
+
+    :param name: the ``X-TC-Action`` value.
+    :param request_model: the pydantic model of its parameters (see :mod:`.schemas`).
+    :param handler: ``(context, parameters) -> result``. The result is the ``Response`` object
+        without ``RequestId`` and must be JSON-serialisable (str, int, float, bool, None, lists,
+        dicts). It runs in a worker thread, so it may block (database, subprocess). It raises
+        :class:`openrds.domain.errors.OpenRDSError` (or :class:`.errors.TencentApiError`) to answer
+        with an error.
+    :param region_required: ``False`` for the few actions documented as region-free
+        (``DescribeRegions``).
+    :param rate_limit_per_second: this action's own limit, instead of the router's default.
+    """
+
+    name: str
+    request_model: type[ModelT]
+    handler: Callable[[ActionContext, ModelT], Mapping[str, Any]]
+    region_required: bool = True
+    rate_limit_per_second: int | None = None
+
+
+@dataclass
+class SlidingWindowRateLimiter:
+    """At most ``limit`` accepted calls per key in any window of ``window`` seconds.
+
+    A sliding log (one timestamp per accepted call) rather than a token bucket: a bucket of size N
+    refilled at N/s lets almost 2N calls through within one second, the log never more than N.
+    Rejected calls are not recorded, so a client that backs off is served again after the window.
+    Thread-safe; time comes from the caller (the injected clock).
+    """
+
+    window: float = 1.0
+    _calls: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _last_sweep: float = float("-inf")
+
+    def allow(self, key: tuple[str, str], limit: int, now: float) -> bool:
+        """Record and accept a call for ``key`` at ``now``, or refuse it (nothing recorded)."""
+        with self._lock:
+            calls = self._calls.setdefault(key, deque())
+            # Drop calls outside the window; also drop "future" ones, left by a clock that stepped back.
+            while calls and (calls[0] <= now - self.window or calls[0] > now):
+                calls.popleft()
+            while calls and calls[-1] > now:
+                calls.pop()
+            accepted = len(calls) < limit
+            if accepted:
+                calls.append(now)
+            if now - self._last_sweep > 60 * self.window:
+                self._sweep(now)
+            return accepted
+
+    def _sweep(self, now: float) -> None:
+        """Forget keys with no call in the window, so idle (action, tenant) pairs cost nothing."""
+        self._last_sweep = now
+        for key in [k for k, calls in self._calls.items() if not calls or calls[-1] <= now - self.window]:
+            del self._calls[key]
+
+
+# --- parameters ----------------------------------------------------------------------------------
+_TYPE_NAMES: dict[str, Text] = {
+    "string_type": Text("a String is expected", "应为字符串"),
+    "string_unicode": Text("a String is expected", "应为字符串"),
+    "int_type": Text("an Integer is expected", "应为整数"),
+    "int_parsing": Text("an Integer is expected", "应为整数"),
+    "int_from_float": Text("an Integer is expected", "应为整数"),
+    "bool_type": Text("a Boolean is expected", "应为布尔值"),
+    "bool_parsing": Text("a Boolean is expected", "应为布尔值"),
+    "float_type": Text("a Float is expected", "应为浮点数"),
+    "float_parsing": Text("a Float is expected", "应为浮点数"),
+    "finite_number": Text("a finite number is expected", "应为有限数值"),
+    "list_type": Text("an Array is expected", "应为数组"),
+    "model_type": Text("an Object is expected", "应为对象"),
+    "model_attributes_type": Text("an Object is expected", "应为对象"),
+    "dict_type": Text("an Object is expected", "应为对象"),
+    "greater_than_equal": Text("the value is out of range", "取值超出范围"),
+    "less_than_equal": Text("the value is out of range", "取值超出范围"),
+    "greater_than": Text("the value is out of range", "取值超出范围"),
+    "less_than": Text("the value is out of range", "取值超出范围"),
+}
+
+
+def _path(error: ErrorDetails) -> str:
+    """``('Filters', 0, 'Name')`` -> ``Filters.0.Name``: Tencent's flattened parameter name."""
+    return ".".join(str(part) for part in error["loc"]) or "(body)"
+
+
+def parse_parameters(model: type[ModelT], data: Mapping[str, Any], *, strict: bool = True) -> ModelT:
+    """Validate ``data`` with ``model``, turning pydantic errors into the Tencent codes.
+
+    Of several errors the first ``UnknownParameter`` wins (a client from another API version is the
+    likeliest cause), then the first ``MissingParameter``, then the first ``InvalidParameter``.
+
+    :param strict: ``False`` only for GET requests, whose values are all text.
+    :raises TencentApiError: ``UnknownParameter`` / ``MissingParameter`` / ``InvalidParameter``.
+    """
+    try:
+        return model.model_validate(data, strict=strict)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            raise unknown_parameter(_path(error)) from None
+    for error in errors:
+        if error["type"] == "missing":
+            raise missing_parameter(_path(error)) from None
+    first = errors[0]
+    problem = _TYPE_NAMES.get(first["type"], Text("the value is not valid", "取值不合法"))
+    raise invalid_parameter(_path(first), problem) from None
+
+
+def unflatten_query(query: str) -> dict[str, Any]:
+    """``Filters.0.Name=a&Limit=10`` -> ``{"Filters": [{"Name": "a"}], "Limit": "10"}``.
+
+    The inverse of the SDK's ``_format_params`` for GET requests. Values stay text; the model
+    converts them (non-strict validation).
+
+    :raises TencentApiError: ``InvalidRequest`` for repeated, conflicting or sparse keys.
+    """
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        raise invalid_request(Text("too many query parameters", "查询参数过多")) from None
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        parts = key.split(".")
+        node = root
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise _query_conflict(key)
+            node = child
+        if "" in parts or parts[-1] in node:
+            raise _query_conflict(key)
+        node[parts[-1]] = value
+    if any(key.isdigit() for key in root):
+        raise _query_conflict(next(key for key in root if key.isdigit()))
+    params: dict[str, Any] = _lists(root, "")
+    return params
+
+
+def _query_conflict(key: str) -> TencentApiError:
+    return invalid_request(
+        Text(
+            f"the query parameter `{key}` is malformed, repeated or conflicting",
+            f"查询参数 `{key}` 格式错误、重复或冲突",
+        )
+    )
+
+
+def _lists(node: dict[str, Any], prefix: str) -> Any:
+    """Turn the dicts whose keys are ``0..n-1`` into lists, recursively."""
+    converted = {
+        key: _lists(value, f"{prefix}.{key}" if prefix else key) if isinstance(value, dict) else value
+        for key, value in node.items()
+    }
+    numeric = [key.isdigit() for key in node]
+    if not any(numeric):
+        return converted
+    if set(node) != {str(i) for i in range(len(node))} or len(node) > MAX_LIST_LENGTH:
+        raise invalid_request(
+            Text(
+                f"the list `{prefix}` must be indexed 0, 1, 2, ... (at most {MAX_LIST_LENGTH} items)",
+                f"列表 `{prefix}` 的下标必须为 0, 1, 2, ...（最多 {MAX_LIST_LENGTH} 项）",
+            )
+        )
+    return [converted[str(i)] for i in range(len(node))]
+
+
+# --- the router ----------------------------------------------------------------------------------
+_METHODS = ["POST", "GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+
+
+def _language(value: str | None) -> Language:
+    if value and value.strip().lower() == "zh-cn":
+        return "zh-CN"
+    return DEFAULT_LANGUAGE
+
+
+def _envelope(request_id: str, body: Mapping[str, Any]) -> TencentJSONResponse:
+    # RequestId last and always ours: a handler cannot override or drop it.
+    return TencentJSONResponse({"Response": {**body, "RequestId": request_id}}, status_code=200)
+
+
+def _error(request_id: str, error: TencentApiError, language: Language) -> TencentJSONResponse:
+    return _envelope(request_id, {"Error": {"Code": error.code, "Message": error.message(language)}})
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise request_size_limit_exceeded(MAX_BODY_BYTES)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise request_size_limit_exceeded(MAX_BODY_BYTES)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_body(method: str, content_type: str, body: bytes, query: str) -> dict[str, Any]:
+    """The request's parameters as a dict (see step 3 of the module docstring)."""
+    if method == "GET":
+        return unflatten_query(query)
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise invalid_request(
+            Text(
+                f"Content-Type `{media_type or '(none)'}` is not supported; send application/json",
+                f"不支持 Content-Type `{media_type or '(无)'}`，请使用 application/json",
+            )
+        )
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError):
+        raise invalid_request(Text("the body is not valid UTF-8 JSON", "请求体不是合法的 UTF-8 JSON")) from None
+    if not isinstance(data, dict):
+        raise invalid_request(Text("the body must be a JSON object", "请求体必须是 JSON 对象"))
+    return data
+
+
+def build_router(
+    actions: Mapping[str, Action[Any]],
+    keys: ApiKeyLookup,
+    *,
+    regions: Callable[[], Collection[str]],
+    clock: Callable[[], float] = time.time,
+    rate_limit_per_second: int = 100,
+    allow_unsigned_payload: bool = False,
+) -> APIRouter:
+    """The ``POST /`` (and ``GET /``) route of the Tencent dialect.
+
+    :param actions: action name -> :class:`Action`; each key must equal its action's ``name``.
+    :param keys: finds the caller and SecretKey of a SecretId.
+    :param regions: the regions this installation serves, read on every request (the catalogue may
+        change at run time).
+    :param clock: seconds since the epoch; used for signature expiry and the rate limit.
+    :param rate_limit_per_second: default per (action, tenant) limit (Tencent's is 100 for most
+        actions); :attr:`Action.rate_limit_per_second` overrides it.
+    :param allow_unsigned_payload: accept ``X-TC-Content-SHA256: UNSIGNED-PAYLOAD`` (body not signed).
+    """
+    for name, action in actions.items():
+        if name != action.name:
+            raise ValueError(f"action registered as {name!r} is named {action.name!r}")
+    limiter = SlidingWindowRateLimiter()
+    router = APIRouter()
+
+    async def tencent_api(request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        language = _language(request.headers.get("x-tc-language"))
+        action_name = request.headers.get("x-tc-action", "")
+        try:
+            # The envelope is rendered inside the try: a result that is not JSON-serialisable is our
+            # bug and answers InternalError (logged), never a half-written body.
+            return _envelope(request_id, await _serve(request, request_id, language))
+        except TencentApiError as exc:
+            logger.info("tencent %s %s -> %s", action_name or "-", request_id, exc.code)
+            return _error(request_id, exc, language)
+        except OpenRDSError as exc:
+            error = from_domain(exc)
+            logger.info("tencent %s %s -> %s (%s)", action_name, request_id, error.code, type(exc).__name__)
+            return _error(request_id, error, language)
+        except Exception:
+            logger.exception("tencent %s %s -> InternalError", action_name or "-", request_id)
+            return _error(request_id, internal_error(request_id), language)
+
+    async def _serve(request: Request, request_id: str, language: Language) -> Mapping[str, Any]:
+        method = request.method
+        if method not in ("POST", "GET"):
+            raise unsupported_protocol(method)
+        body = await _read_body(request)
+        # Header names lower-cased by the ASGI server; the first value of a repeated header wins.
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in request.scope["headers"]:
+            headers.setdefault(raw_name.decode("latin-1").lower(), raw_value.decode("latin-1"))
+        raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        signed = SignedRequest(
+            method=method,
+            path=raw_path.decode("latin-1"),
+            query=query,
+            headers=headers,
+            body=body,
+        )
+        caller = authenticate(signed, keys, now=clock(), allow_unsigned_payload=allow_unsigned_payload)
+
+        data = _parse_body(method, headers.get("content-type", ""), body, query)
+
+        action_name = headers.get("x-tc-action", "").strip()
+        if not action_name:
+            raise missing_parameter("Action")
+        action = actions.get(action_name)
+        if action is None:
+            raise invalid_action(action_name)
+        version = headers.get("x-tc-version", "").strip()
+        if not version:
+            raise missing_parameter("Version")
+        if version != API_VERSION:
+            raise no_such_version(version, API_VERSION)
+
+        limit = action.rate_limit_per_second or rate_limit_per_second
+        if not limiter.allow((action.name, caller.tenant_id), limit, clock()):
+            raise request_limit_exceeded(action.name, limit)
+
+        region = headers.get("x-tc-region", "").strip() or None
+        if region is None:
+            if action.region_required:
+                raise illegal_region(None)
+        elif region not in regions():
+            raise unsupported_region(region) if region in TENCENT_REGIONS else illegal_region(region)
+
+        params = parse_parameters(action.request_model, data, strict=method == "POST")
+        context = ActionContext(
+            caller=caller, region=region, language=language, request_id=request_id, action=action.name
+        )
+        return await run_in_threadpool(action.handler, context, params)
+
+    router.add_api_route("/", tencent_api, methods=_METHODS, include_in_schema=False)
+    return router

@@ -1,0 +1,311 @@
+"""The Tencent Cloud API 3.0 face: each action is parse -> call a service -> present.
+
+Field meanings that live in no other face (``Filters`` names, ``OrderBy`` words, ``PayType``
+strings) are translated here; every rule is the services' and the domain's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from openrds.api.tencent import presenters as present
+from openrds.api.tencent import schemas as s
+from openrds.api.tencent.auth import Caller
+from openrds.api.tencent.protocol import Action, ActionContext, build_router
+from openrds.container import Container
+from openrds.domain.errors import InvalidInput
+from openrds.domain.model import Instance, InstanceQuery, Network, Tag
+from openrds.services.groups import GroupConfig, GroupOrder
+from openrds.services.instances import PrimaryOrder, ReadOnlyOrder
+
+Result = Mapping[str, Any]
+
+_PAY_MODES = {"prepaid": "PREPAID", "postpaid": "POSTPAID_BY_HOUR"}
+_ORDER_BY = {"CreateTime": "created", "Name": "name", "EndTime": "expire", "DBInstanceId": "created"}
+
+
+def _extra(request: BaseModel, *names: str) -> dict[str, Any]:
+    """Accepted fields with no meaning on this host: stored with the instance, never dropped."""
+    dumped = request.model_dump(by_alias=True, exclude_none=True)
+    return {name: dumped[name] for name in names if name in dumped}
+
+
+def _tags(tags: list[s.Tag] | None) -> tuple[Tag, ...]:
+    return tuple(Tag(t.tag_key, t.tag_value) for t in tags or ())
+
+
+def _region(ctx: ActionContext) -> str:
+    assert ctx.region is not None  # the router refuses region-less calls to these actions
+    return ctx.region
+
+
+class TencentActions:
+    """The handlers, bound to one container."""
+
+    def __init__(self, container: Container) -> None:
+        self.c = container
+
+    # --- catalogue -------------------------------------------------------------------------
+    def describe_regions(self, ctx: ActionContext, _req: s.DescribeRegionsRequest) -> Result:
+        regions = [present.region(r, ctx.language) for r in self.c.catalogue.regions]
+        return {"TotalCount": len(regions), "RegionSet": regions}
+
+    def describe_zones(self, ctx: ActionContext, _req: s.DescribeZonesRequest) -> Result:
+        zones = [present.zone(z, ctx.language) for z in self.c.catalogue.region(_region(ctx)).zones]
+        return {"TotalCount": len(zones), "ZoneSet": zones}
+
+    def describe_classes(self, ctx: ActionContext, req: s.DescribeClassesRequest) -> Result:
+        self.c.catalogue.region(_region(ctx)).zone(req.zone)
+        self.c.catalogue.version(req.db_major_version)
+        return {"ClassInfoSet": [present.spec_class(spec) for spec in self.c.catalogue.specs if not spec.readonly_only]}
+
+    def describe_db_versions(self, _ctx: ActionContext, _req: s.DescribeDBVersionsRequest) -> Result:
+        return {"VersionSet": [present.version(v) for v in self.c.catalogue.versions]}
+
+    def describe_product_config(self, ctx: ActionContext, req: s.DescribeProductConfigRequest) -> Result:
+        region = self.c.catalogue.region(_region(ctx))
+        zones = [region.zone(req.zone)] if req.zone else list(region.zones)
+        specs = [spec for spec in self.c.catalogue.specs if not spec.readonly_only]
+        return {"SpecInfoList": [
+            {"Region": region.name, "Zone": z.name, "SupportKMSRegions": [],
+             "SpecItemInfoList": [present.spec_item(spec, v) for v in self.c.catalogue.versions for spec in specs]}
+            for z in zones
+        ]}
+
+    # --- instances -------------------------------------------------------------------------
+    def create_instances(self, ctx: ActionContext, req: s.CreateInstancesRequest) -> Result:
+        created = self.c.instances.create_primaries(ctx.caller.tenant_id, PrimaryOrder(
+            region=_region(ctx), zone=req.zone, spec_code=req.spec_code, storage_gb=req.storage,
+            admin_user=req.admin_name, admin_password=req.admin_password, count=req.instance_count,
+            period_months=req.period, charge_type=req.instance_charge_type,
+            version=req.db_version or req.db_major_version or req.db_kernel_version, charset=req.charset,
+            project_id=req.project_id or 0, name=req.name or "",
+            network=Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ())),
+            auto_renew=req.auto_renew_flag == 1, deletion_protection=bool(req.deletion_protection),
+            tags=_tags(req.tag_list), dry_run=req.dry_run,
+            extra=_extra(req, "DBNodeSet", "AutoVoucher", "VoucherIds", "ActivityId", "NeedSupportTDE", "KMSKeyId",
+                         "KMSRegion", "KMSClusterId", "DBEngine", "DBEngineConfig", "SyncMode", "NeedSupportIpv6",
+                         "StorageType"),
+        ))
+        return {"DealNames": list(created.deal_names), "BillId": created.bill_id,
+                "DBInstanceIdSet": [i.code for i in created.instances]}
+
+    def create_read_only_db_instance(self, ctx: ActionContext, req: s.CreateReadOnlyDBInstanceRequest) -> Result:
+        created = self.c.instances.create_readonly(ctx.caller.tenant_id, ReadOnlyOrder(
+            region=_region(ctx), master=req.master_db_instance_id, spec_code=req.spec_code, zone=req.zone,
+            storage_gb=req.storage, count=req.instance_count, period_months=req.period,
+            charge_type=req.instance_charge_type, project_id=req.project_id or 0, name=req.name or "",
+            network=Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ())),
+            auto_renew=req.auto_renew_flag == 1, deletion_protection=bool(req.deletion_protection),
+            group_id=req.read_only_group_id or None, tags=_tags(req.tag_list) + _tags(req.tags), dry_run=req.dry_run,
+            # DBVersion is accepted and ignored: a replica runs its master's version (the SDK marks it obsolete).
+            extra=_extra(req, "AutoVoucher", "VoucherIds", "ActivityId", "NeedSupportIpv6", "DedicatedClusterId",
+                         "DBVersion", "DBMajorVersion", "DBKernelVersion", "BillingParameters"),
+        ))
+        result: dict[str, Any] = {
+            "DealNames": list(created.deal_names), "BillId": created.bill_id,
+            # Documented: instance ids are returned for postpaid purchases only.
+            "DBInstanceIdSet": [i.code for i in created.instances if i.charge_type.value == "POSTPAID_BY_HOUR"],
+        }
+        if req.billing_parameters:
+            result["BillingParameters"] = req.billing_parameters
+        return result
+
+    def _present(self, caller: Caller, instances: tuple[Instance, ...] | list[Instance], replica_counts: dict[str, int],
+                 codes: dict[str, str]) -> list[dict[str, Any]]:
+        return [present.instance(i, self.c.catalogue, app_id=caller.app_id, uin=caller.uin,
+                                 replica_count=replica_counts.get(i.id, 0),
+                                 master_code=codes.get(i.master_id or "", "")) for i in instances]
+
+    def describe_db_instances(self, ctx: ActionContext, req: s.DescribeDBInstancesRequest) -> Result:
+        query = _instance_query(_region(ctx), req)
+        page = self.c.instances.describe(ctx.caller.tenant_id, query)
+        return {"TotalCount": page.total,
+                "DBInstanceSet": self._present(ctx.caller, page.items, page.replica_counts, page.codes)}
+
+    def describe_db_instance_attribute(self, ctx: ActionContext, req: s.DescribeDBInstanceAttributeRequest) -> Result:
+        page = self.c.instances.describe(ctx.caller.tenant_id, InstanceQuery(ids=(req.db_instance_id,), limit=1))
+        if not page.items:
+            self.c.instances.get(ctx.caller.tenant_id, req.db_instance_id)  # raises InstanceNotFound
+        return {"DBInstance": self._present(ctx.caller, page.items, page.replica_counts, page.codes)[0]}
+
+    def modify_db_instance_name(self, ctx: ActionContext, req: s.ModifyDBInstanceNameRequest) -> Result:
+        self.c.instances.rename(ctx.caller.tenant_id, req.db_instance_id, req.instance_name)
+        return {}
+
+    def modify_db_instance_deletion_protection(self, ctx: ActionContext,
+                                               req: s.ModifyDBInstanceDeletionProtectionRequest) -> Result:
+        self.c.instances.set_deletion_protection(ctx.caller.tenant_id, req.db_instance_id, req.deletion_protection)
+        return {}
+
+    def restart_db_instance(self, ctx: ActionContext, req: s.RestartDBInstanceRequest) -> Result:
+        job = self.c.instances.restart(ctx.caller.tenant_id, req.db_instance_id)
+        number = present.task_number(job.id)
+        return {"FlowId": number, "TaskId": number}
+
+    def isolate_db_instances(self, ctx: ActionContext, req: s.IsolateDBInstancesRequest) -> Result:
+        self.c.instances.isolate(ctx.caller.tenant_id, req.db_instance_id_set)
+        return {}
+
+    def dis_isolate_db_instances(self, ctx: ActionContext, req: s.DisIsolateDBInstancesRequest) -> Result:
+        self.c.instances.disisolate(ctx.caller.tenant_id, req.db_instance_id_set)
+        return {}
+
+    def destroy_db_instance(self, ctx: ActionContext, req: s.DestroyDBInstanceRequest) -> Result:
+        self.c.instances.destroy(ctx.caller.tenant_id, req.db_instance_id)
+        return {}
+
+    def describe_tasks(self, ctx: ActionContext, req: s.DescribeTasksRequest) -> Result:
+        prefix = present.task_prefix(req.task_id) if req.task_id is not None else None
+        views = self.c.jobs.list(ctx.caller.tenant_id, id_prefix=prefix, instance=req.db_instance_id)
+        if (req.order_by_type or "desc").lower() == "asc":
+            views.reverse()
+        offset, limit = req.offset or 0, min(req.limit or 20, 100)
+        tasks = [present.task(v.job, next(iter(v.instance_codes.values()), "")) for v in views[offset:offset + limit]]
+        return {"TotalCount": len(views), "TaskSet": tasks}
+
+    # --- read-only groups ------------------------------------------------------------------
+    def create_read_only_group(self, ctx: ActionContext, req: s.CreateReadOnlyGroupRequest) -> Result:
+        network = Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ())) \
+            if req.vpc_id else None
+        view = self.c.groups.create(ctx.caller.tenant_id, GroupOrder(
+            master=req.master_db_instance_id, name=req.name, project_id=req.project_id or 0, network=network,
+            max_replay_lag_seconds=req.max_replay_lag or 0, max_replay_latency_mb=req.max_replay_latency or 0,
+            min_delay_eliminate_reserve=req.min_delay_eliminate_reserve or 0,
+            replay_lag_eliminate=bool(req.replay_lag_eliminate), replay_latency_eliminate=bool(req.replay_latency_eliminate),
+        ))
+        return {"ReadOnlyGroupId": view.group.id, "FlowId": 0, "TaskId": 0}
+
+    def describe_read_only_groups(self, ctx: ActionContext, req: s.DescribeReadOnlyGroupsRequest) -> Result:
+        group_ids: tuple[str, ...] = ()
+        master: str | None = None
+        for f in req.filters or ():
+            if f.name == "read-only-group-id":
+                group_ids += tuple(f.values or ())
+            elif f.name == "db-master-instance-id":
+                master = (f.values or [None])[0]
+            else:
+                raise InvalidInput(f"filter {f.name} is not supported", field="Filters.Name")
+        views = self.c.groups.describe(ctx.caller.tenant_id, group_ids=group_ids, master=master)
+        size = req.page_size or 10
+        start = (req.page_number or 0) * size if req.page_number is not None else 0
+        groups = []
+        for view in views[start:start + size]:
+            members = self._present(ctx.caller, view.members, {}, {view.group.master_id: view.master_code})
+            for member, instance in zip(members, view.members, strict=True):
+                member["Weight"] = instance.weight  # not in DBInstance; clients read it from the group listing
+            groups.append(present.group(view.group, members, view.master_code))
+        return {"ReadOnlyGroupList": groups, "TotalCount": len(views)}
+
+    def add_db_instance_to_read_only_group(self, ctx: ActionContext, req: s.AddDBInstanceToReadOnlyGroupRequest) -> Result:
+        self.c.groups.add_member(ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id)
+        return {"FlowId": 0, "TaskId": 0}
+
+    def remove_db_instance_from_read_only_group(self, ctx: ActionContext,
+                                                req: s.RemoveDBInstanceFromReadOnlyGroupRequest) -> Result:
+        self.c.groups.remove_member(ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id)
+        return {"FlowId": 0, "TaskId": 0}
+
+    def modify_db_instance_read_only_group(self, ctx: ActionContext,
+                                           req: s.ModifyDBInstanceReadOnlyGroupRequest) -> Result:
+        self.c.groups.move_member(ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id,
+                                  req.new_read_only_group_id)
+        return {"FlowId": 0, "TaskId": 0}
+
+    def delete_read_only_group(self, ctx: ActionContext, req: s.DeleteReadOnlyGroupRequest) -> Result:
+        self.c.groups.delete(ctx.caller.tenant_id, req.read_only_group_id)
+        return {"FlowId": 0}
+
+    def modify_read_only_group_config(self, ctx: ActionContext, req: s.ModifyReadOnlyGroupConfigRequest) -> Result:
+        self.c.groups.configure(ctx.caller.tenant_id, req.read_only_group_id, GroupConfig(
+            name=req.read_only_group_name, max_replay_lag_seconds=req.max_replay_lag,
+            max_replay_latency_mb=req.max_replay_latency, min_delay_eliminate_reserve=req.min_delay_eliminate_reserve,
+            replay_lag_eliminate=None if req.replay_lag_eliminate is None else bool(req.replay_lag_eliminate),
+            replay_latency_eliminate=None if req.replay_latency_eliminate is None else bool(req.replay_latency_eliminate),
+        ))
+        return {}
+
+    def modify_read_only_db_instance_weight(self, ctx: ActionContext,
+                                            req: s.ModifyReadOnlyDBInstanceWeightRequest) -> Result:
+        view = self.c.groups.get(ctx.caller.tenant_id, req.read_only_group_id)
+        self.c.groups.set_weight(ctx.caller.tenant_id, req.db_instance_id, req.weight, group_id=view.group.id)
+        return {}
+
+    def rebalance_read_only_group(self, ctx: ActionContext, req: s.RebalanceReadOnlyGroupRequest) -> Result:
+        self.c.groups.get(ctx.caller.tenant_id, req.read_only_group_id)
+        return {}
+
+
+def _instance_query(region: str, req: s.DescribeDBInstancesRequest) -> InstanceQuery:
+    values: dict[str, tuple[Any, ...]] = {}
+    for f in req.filters or ():
+        name, given = f.name or "", tuple(f.values or ())
+        if name == "db-instance-id":
+            values["ids"] = values.get("ids", ()) + given
+        elif name == "db-instance-name":
+            values["name_contains"] = values.get("name_contains", ()) + given
+        elif name == "db-project-id":
+            if not all(v.lstrip("-").isdigit() for v in given):
+                raise InvalidInput("db-project-id values must be integers", field="Filters.Values")
+            values["project_ids"] = values.get("project_ids", ()) + tuple(int(v) for v in given)
+        elif name == "db-pay-mode":
+            if any(v not in _PAY_MODES for v in given):
+                raise InvalidInput("db-pay-mode values are prepaid or postpaid", field="Filters.Values")
+            values["charge_types"] = values.get("charge_types", ()) + tuple(_PAY_MODES[v] for v in given)
+        elif name == "db-tag-key":
+            values["tag_keys"] = values.get("tag_keys", ()) + given
+        elif name == "db-master-instance-id":
+            values["master_ids"] = values.get("master_ids", ()) + given
+        elif name in ("db-private-ip", "db-public-address", "db-dedicated-cluster-id"):
+            continue  # every instance listens on this host; these narrow nothing here
+        else:
+            raise InvalidInput(f"filter {name} is not supported", field="Filters.Name")
+    if req.order_by is not None and req.order_by not in _ORDER_BY:
+        raise InvalidInput(f"OrderBy must be one of {', '.join(_ORDER_BY)}", field="OrderBy")
+    if req.order_by_type is not None and req.order_by_type.lower() not in ("asc", "desc"):
+        raise InvalidInput("OrderByType must be asc or desc", field="OrderByType")
+    limit = req.limit or 10
+    if limit > 100:
+        raise InvalidInput("Limit must be between 0 and 100", field="Limit")
+    return InstanceQuery(region=region, order_by=_ORDER_BY.get(req.order_by or "CreateTime", "created"),
+                         descending=(req.order_by_type or "asc").lower() == "desc", offset=req.offset or 0,
+                         limit=limit, **values)
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and (not name[i - 1].isupper() or (i + 1 < len(name) and name[i + 1].islower())):
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+class _Keys:
+    def __init__(self, container: Container) -> None:
+        self._identity = container.identity
+
+    def find(self, secret_id: str) -> tuple[Caller, str] | None:
+        found = self._identity.find_api_key(secret_id)
+        if found is None:
+            return None
+        key, secret = found
+        return Caller(tenant_id=key.tenant_id, secret_id=key.secret_id, app_id=key.app_id, uin=key.uin), secret
+
+
+def build(container: Container) -> APIRouter:
+    """Every action of REQUEST_MODELS, bound to a handler named after it (CreateReadOnlyDBInstance ->
+    create_read_only_db_instance)."""
+    handlers = TencentActions(container)
+    actions: dict[str, Action[Any]] = {}
+    for name, model in s.REQUEST_MODELS.items():
+        handler: Callable[[ActionContext, Any], Result] = getattr(handlers, _snake(name).replace("d_b_", "db_"))
+        actions[name] = Action(name=name, request_model=model, handler=handler,
+                               region_required=name not in s.REGION_OPTIONAL_ACTIONS)
+    return build_router(actions, _Keys(container), regions=lambda: {r.name for r in container.catalogue.regions},
+                        clock=lambda: container.clock.now().timestamp(),
+                        rate_limit_per_second=container.settings.rate_limit)

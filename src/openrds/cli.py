@@ -1,0 +1,227 @@
+"""The ``openrds`` command: ``serve`` runs the service; ``admin`` manages tenants and credentials
+against the same store, whether the service is running or not."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from openrds import __version__
+from openrds.settings import Settings, load_settings
+
+app = typer.Typer(help="OpenRDS: self-hosted managed PostgreSQL with cloud-compatible APIs.", no_args_is_help=True)
+admin = typer.Typer(help="Manage tenants, API keys, IAM users and projects.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+console = Console()
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file (or OPENRDS_CONFIG).")]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Data root (or OPENRDS_DATA_DIR).")]
+
+
+def _settings(config: Path | None, data_dir: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config, data_dir=data_dir, **overrides)
+    except Exception as exc:  # a bad setting is the operator's to fix: say which, no traceback
+        console.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _setup_logging(settings: Settings) -> None:
+    if settings.log_format == "json":
+        fmt = '{"time": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", "message": "%(message)s"}'
+    else:
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=settings.log_level.upper(), format=fmt, stream=sys.stderr)
+
+
+def _settings_help() -> str:
+    lines = []
+    for name, info in Settings.model_fields.items():
+        default = info.default if info.default_factory is None else "(computed)"
+        lines.append(f"OPENRDS_{name.upper()}: {info.description} [default: {default}]")
+    return "\n\n".join(lines)
+
+
+@app.command(help="Run the service: HTTP APIs, job runner and supervisor.\n\nSettings:\n\n" + _settings_help())
+def serve(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    listen: Annotated[str | None, typer.Option(help="host:port of the API (or OPENRDS_LISTEN).")] = None,
+) -> None:
+    import uvicorn
+
+    from openrds.api.app import create_app
+    from openrds.container import build
+    from openrds.services.bootstrap import CREDENTIALS_FILE, bootstrap
+
+    settings = _settings(config, data_dir, listen=listen)
+    _setup_logging(settings)
+    container = build(settings)
+    first = bootstrap(container.identity, settings.data_dir)
+    endpoint = f"{settings.listen_host}:{settings.listen_port}"
+    if first is not None:
+        _print_first_start(first, endpoint, settings.data_dir / CREDENTIALS_FILE)
+    uvicorn.run(create_app(container), host=settings.listen_host, port=settings.listen_port,
+                log_level=settings.log_level.lower(), access_log=False)
+
+
+def _print_first_start(creds: object, endpoint: str, path: Path) -> None:
+    c = creds  # BootstrapCredentials
+    console.print(f"""[bold green]OpenRDS first start[/bold green]: a default tenant was created. These credentials are shown
+only now; they are also in {path} (mode 0600).
+
+  endpoint        http://{endpoint}
+  SecretId        {c.secret_id}
+  SecretKey       {c.secret_key}
+  IAM domain/user {c.iam_domain} / {c.iam_user}
+  IAM password    {c.iam_password}
+
+Tencent Cloud SDK (pip install tencentcloud-sdk-python-postgres):
+
+  from tencentcloud.common import credential
+  from tencentcloud.common.profile.client_profile import ClientProfile
+  from tencentcloud.common.profile.http_profile import HttpProfile
+  from tencentcloud.postgres.v20170312 import postgres_client, models
+  cred = credential.Credential("{c.secret_id}", "<SecretKey above>")
+  profile = ClientProfile(httpProfile=HttpProfile(endpoint="{endpoint}", protocol="http"))
+  client = postgres_client.PostgresClient(cred, "ap-beijing", profile)
+  print(client.DescribeZones(models.DescribeZonesRequest()).to_json_string())
+""", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+# --- admin ---------------------------------------------------------------------------------------
+def _identity(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from openrds.persistence.db import open_engine, upgrade
+    from openrds.persistence.uow import Store
+    from openrds.services.identity import IdentityService
+    from openrds.services.secrets import SecretBox
+    from openrds.clock import SystemClock
+    from openrds.domain.catalogue import DEFAULT_REGIONS
+
+    settings = _settings(config, data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = open_engine(settings.metadata_url)
+    upgrade(engine)
+    box = SecretBox.from_key_file(settings.data_dir / "secret.key")
+    return IdentityService(Store(engine), box, SystemClock(), regions=tuple(r.name for r in DEFAULT_REGIONS))
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(1)
+
+
+@admin.command("create-tenant")
+def create_tenant(name: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Create a tenant with one API key (printed once)."""
+    from openrds.domain.errors import OpenRDSError
+
+    identity = _identity(config, data_dir)
+    try:
+        tenant = identity.create_tenant(name)
+        key = identity.create_api_key(tenant.id)
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    console.print(f"tenant {tenant.name} ({tenant.id})\nSecretId  {key.key.secret_id}\nSecretKey {key.secret_key}",
+                  highlight=False)
+
+
+@admin.command("list-tenants")
+def list_tenants(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """List tenants."""
+    identity = _identity(config, data_dir)
+    table = Table("name", "id", "created", "API keys")
+    for tenant in identity.tenants():
+        keys = [k.secret_id for k in identity.api_keys(tenant.id) if k.revoked_at is None]
+        table.add_row(tenant.name, tenant.id, tenant.created_at.isoformat(timespec="seconds"), ", ".join(keys))
+    console.print(table)
+
+
+@admin.command("create-key")
+def create_key(tenant: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Create an API key for a tenant (name or id); the secret is printed once."""
+    from openrds.domain.errors import OpenRDSError
+
+    identity = _identity(config, data_dir)
+    try:
+        key = identity.create_api_key(identity.tenant(tenant).id)
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    console.print(f"SecretId  {key.key.secret_id}\nSecretKey {key.secret_key}", highlight=False)
+
+
+@admin.command("revoke-key")
+def revoke_key(secret_id: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Revoke an API key; calls signed with it fail from then on."""
+    from openrds.domain.errors import OpenRDSError
+
+    try:
+        _identity(config, data_dir).revoke_api_key(secret_id)
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    console.print(f"revoked {secret_id}")
+
+
+@admin.command("create-iam-user")
+def create_iam_user(
+    tenant: str,
+    name: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    domain: Annotated[str | None, typer.Option(help="IAM domain (account); default: the user name")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a Huawei-style IAM user (with one project per region on the tenant's first user)."""
+    from openrds.domain.errors import OpenRDSError
+
+    identity = _identity(config, data_dir)
+    try:
+        user = identity.create_iam_user(identity.tenant(tenant).id, domain or name, name, password)
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    console.print(f"IAM user {user.domain}/{user.name} ({user.id})")
+
+
+@admin.command("create-project")
+def create_project(tenant: str, name: str, region: str, config: ConfigOption = None,
+                   data_dir: DataDirOption = None) -> None:
+    """Create a Huawei-style project for a tenant."""
+    from openrds.domain.errors import OpenRDSError
+
+    identity = _identity(config, data_dir)
+    try:
+        project = identity.create_project(identity.tenant(tenant).id, name, region)
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    console.print(f"project {project.name} ({project.id}) in {project.region}")
+
+
+@admin.command("list-projects")
+def list_projects(tenant: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """List a tenant's projects."""
+    identity = _identity(config, data_dir)
+    table = Table("name", "id", "region")
+    for project in identity.projects(identity.tenant(tenant).id):
+        table.add_row(project.name, project.id, project.region)
+    console.print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,97 @@
+"""The composition root: builds settings' store, driver, services, job runner and supervisor.
+
+Nothing is constructed at import time; `cli.py` (and tests) call `build()` and own the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from openrds.clock import Clock, SystemClock
+from openrds.domain.catalogue import Catalogue, Version, build_catalogue
+from openrds.engine.driver import Driver
+from openrds.jobs.kinds import KINDS, JobEnv, is_transient
+from openrds.jobs.runner import JobQueue, JobRunner
+from openrds.jobs.supervisor import Supervisor
+from openrds.persistence.db import open_engine, upgrade
+from openrds.persistence.uow import Store
+from openrds.services.billing import BillingService
+from openrds.services.groups import GroupService
+from openrds.services.identity import IdentityService
+from openrds.services.instances import InstanceService
+from openrds.services.jobs import JobService
+from openrds.services.secrets import SecretBox
+from openrds.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_driver(settings: Settings) -> Driver:
+    from openrds.engine.local import LocalDriver
+
+    return LocalDriver(settings.data_dir, bind_host=settings.server_host, port_range=settings.ports)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    store: Store
+    box: SecretBox
+    driver: Driver
+    catalogue: Catalogue
+    identity: IdentityService
+    instances: InstanceService
+    groups: GroupService
+    billing: BillingService
+    jobs: JobService
+    queue: JobQueue
+    runner: JobRunner
+    supervisor: Supervisor
+    started: bool = field(default=False)
+
+    def start(self) -> None:
+        """Start the job runner (resuming unfinished jobs) and the supervisor."""
+        self.runner.start()
+        self.supervisor.start()
+        self.started = True
+
+    def stop(self) -> None:
+        """Stop background work. PostgreSQL servers keep running: they outlive the service."""
+        if self.started:
+            self.supervisor.stop()
+            self.runner.stop()
+            self.started = False
+        self.store.close()
+
+
+def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | None = None) -> Container:
+    clock = clock or SystemClock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = open_engine(settings.metadata_url)
+    upgrade(engine)
+    store = Store(engine)
+    box = SecretBox.from_key_file(settings.data_dir / "secret.key")
+    driver = driver or make_driver(settings)
+    overrides = {}
+    if settings.catalogue_file is not None:
+        with settings.catalogue_file.open("rb") as handle:
+            overrides = tomllib.load(handle)
+    catalogue = build_catalogue([Version(v.major, v.full) for v in driver.versions()], overrides)
+    queue = JobQueue(KINDS, clock)
+    billing = BillingService()
+    identity = IdentityService(store, box, clock, regions=tuple(r.name for r in catalogue.regions),
+                               token_ttl=timedelta(hours=settings.token_ttl_hours))
+    instances = InstanceService(store, catalogue, queue, billing, box, clock,
+                                max_readonly_per_master=settings.max_readonly_per_master)
+    groups = GroupService(store, catalogue, clock)
+    env = JobEnv(store=store, driver=driver, catalogue=catalogue, box=box, clock=clock)
+    runner = JobRunner(store, KINDS, env, clock, workers=settings.job_workers, lease_seconds=settings.job_lease_seconds,
+                       is_transient=is_transient)
+    queue.on_submit(runner.wake)
+    supervisor = Supervisor(env, interval=settings.supervise_interval)
+    return Container(settings, clock, store, box, driver, catalogue, identity, instances, groups, billing,
+                     JobService(store), queue, runner, supervisor)

@@ -1,0 +1,183 @@
+"""The one catalogue of domain errors.
+
+Services raise these; each API dialect maps the classes to its own codes in one table (resolved by
+MRO, so a subclass falls back to its parent's code). Every error names the field or resource it is
+about, so a dialect can say which input was bad without parsing messages.
+"""
+
+from __future__ import annotations
+
+
+class OpenRDSError(Exception):
+    """Root of every error a client may see.
+
+    :param message: English text for people; dialects may translate by class.
+    :param field: the request field at fault, in domain words (``zone``, ``spec``, ``storage`` ...).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+# --- input ---------------------------------------------------------------------------------------
+class InvalidInput(OpenRDSError):
+    """A value is malformed or out of range."""
+
+
+class MissingInput(InvalidInput):
+    """A required value is missing."""
+
+
+class InvalidName(InvalidInput):
+    """A name has characters outside letters, digits, CJK, ``_`` and ``-``."""
+
+
+class NameTooLong(InvalidInput):
+    """A name exceeds its length limit."""
+
+
+class InvalidPassword(InvalidInput):
+    """A password does not meet the complexity rules."""
+
+
+class InvalidAccountName(InvalidInput):
+    """An admin account name is malformed or reserved."""
+
+
+class InvalidCharset(InvalidInput):
+    """Only UTF8 and LATIN1 are supported."""
+
+
+class InvalidStorage(InvalidInput):
+    """Storage is not a multiple of 10 GB or outside the spec's range."""
+
+
+class InvalidInstanceCount(InvalidInput):
+    """The number of instances requested in one call is outside 1-6 (or the configured limit)."""
+
+
+class InvalidPeriod(InvalidInput):
+    """The purchase period is not allowed for the charge type."""
+
+
+class InvalidChargeType(InvalidInput):
+    """Unknown charge type, or one that does not fit the master's."""
+
+
+class InvalidWeight(InvalidInput):
+    """A read-only group weight outside 1-50."""
+
+
+# --- catalogue -----------------------------------------------------------------------------------
+class UnknownRegion(InvalidInput):
+    """The region is not in the catalogue."""
+
+
+class UnknownZone(InvalidInput):
+    """The zone is not in the catalogue (or not in the region)."""
+
+
+class UnknownSpec(InvalidInput):
+    """The spec code is not purchasable."""
+
+
+class UnknownVersion(InvalidInput):
+    """The PostgreSQL version is not installed on this host."""
+
+
+class UnknownProject(InvalidInput):
+    """The project id is not known to the tenant."""
+
+
+class UnknownNetwork(InvalidInput):
+    """The VPC, subnet or security group is not known."""
+
+
+# --- resources -----------------------------------------------------------------------------------
+class NotFound(OpenRDSError):
+    """A resource does not exist, or belongs to another tenant (the same thing to the caller)."""
+
+
+class InstanceNotFound(NotFound):
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(f"instance {instance_id} does not exist", field="instance_id")
+        self.instance_id = instance_id
+
+
+class GroupNotFound(NotFound):
+    def __init__(self, group_id: str) -> None:
+        super().__init__(f"read-only group {group_id} does not exist", field="group_id")
+        self.group_id = group_id
+
+
+class JobNotFound(NotFound):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} does not exist", field="job_id")
+        self.job_id = job_id
+
+
+# --- state and rules -----------------------------------------------------------------------------
+class OperationDenied(OpenRDSError):
+    """The request is well formed but a rule forbids it now."""
+
+
+class InvalidInstanceState(OperationDenied):
+    """The instance's state does not allow the operation."""
+
+    def __init__(self, instance_id: str, state: str, operation: str) -> None:
+        super().__init__(f"instance {instance_id} is {state}: {operation} is not allowed", field="instance_id")
+        self.instance_id = instance_id
+        self.state = state
+        self.operation = operation
+
+
+class NotAPrimary(InvalidInstanceState):
+    """Read-only instances can only be created from a running primary."""
+
+
+class ReplicaLimitExceeded(OperationDenied):
+    """The master already has the maximum number of read-only instances."""
+
+
+class GroupMismatch(OperationDenied):
+    """The read-only group belongs to another master, or the instance is not in it."""
+
+
+class GroupNotEmpty(OperationDenied):
+    """A read-only group with members cannot be deleted."""
+
+
+class GroupStateDenied(OperationDenied):
+    """The read-only group's state does not allow the operation."""
+
+
+class DeletionProtected(OperationDenied):
+    """The instance has deletion protection on."""
+
+
+class InsufficientBalance(OperationDenied):
+    """The tenant's balance does not cover the price."""
+
+
+class QuotaExceeded(OperationDenied):
+    """A tenant quota (instances, groups) is reached."""
+
+
+# --- authentication (dialect-independent parts) -------------------------------------------------
+class AuthenticationFailed(OpenRDSError):
+    """Credentials are missing, unknown, expired or wrong."""
+
+
+class Forbidden(OpenRDSError):
+    """The credentials are valid but not for this resource scope (e.g. another project)."""
+
+
+# --- capacity and internals ----------------------------------------------------------------------
+class ResourceExhausted(OpenRDSError):
+    """The host cannot place the request (no free port, no installed version...)."""
+
+
+class InternalFailure(OpenRDSError):
+    """Something failed on our side; the message is safe to show, details are in the log."""

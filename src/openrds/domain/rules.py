@@ -1,0 +1,101 @@
+"""Rules that several use cases and both dialects share, stated once."""
+
+from __future__ import annotations
+
+import re
+
+from openrds.domain.catalogue import Spec
+from openrds.domain.errors import (
+    InvalidAccountName,
+    InvalidCharset,
+    InvalidChargeType,
+    InvalidInstanceCount,
+    InvalidName,
+    InvalidPassword,
+    InvalidPeriod,
+    InvalidStorage,
+    NameTooLong,
+)
+from openrds.domain.states import ChargeType
+
+MAX_INSTANCES_PER_CALL = 6
+PREPAID_PERIODS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 24, 36})
+NAME_MAX_LENGTH = 60
+CHARSETS = ("UTF8", "LATIN1")
+
+# Letters, digits, CJK, "_" and "-" (the seed's rule for Name).
+_NAME = re.compile(r"^[\w\-\u4e00-\u9fff]+$", re.UNICODE)
+_ACCOUNT = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
+_RESERVED_ACCOUNTS = frozenset({"postgres", "root", "openrds", "openrds_repl", "public", "pg_monitor", "admin"})
+
+
+def check_name(name: str) -> None:
+    if len(name) >= NAME_MAX_LENGTH:
+        raise NameTooLong(f"name must be shorter than {NAME_MAX_LENGTH} characters", field="name")
+    if name and not _NAME.match(name):
+        raise InvalidName("name may contain only letters, digits, Chinese characters, '_' and '-'", field="name")
+
+
+def check_instance_count(count: int, limit: int = MAX_INSTANCES_PER_CALL) -> None:
+    if not 1 <= count <= limit:
+        raise InvalidInstanceCount(f"instance count must be between 1 and {limit}", field="instance_count")
+
+
+def check_storage(storage_gb: int, spec: Spec, step: int = 10) -> None:
+    if storage_gb % step != 0:
+        raise InvalidStorage(f"storage must be a multiple of {step} GB", field="storage")
+    if not spec.min_storage_gb <= storage_gb <= spec.max_storage_gb:
+        raise InvalidStorage(
+            f"storage must be between {spec.min_storage_gb} and {spec.max_storage_gb} GB for {spec.code}",
+            field="storage",
+        )
+
+
+def parse_charge_type(value: str | None) -> ChargeType:
+    if not value:
+        return ChargeType.PREPAID
+    try:
+        return ChargeType(value)
+    except ValueError:
+        raise InvalidChargeType(f"charge type {value} is not PREPAID or POSTPAID_BY_HOUR", field="charge_type") from None
+
+
+def check_period(charge_type: ChargeType, period: int) -> None:
+    if charge_type is ChargeType.POSTPAID and period != 1:
+        raise InvalidPeriod("a postpaid instance's period must be 1", field="period")
+    if charge_type is ChargeType.PREPAID and period not in PREPAID_PERIODS:
+        raise InvalidPeriod("a prepaid period must be 1-12, 24 or 36 months", field="period")
+
+
+def check_charset(charset: str) -> str:
+    upper = charset.upper()
+    if upper not in CHARSETS:
+        raise InvalidCharset("only UTF8 and LATIN1 are supported", field="charset")
+    return upper
+
+
+def check_admin_name(name: str) -> None:
+    if name.lower() in _RESERVED_ACCOUNTS or name.startswith("pg_"):
+        raise InvalidAccountName(f"account name {name} is reserved", field="admin_name")
+    if not _ACCOUNT.match(name):
+        raise InvalidAccountName(
+            "account name must start with a lower-case letter and contain 1-16 lower-case letters, digits or '_'",
+            field="admin_name",
+        )
+
+
+def check_password(password: str) -> None:
+    """8-32 characters from at least three of: upper, lower, digits, symbols (both clouds' rule)."""
+    classes = sum(
+        (
+            any(c.isupper() for c in password),
+            any(c.islower() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
+    if not 8 <= len(password) <= 32 or classes < 3 or any(c.isspace() for c in password):
+        raise InvalidPassword(
+            "password must be 8-32 characters with at least three of upper case, lower case, digits and symbols",
+            field="admin_password",
+        )

@@ -1,0 +1,205 @@
+"""The contract between the control plane and whatever runs PostgreSQL servers.
+
+`jobs/` calls these methods; only `engine/` touches PostgreSQL processes and data directories.
+Every mutating method is idempotent: calling it again after a crash part-way (of the service or of
+the server) converges to the same end state, so a job step can simply be re-run. Every failure is an
+`EngineError` naming the step that failed and the tail of what PostgreSQL printed (secrets masked).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class EngineError(Exception):
+    """A driver operation failed.
+
+    :param step: the step that failed (``initdb``, ``pg_basebackup``, ``start``, ``create slot`` ...).
+    :param detail: what went wrong, in one sentence.
+    :param output_tail: the last lines PostgreSQL or the tool printed, secrets masked.
+    :param transient: True when retrying the same call later may succeed (a port race, a source that
+        is restarting); the job runner retries those with backoff and undoes the job on the others.
+    """
+
+    def __init__(self, step: str, detail: str, output_tail: str = "", *, transient: bool = False) -> None:
+        self.step = step
+        self.detail = detail
+        self.output_tail = output_tail
+        self.transient = transient
+        tail = f"\n{output_tail}" if output_tail else ""
+        super().__init__(f"{step}: {detail}{tail}")
+
+
+class ServerNotFound(EngineError):
+    """No server with that instance id exists under the data root."""
+
+    def __init__(self, instance_id: str) -> None:
+        super().__init__("lookup", f"no server for instance {instance_id}")
+        self.instance_id = instance_id
+
+
+class SourceUnavailable(EngineError):
+    """The source of a replica is missing, stopped, or does not accept replication connections."""
+
+
+class CopyMethod(enum.StrEnum):
+    """How a replica's data directory was made."""
+
+    CLONE = "clone"  # reflink copy of the source's files inside a backup window
+    BASEBACKUP = "basebackup"  # pg_basebackup -X stream -c fast
+
+
+class ServerRole(enum.StrEnum):
+    PRIMARY = "primary"
+    REPLICA = "replica"
+
+
+class ServerState(enum.StrEnum):
+    RUNNING = "running"  # postmaster alive and accepting connections
+    STOPPED = "stopped"  # data directory present, no postmaster
+    MISSING = "missing"  # no data directory
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSpec:
+    """The resources a server is configured for (from the catalogue's spec)."""
+
+    cpu: int
+    memory_mb: int
+    max_connections: int
+
+
+@dataclass(frozen=True, slots=True)
+class PrimaryRequest:
+    instance_id: str
+    major_version: int
+    spec: ServerSpec
+    charset: str  # "UTF8" or "LATIN1"
+    admin_user: str
+    admin_password: str = field(repr=False)
+    port: int | None = None  # None: allocate from the configured range
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaRequest:
+    instance_id: str
+    source_id: str  # a primary or another replica (cascading)
+    spec: ServerSpec
+    port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledVersion:
+    major: int  # 15
+    full: str  # "15.18"
+    bindir: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """What the driver knows about one server, read from its directory (and the live process)."""
+
+    instance_id: str
+    role: ServerRole
+    source_id: str | None
+    major_version: int
+    host: str  # where a client really connects
+    port: int
+    data_dir: str
+    state: ServerState
+    in_recovery: bool | None  # None when not running
+    copy_method: CopyMethod | None  # None for primaries
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaLink:
+    """One row of a source's pg_stat_replication, mapped to the replica by application_name."""
+
+    replica_id: str
+    state: str  # streaming, catchup, startup, backup, stopping
+    sent_lsn: str | None
+    write_lsn: str | None
+    flush_lsn: str | None
+    replay_lsn: str | None
+    lag_bytes: int | None
+    lag_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Replication:
+    """A server's replication view: its replicas (as a source) and its own progress (as a replica)."""
+
+    instance_id: str
+    current_lsn: str | None  # primary: pg_current_wal_lsn(); replica: pg_last_wal_receive_lsn()
+    replicas: tuple[ReplicaLink, ...] = ()
+    receive_lsn: str | None = None  # replica only
+    replay_lsn: str | None = None  # replica only
+    replay_delay_seconds: float | None = None  # replica only
+    wal_receiver_status: str | None = None  # replica only: streaming, ... or None when not connected
+
+
+class Driver(Protocol):
+    """Runs PostgreSQL servers. Implementations: `engine.local.LocalDriver` (this host)."""
+
+    def versions(self) -> Sequence[InstalledVersion]:
+        """The PostgreSQL major versions installed, newest first. Pure read; never fails."""
+        ...
+
+    def create_primary(self, request: PrimaryRequest) -> ServerInfo:
+        """Create, configure and start a writable server with the tenant's admin role; idempotent.
+
+        Returns once the server accepts connections. Time budget: about 30 s.
+        :raises EngineError: and leaves no directory, port or process behind.
+        """
+        ...
+
+    def create_replicas(self, requests: Sequence[ReplicaRequest]) -> Sequence[ServerInfo]:
+        """Create streaming read-only replicas, sharing one backup window per source; idempotent.
+
+        Returns once every replica accepts read-only connections and its source's
+        pg_stat_replication shows it streaming.
+        :raises SourceUnavailable: the source is missing or not running.
+        :raises EngineError: and leaves no directory, port or slot of any of them behind.
+        """
+        ...
+
+    def start(self, instance_id: str) -> ServerInfo:
+        """Start a stopped server and wait until it accepts connections; no-op when running."""
+        ...
+
+    def stop(self, instance_id: str) -> None:
+        """Stop the server (fast shutdown); no-op when already stopped."""
+        ...
+
+    def restart(self, instance_id: str) -> ServerInfo:
+        """Stop then start; returns when it accepts connections again."""
+        ...
+
+    def destroy(self, instance_id: str) -> None:
+        """Stop, remove the directory, release the port, drop the slot on its source; no-op when missing."""
+        ...
+
+    def promote(self, instance_id: str) -> ServerInfo:
+        """Make a replica a writable standalone primary and drop its slot on the old source."""
+        ...
+
+    def status(self, instance_id: str) -> ServerInfo:
+        """Current state from the directory and the live process.
+
+        :raises ServerNotFound: no such server.
+        """
+        ...
+
+    def replication(self, instance_id: str) -> Replication:
+        """Replication view of a running server.
+
+        :raises EngineError: the server is not running.
+        """
+        ...
+
+    def servers(self) -> Sequence[ServerInfo]:
+        """Every server under the data root with its state (adoption after a restart of the service)."""
+        ...

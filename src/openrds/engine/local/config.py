@@ -1,0 +1,100 @@
+"""postgresql.conf settings computed from a spec.
+
+Memory follows the usual rules of thumb (shared_buffers ~25% of the instance's memory,
+effective_cache_size ~75%) with clamps that keep the smallest specs small at idle: an idle server's
+resident memory is mostly the shared memory PostgreSQL zeroes at start (buffer descriptors, WAL
+buffers, lock tables), which grows with shared_buffers and max_connections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from openrds.engine.driver import ServerSpec
+from openrds.engine.local.files import SettingValue
+
+# A standby refuses to start when one of these is lower than on its source (the values size shared
+# structures that must hold everything the WAL stream can refer to), so a replica gets the maximum
+# of its own spec's value and its source's.
+REPLICA_FLOOR_SETTINGS = (
+    "max_connections",
+    "max_worker_processes",
+    "max_wal_senders",
+    "max_prepared_transactions",
+    "max_locks_per_transaction",
+)
+
+MIN_SHARED_BUFFERS_MB = 16
+MAX_SHARED_BUFFERS_MB = 64 * 1024
+# WAL senders and slots: replicas, cascades, and the two connections of a running pg_basebackup.
+WAL_SENDERS = 16
+REPLICATION_SLOTS = 16
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def server_settings(
+    spec: ServerSpec,
+    *,
+    instance_id: str,
+    port: int,
+    listen_addresses: str,
+    socket_dir: str,
+    floor: Mapping[str, int] | None = None,
+) -> dict[str, SettingValue]:
+    """Every setting OpenRDS manages for one server.
+
+    :param floor: for a replica, its source's values of `REPLICA_FLOOR_SETTINGS`; each setting
+        becomes the maximum of the spec's value and the floor.
+    """
+    memory = max(spec.memory_mb, 64)
+    shared_buffers = _clamp(memory // 4, MIN_SHARED_BUFFERS_MB, MAX_SHARED_BUFFERS_MB)
+    # WAL buffers default to shared_buffers/32 (up to 16 MB), zeroed at start, i.e. resident from the
+    # first second; 1/64 keeps small servers small and reaches the same 16 MB cap from 4 GB up.
+    wal_buffers_kb = _clamp(shared_buffers * 1024 // 64, 512, 16 * 1024)
+    cpu = max(spec.cpu, 1)
+    per_query = (memory - shared_buffers) * 1024 // max(spec.max_connections * 3, 1)
+    sized: dict[str, int] = {
+        "max_connections": spec.max_connections,
+        "max_worker_processes": max(8, cpu),
+        "max_wal_senders": WAL_SENDERS,
+        "max_prepared_transactions": 0,
+        "max_locks_per_transaction": 64,
+    }
+    for name, value in (floor or {}).items():
+        if name in sized:
+            sized[name] = max(sized[name], value)
+    return {
+        "cluster_name": instance_id,  # shown in process titles: which tenant's server a process is
+        "listen_addresses": listen_addresses,
+        "port": port,
+        "unix_socket_directories": socket_dir,
+        "unix_socket_permissions": "0700",  # only the service (and root) use the socket
+        "password_encryption": "scram-sha-256",
+        **sized,
+        "superuser_reserved_connections": 3,
+        "shared_buffers": f"{shared_buffers}MB",
+        "effective_cache_size": f"{max(memory * 3 // 4, shared_buffers)}MB",
+        "wal_buffers": f"{wal_buffers_kb}kB",
+        "work_mem": f"{_clamp(per_query, 1024, 256 * 1024)}kB",
+        "maintenance_work_mem": f"{_clamp(memory // 16, 16, 2048)}MB",
+        "max_parallel_workers": cpu,
+        "max_parallel_workers_per_gather": _clamp(cpu // 2, 0, 4),
+        "wal_level": "replica",
+        "max_replication_slots": REPLICATION_SLOTS,
+        "wal_keep_size": 0,  # replicas hold WAL through their slots
+        "hot_standby": True,
+        "dynamic_shared_memory_type": "posix",
+        "logging_collector": False,  # stderr goes to the pg_ctl log file; no extra process
+        "log_line_prefix": "%m [%p] %q%u@%d ",
+        "log_timezone": "UTC",
+        "timezone": "UTC",
+        "datestyle": "iso, ymd",
+        "lc_messages": "C",  # English: the engine reads PostgreSQL's messages
+        "lc_monetary": "C",
+        "lc_numeric": "C",
+        "lc_time": "C",
+        "default_text_search_config": "pg_catalog.english",
+    }

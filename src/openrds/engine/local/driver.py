@@ -1,0 +1,882 @@
+"""`LocalDriver`: PostgreSQL servers on this host, one directory per instance under a data root.
+
+Servers are daemonised with ``pg_ctl`` (their own session), so they outlive the service; a new
+driver over the same data root finds them again from their meta files and ``postmaster.pid``
+(`servers`). Every mutating method is written as "make actual match desired" and is safe to call
+again after a crash part-way: a directory whose meta says ``pending`` is wiped and redone, a
+complete one is only brought to the wanted state.
+
+Concurrency: methods may be called from several threads (or processes) for *different*
+instances; port allocation is serialised by a lock file. The job layer serialises operations on one
+instance (and on a source while replicas of it are being created).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NoReturn, TypeVar
+
+import psycopg
+
+from openrds.engine.driver import (
+    CopyMethod,
+    EngineError,
+    InstalledVersion,
+    PrimaryRequest,
+    ReplicaLink,
+    ReplicaRequest,
+    Replication,
+    ServerInfo,
+    ServerNotFound,
+    ServerRole,
+    ServerState,
+    SourceUnavailable,
+)
+from openrds.engine.local import sql
+from openrds.engine.local.binaries import Binaries, find_versions
+from openrds.engine.local.config import REPLICA_FLOOR_SETTINGS, server_settings
+from openrds.engine.local.copy import clone_data_dir, copy_backup, supports_reflink
+from openrds.engine.local.files import (
+    REPLICATION_USER,
+    STANDBY_CONF,
+    SUPERUSER,
+    atomic_write,
+    conninfo,
+    render_pg_hba,
+    render_postgresql_conf,
+    render_standby_conf,
+    strip_standby_settings,
+)
+from openrds.engine.local.layout import Layout, ServerMeta, check_instance_id, slot_name
+from openrds.engine.local.osuser import OsUser
+from openrds.engine.local.ports import PortAllocator, connect_host
+from openrds.engine.local.postmaster import kill, live_postmaster, processes_in
+from openrds.engine.local.process import Masker, Runner, tail
+from openrds.engine.local.secrets import (
+    REPLICATION_PASSFILE,
+    SUPERUSER_PASSFILE,
+    copy_passfiles,
+    new_password,
+    read_password,
+    temporary_pwfile,
+    write_passfile,
+)
+from openrds.engine.wait import wait_until
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Roles the tenant's admin is given instead of superuser (see DESIGN.md, "Decisions").
+ADMIN_ROLES = ("pg_monitor", "pg_signal_backend", "pg_checkpoint", "pg_read_all_data", "pg_write_all_data")
+RESERVED_ROLES = frozenset({SUPERUSER, REPLICATION_USER, "postgres", "public"})
+
+
+class LocalDriver:
+    """Runs PostgreSQL servers on this host (see the module docstring and `engine.driver.Driver`).
+
+    :param data_root: directory holding everything (created if missing). Keep it short: unix
+        sockets live in ``<data_root>/run`` and a socket path may not exceed 107 bytes.
+    :param bind_host: address servers listen on (``listen_addresses``).
+    :param port_range: inclusive range ports are allocated from.
+    :param os_user: account servers run as; None means ``postgres`` when the service runs as root
+        (PostgreSQL refuses root), else the current user.
+    :param advertise_host: host reported in `ServerInfo.host`; default: ``bind_host``, or loopback
+        when ``bind_host`` is a wildcard.
+    :raises EngineError: the OS user is unusable, the port range is invalid, or the socket path
+        would be too long.
+    """
+
+    START_TIMEOUT = 120.0  # pg_ctl start -w: a clone replays WAL from its backup start first
+    STOP_TIMEOUT = 60.0
+    INITDB_TIMEOUT = 120.0
+    BASEBACKUP_TIMEOUT = 6 * 3600.0
+    STREAM_TIMEOUT = 120.0
+    LINGER_TIMEOUT = 15.0  # children of a killed postmaster exit once they notice its death
+    POLL = 0.05
+
+    def __init__(
+        self,
+        data_root: Path,
+        *,
+        bind_host: str = "127.0.0.1",
+        port_range: tuple[int, int] = (15432, 16431),
+        os_user: str | None = None,
+        advertise_host: str | None = None,
+    ) -> None:
+        self.data_root = Path(data_root).absolute()
+        self.bind_host = bind_host
+        self.os_user = OsUser.resolve(os_user)
+        self.masker = Masker()
+        self.runner = Runner(self.os_user, self.masker)
+        self.layout = Layout(self.data_root)
+        self.layout.check_socket_dir(port_range[1])
+        self.ports = PortAllocator(self.layout.ports_lock, port_range, bind_host)
+        self.connect_host = connect_host(bind_host)
+        self.advertise_host = advertise_host or self.connect_host
+        self._versions: list[InstalledVersion] | None = None
+        self._reflink: bool | None = None
+        self._reflink_lock = threading.Lock()
+        self._prepare_root()
+
+    # ------------------------------------------------------------------ data root
+
+    def _prepare_root(self) -> None:
+        self.data_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for changed in self.os_user.ensure_traversable(self.data_root):
+            log.info("made %s traversable (o+x) for OS user %s", changed, self.os_user.name)
+        self.os_user.mkdir(self.layout.instances)
+        self.os_user.mkdir(self.layout.run)
+
+    def _reflink_supported(self) -> bool:
+        with self._reflink_lock:
+            if self._reflink is None:
+                self._reflink = supports_reflink(self.layout.instances, self.runner, self.os_user)
+                log.info("reflink copies %s under %s", "supported" if self._reflink else "unsupported", self.data_root)
+            return self._reflink
+
+    def copy_method(self) -> CopyMethod:
+        """How replicas are made under this data root: CLONE where the filesystem supports reflink."""
+        return CopyMethod.CLONE if self._reflink_supported() else CopyMethod.BASEBACKUP
+
+    # ------------------------------------------------------------------ versions
+
+    def versions(self) -> Sequence[InstalledVersion]:
+        """The PostgreSQL versions installed, newest first. Pure read; never fails."""
+        if self._versions is None:
+            self._versions = find_versions()
+        return list(self._versions)
+
+    def _binaries(self, major: int) -> Binaries:
+        for refresh in (False, True):
+            if refresh:
+                self._versions = None  # a version installed since the last look
+            for version in self.versions():
+                if version.major == major:
+                    return Binaries(version)
+        installed = ", ".join(str(v.major) for v in self.versions()) or "none"
+        raise EngineError("binaries", f"PostgreSQL {major} is not installed (installed: {installed})")
+
+    # ------------------------------------------------------------------ create
+
+    def create_primary(self, request: PrimaryRequest) -> ServerInfo:
+        """Create, configure and start a writable server with the tenant's admin role; idempotent.
+
+        Steps: allocate a port and write a ``pending`` meta; initdb (superuser ``openrds`` with a
+        random password from a temporary 0600 ``--pwfile``); postgresql.conf from the spec and the
+        managed pg_hba.conf; start; create the replication role and the admin role; mark complete.
+        A complete server with this id is only started if stopped; a pending one is wiped first.
+        Returns once the server accepts connections. Time budget: about 30 s.
+        :raises EngineError: and leaves no directory, port or process behind.
+        """
+        instance_id = check_instance_id(request.instance_id)
+        _check_admin(request.admin_user, request.admin_password)
+        self.masker.add(request.admin_password)
+        binaries = self._binaries(request.major_version)
+        existing = self.layout.read_meta(instance_id)
+        if existing is not None and existing.complete:
+            if existing.role is not ServerRole.PRIMARY:
+                raise EngineError("validate", f"{instance_id} exists and is a {existing.role} of {existing.source_id}")
+            return self.start(instance_id)
+        self._wipe(instance_id)
+        meta = self._reserve(
+            ServerMeta(
+                instance_id=instance_id,
+                role=ServerRole.PRIMARY,
+                source_id=None,
+                port=0,
+                major_version=request.major_version,
+                spec=request.spec,
+                charset=request.charset,
+                copy_method=None,
+            ),
+            request.port,
+        )
+        try:
+            self._init_primary(meta, binaries, request)
+        except BaseException as exc:
+            self._undo([meta])
+            _reraise(exc, "create primary")
+        log.info("primary %s created on port %d", instance_id, meta.port)
+        return self._info(meta)
+
+    def _init_primary(self, meta: ServerMeta, binaries: Binaries, request: PrimaryRequest) -> None:
+        instance = self.layout.instance(meta.instance_id)
+        superuser_password, replication_password = new_password(), new_password()
+        self.masker.add(superuser_password, replication_password)
+        write_passfile(instance / SUPERUSER_PASSFILE, SUPERUSER, superuser_password, self.os_user)
+        write_passfile(instance / REPLICATION_PASSFILE, REPLICATION_USER, replication_password, self.os_user)
+        with temporary_pwfile(instance, superuser_password, self.os_user) as pwfile:
+            argv = [
+                binaries.path("initdb"),
+                "-D",
+                str(self.layout.data(meta.instance_id)),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "-E",
+                request.charset,
+                "--locale=C",  # compatible with every encoding (LATIN1 included); collation by bytes
+            ]
+            if meta.major_version >= 14:
+                argv.append("--no-instructions")
+            self.runner.run(argv, step="initdb", timeout=self.INITDB_TIMEOUT)
+        self._write_server_config(meta, floor=None)
+        self._start(meta)
+        with self._connect(meta) as conn:
+            sql.ensure_role(
+                conn,
+                REPLICATION_USER,
+                password=replication_password,
+                attributes=("LOGIN", "REPLICATION", "NOSUPERUSER", "NOCREATEDB", "NOCREATEROLE"),
+            )
+            sql.ensure_role(
+                conn,
+                request.admin_user,
+                password=request.admin_password,
+                attributes=("LOGIN", "NOSUPERUSER", "CREATEDB", "CREATEROLE", "NOREPLICATION", "NOBYPASSRLS"),
+                member_of=ADMIN_ROLES,
+            )
+        self.layout.write_meta(meta.with_(creation="complete"), self.os_user)
+
+    def create_replicas(self, requests: Sequence[ReplicaRequest]) -> Sequence[ServerInfo]:
+        """Create streaming read-only replicas, sharing one backup window per source; idempotent.
+
+        Per source, in one go for all its replicas of the batch: a physical slot per replica
+        (created before the copy, so the source keeps the WAL every replica needs); then either a
+        reflink clone of the source's files inside one ``pg_backup_start``/``pg_backup_stop`` window
+        (CLONE, when the data root's filesystem supports reflink) or one ``pg_basebackup -X stream
+        -c fast`` copied locally for the others (BASEBACKUP); then each replica's own configuration,
+        ``standby.signal`` and ``primary_conninfo`` (``application_name`` = its id); start.
+        A source may be a replica (cascade), also one created earlier in the same batch.
+
+        Already complete replicas of the batch are only started and awaited; pending ones are
+        wiped and redone. Returns (in request order) once every replica accepts read-only
+        connections and its source's pg_stat_replication shows it streaming.
+        :raises SourceUnavailable: a source is missing or not running (nothing was created).
+        :raises EngineError: and leaves no directory, port or slot of the replicas this call
+            created behind (complete replicas from an earlier call are left alone).
+        """
+        by_id = {check_instance_id(r.instance_id): r for r in requests}
+        if len(by_id) != len(requests):
+            raise EngineError("validate", "the batch names an instance twice")
+        for request in requests:
+            if request.source_id == request.instance_id:
+                raise EngineError("validate", f"{request.instance_id} cannot replicate itself")
+        done: dict[str, ServerMeta] = {}
+        todo: list[ReplicaRequest] = []
+        for request in requests:
+            existing = self.layout.read_meta(request.instance_id)
+            if existing is not None and existing.complete:
+                if existing.role is not ServerRole.REPLICA or existing.source_id != request.source_id:
+                    raise EngineError(
+                        "validate", f"{request.instance_id} exists and is not a replica of {request.source_id}"
+                    )
+                done[request.instance_id] = existing
+            else:
+                todo.append(request)
+        rounds = _dependency_rounds(todo)
+        for request in rounds[0]:  # fail fast, before anything is made; later rounds' sources are made below
+            self._running_source(request.source_id, {})
+        for meta in done.values():
+            self._start(meta)
+        created: list[ServerMeta] = []
+        try:
+            for batch in rounds:
+                groups: dict[str, list[ReplicaRequest]] = {}
+                for request in batch:
+                    groups.setdefault(request.source_id, []).append(request)
+                for source_id, group in groups.items():
+                    source = self._running_source(source_id, done)
+                    metas = self._reserve_replicas(source, group, created)
+                    self._build_replicas(source, metas)
+                    done.update((meta.instance_id, meta) for meta in metas)
+            by_source: dict[str, list[ServerMeta]] = {}
+            for meta in done.values():
+                by_source.setdefault(meta.source_id or "", []).append(meta)
+            for source_id, metas in by_source.items():
+                self._await_streaming(self._running_source(source_id, done), metas)
+            for meta in created:
+                self.layout.write_meta(meta.with_(creation="complete"), self.os_user)
+        except BaseException as exc:
+            self._undo(created)
+            _reraise(exc, "create replicas")
+        return [self._info(done[r.instance_id]) for r in requests]
+
+    def _reserve_replicas(
+        self, source: ServerMeta, group: list[ReplicaRequest], created: list[ServerMeta]
+    ) -> list[ServerMeta]:
+        metas = []
+        for request in group:
+            self._wipe(request.instance_id)
+            meta = self._reserve(
+                ServerMeta(
+                    instance_id=request.instance_id,
+                    role=ServerRole.REPLICA,
+                    source_id=source.instance_id,
+                    port=0,
+                    major_version=source.major_version,
+                    spec=request.spec,
+                    charset=None,
+                    copy_method=self.copy_method(),
+                ),
+                request.port,
+            )
+            created.append(meta)
+            metas.append(meta)
+        return metas
+
+    def _build_replicas(self, source: ServerMeta, metas: list[ServerMeta]) -> None:
+        """Slots, one shared copy of ``source``, configuration and start for ``metas``."""
+        started = time.monotonic()
+        source_data = self.layout.data(source.instance_id)
+        method = metas[0].copy_method
+        with self._connect(source) as conn:
+            floor = sql.settings(conn, REPLICA_FLOOR_SETTINGS)
+            for meta in metas:
+                sql.ensure_physical_slot(conn, slot_name(meta.instance_id))
+            if method is CopyMethod.CLONE:
+                label = f"openrds clone of {source.instance_id} for {','.join(m.instance_id for m in metas)}"
+                sql.backup_start(conn, label[:1000], source.major_version)
+                _parallel(lambda m: clone_data_dir(self.runner, source_data, self.layout.data(m.instance_id)), metas)
+                labelfile, spcmapfile = sql.backup_stop(conn, source.major_version)
+                for meta in metas:
+                    data = self.layout.data(meta.instance_id)
+                    atomic_write(data / "backup_label", labelfile, owner=self.os_user)
+                    if spcmapfile.strip():
+                        atomic_write(data / "tablespace_map", spcmapfile, owner=self.os_user)
+        if method is CopyMethod.BASEBACKUP:
+            first = metas[0]
+            self._basebackup(source, first)
+            first_data = self.layout.data(first.instance_id)
+            _parallel(lambda m: copy_backup(self.runner, first_data, self.layout.data(m.instance_id)), metas[1:])
+        copied = time.monotonic()
+
+        def configure_and_start(meta: ServerMeta) -> None:
+            copy_passfiles(
+                self.layout.instance(source.instance_id), self.layout.instance(meta.instance_id), self.os_user
+            )
+            self._write_server_config(meta, floor=floor)
+            self._write_standby_config(meta, source)
+            self._start(meta)
+
+        _parallel(configure_and_start, metas)
+        log.info(
+            "replicas %s of %s: %s copy %.2fs, configure+start %.2fs",
+            [m.instance_id for m in metas],
+            source.instance_id,
+            method,
+            copied - started,
+            time.monotonic() - copied,
+        )
+
+    def _basebackup(self, source: ServerMeta, target: ServerMeta) -> None:
+        binaries = self._binaries(source.major_version)
+        self.runner.run(
+            [
+                binaries.path("pg_basebackup"),
+                "-D",
+                str(self.layout.data(target.instance_id)),
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-S",
+                slot_name(target.instance_id),
+                "-h",
+                self.connect_host,
+                "-p",
+                str(source.port),
+                "-U",
+                REPLICATION_USER,
+                "-w",  # never prompt: the password comes from PGPASSFILE
+                "--no-manifest",  # a replica never verifies its backup; skip checksumming every file
+                "-l",
+                f"openrds replica {target.instance_id}",
+            ],
+            step="pg_basebackup",
+            timeout=self.BASEBACKUP_TIMEOUT,
+            env={"PGPASSFILE": str(self.layout.instance(source.instance_id) / REPLICATION_PASSFILE)},
+        )
+
+    def _await_streaming(self, source: ServerMeta, replicas: list[ServerMeta]) -> None:
+        """Wait until every replica is read-only and ``source`` streams to each of them."""
+        names = {m.instance_id for m in replicas}
+        for meta in replicas:
+            with self._connect(meta) as conn:
+                if not sql.in_recovery(conn):
+                    raise EngineError("await streaming", f"{meta.instance_id} is not in recovery (not a standby)")
+        with self._connect(source) as conn:
+            wait_until(
+                lambda: sql.streaming_to(conn, names) == names,
+                timeout=self.STREAM_TIMEOUT,
+                interval=self.POLL,
+                what=f"{', '.join(sorted(names))} streaming from {source.instance_id}",
+                step="await streaming",
+            )
+
+    def _running_source(self, source_id: str, batch: dict[str, ServerMeta]) -> ServerMeta:
+        """The meta of ``source_id`` (complete, or made earlier in this ``batch``) if it is running.
+
+        :raises SourceUnavailable: it does not exist or is not running.
+        """
+        meta = batch.get(source_id) or self.layout.read_meta(check_instance_id(source_id))
+        if meta is None or not (meta.complete or source_id in batch):
+            raise SourceUnavailable("source", f"source {source_id} does not exist")
+        live = live_postmaster(self.layout.data(source_id))
+        if live is None or not live.accepting:
+            raise SourceUnavailable("source", f"source {source_id} is not running", transient=True)
+        return meta
+
+    def _reserve(self, meta: ServerMeta, requested_port: int | None) -> ServerMeta:
+        """Allocate a port and create the instance directory with a ``pending`` meta (one lock)."""
+        with self.ports.locked():
+            taken = {m.port for m in self.layout.all_meta()}
+            port = self.ports.allocate(taken, requested_port)
+            meta = meta.with_(port=port, creation="pending")
+            self.os_user.mkdir(self.layout.instance(meta.instance_id))
+            self.layout.write_meta(meta, self.os_user)
+        return meta
+
+    # ------------------------------------------------------------------ configuration files
+
+    def _write_server_config(self, meta: ServerMeta, floor: dict[str, int] | None) -> None:
+        data = self.layout.data(meta.instance_id)
+        settings = server_settings(
+            meta.spec,
+            instance_id=meta.instance_id,
+            port=meta.port,
+            listen_addresses=self.bind_host,
+            socket_dir=str(self.layout.run),
+            floor=floor,
+        )
+        atomic_write(data / "postgresql.conf", render_postgresql_conf(settings), owner=self.os_user)
+        atomic_write(data / "pg_hba.conf", render_pg_hba(), owner=self.os_user)
+        auto_conf = data / "postgresql.auto.conf"
+        if auto_conf.exists():
+            text = auto_conf.read_text(encoding="utf-8")
+            stripped = strip_standby_settings(text)
+            if stripped != text:
+                atomic_write(auto_conf, stripped, owner=self.os_user)
+
+    def _write_standby_config(self, meta: ServerMeta, source: ServerMeta) -> None:
+        instance = self.layout.instance(meta.instance_id)
+        primary_conninfo = conninfo(
+            {
+                "host": self.connect_host,
+                "port": source.port,
+                "user": REPLICATION_USER,
+                "passfile": str(instance / REPLICATION_PASSFILE),
+                "application_name": meta.instance_id,  # maps pg_stat_replication rows to instances
+            }
+        )
+        data = self.layout.data(meta.instance_id)
+        atomic_write(
+            data / STANDBY_CONF, render_standby_conf(primary_conninfo, slot_name(meta.instance_id)), owner=self.os_user
+        )
+        atomic_write(data / "standby.signal", "", owner=self.os_user)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, instance_id: str) -> ServerInfo:
+        """Start a stopped server and wait until it accepts connections; no-op when running.
+
+        Also recovers from a killed postmaster: waits for (or ends) its orphaned children and
+        ignores its stale ``postmaster.pid``.
+        :raises ServerNotFound: no such server.
+        :raises EngineError: pg_ctl failed or timed out (with the tail of the server log).
+        """
+        meta = self._complete_meta(instance_id)
+        self._start(meta)
+        return self._info(meta)
+
+    def _start(self, meta: ServerMeta) -> None:
+        data = self.layout.data(meta.instance_id)
+        if not data.is_dir():
+            raise EngineError("start", f"data directory of {meta.instance_id} is missing")
+        live = live_postmaster(data)
+        if live is not None:
+            if not live.accepting:
+                wait_until(
+                    lambda: (p := live_postmaster(data)) is None or p.accepting,
+                    timeout=self.START_TIMEOUT,
+                    interval=self.POLL,
+                    what=f"{meta.instance_id} to finish starting",
+                    step="start",
+                )
+            if live_postmaster(data) is not None:
+                return
+        self._clear_leftovers(meta.instance_id)
+        binaries = self._binaries(meta.major_version)
+        log_path = self.layout.log(meta.instance_id)
+        try:
+            self.runner.run(
+                [
+                    binaries.path("pg_ctl"),
+                    "start",
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(log_path),
+                    "-w",
+                    "-t",
+                    str(int(self.START_TIMEOUT)),
+                    "-s",
+                ],
+                step="start",
+                timeout=self.START_TIMEOUT + 10,
+            )
+        except EngineError as exc:
+            exc.output_tail = "\n".join(filter(None, [exc.output_tail, self._log_tail(meta.instance_id)]))
+            raise EngineError(
+                exc.step, f"{meta.instance_id}: {exc.detail}", exc.output_tail, transient=exc.transient
+            ) from None
+
+    def _clear_leftovers(self, instance_id: str) -> None:
+        """Before a start: no process of an earlier postmaster may remain, nor its pid file."""
+        data = self.layout.data(instance_id)
+        try:
+            wait_until(
+                lambda: not processes_in(data),
+                timeout=self.LINGER_TIMEOUT,
+                interval=self.POLL,
+                what=f"processes of the previous postmaster of {instance_id} to exit",
+            )
+        except EngineError:
+            kill(processes_in(data))
+            wait_until(
+                lambda: not processes_in(data),
+                timeout=self.LINGER_TIMEOUT,
+                interval=self.POLL,
+                what=f"killed processes of {instance_id} to exit",
+                step="start",
+            )
+        # The pid inside may now belong to an unrelated process, which would make the new
+        # postmaster refuse to start ("lock file already exists").
+        (data / "postmaster.pid").unlink(missing_ok=True)
+
+    def stop(self, instance_id: str) -> None:
+        """Stop the server (fast shutdown); no-op when already stopped.
+
+        Escalates to an immediate shutdown, then SIGKILL, if the server does not stop in time.
+        :raises ServerNotFound: no such server.
+        """
+        meta = self._complete_meta(instance_id)
+        self._stop(meta.instance_id, meta.major_version)
+
+    def _stop(self, instance_id: str, major: int | None, *, mode: str = "fast") -> None:
+        data = self.layout.data(instance_id)
+        if live_postmaster(data) is not None and major is not None:
+            pg_ctl = self._binaries(major).path("pg_ctl")
+            for stop_mode in dict.fromkeys([mode, "immediate"]):
+                self.runner.run(
+                    [pg_ctl, "stop", "-D", str(data), "-m", stop_mode, "-w", "-t", str(int(self.STOP_TIMEOUT)), "-s"],
+                    step="stop",
+                    timeout=self.STOP_TIMEOUT + 10,
+                    check=False,
+                )
+                if live_postmaster(data) is None:
+                    break
+        if live_postmaster(data) is not None or processes_in(data):
+            kill(processes_in(data), signal.SIGKILL)
+        wait_until(
+            lambda: not processes_in(data),
+            timeout=self.LINGER_TIMEOUT,
+            interval=self.POLL,
+            what=f"processes of {instance_id} to exit",
+            step="stop",
+        )
+
+    def restart(self, instance_id: str) -> ServerInfo:
+        """Stop then start; returns when it accepts connections again."""
+        meta = self._complete_meta(instance_id)
+        self._stop(meta.instance_id, meta.major_version)
+        self._start(meta)
+        return self._info(meta)
+
+    def destroy(self, instance_id: str) -> None:
+        """Stop, drop the slot on its source, remove the directory (releasing the port); no-op when
+        missing. Works on pending (half-created) directories too.
+
+        The slot is dropped only if the source is running; otherwise it stays on the source until
+        `reconcile_slots` is run for that source (the supervisor's job once it is back).
+        """
+        instance = self.layout.instance(instance_id)
+        if not instance.exists():
+            return
+        try:
+            meta = self.layout.read_meta(instance_id)
+        except EngineError:
+            meta = None
+        self._stop(instance_id, meta.major_version if meta else self._any_major(), mode="immediate")
+        if meta is not None and meta.role is ServerRole.REPLICA and meta.source_id:
+            self._drop_slot_on(meta.source_id, slot_name(instance_id))
+        shutil.rmtree(instance)
+        log.info("destroyed %s", instance_id)
+
+    def promote(self, instance_id: str) -> ServerInfo:
+        """Make a replica a writable standalone primary and drop its slot on the old source.
+
+        Idempotent: on a server already promoted (even if the meta was not yet updated) only the
+        bookkeeping is finished. The slot drop is best effort (the old source may be down, which
+        is often why one promotes); `reconcile_slots` on the old source removes it later.
+        :raises ServerNotFound: no such server.
+        """
+        meta = self._complete_meta(instance_id)
+        if meta.role is ServerRole.PRIMARY:
+            self._start(meta)
+            if meta.promoted_from:
+                self._drop_slot_on(meta.promoted_from, slot_name(instance_id))
+            return self._info(meta)
+        self._start(meta)
+        with self._connect(meta) as conn:
+            still_standby = sql.in_recovery(conn)
+        if still_standby:
+            self.runner.run(
+                [
+                    self._binaries(meta.major_version).path("pg_ctl"),
+                    "promote",
+                    "-D",
+                    str(self.layout.data(instance_id)),
+                    "-w",
+                    "-t",
+                    str(int(self.START_TIMEOUT)),
+                    "-s",
+                ],
+                step="promote",
+                timeout=self.START_TIMEOUT + 10,
+            )
+        with self._connect(meta) as conn:
+            wait_until(
+                lambda: not sql.in_recovery(conn),
+                timeout=self.START_TIMEOUT,
+                interval=self.POLL,
+                what=f"{instance_id} to leave recovery",
+                step="promote",
+            )
+            # A primary ignores primary_conninfo, but a later restart must not look like a standby.
+            (self.layout.data(instance_id) / STANDBY_CONF).unlink(missing_ok=True)
+            conn.execute("SELECT pg_catalog.pg_reload_conf()")
+        promoted = meta.with_(role=ServerRole.PRIMARY, source_id=None, promoted_from=meta.source_id)
+        self.layout.write_meta(promoted, self.os_user)
+        if meta.source_id:
+            self._drop_slot_on(meta.source_id, slot_name(instance_id))
+        return self._info(promoted)
+
+    def reconcile_slots(self, instance_id: str) -> list[str]:
+        """Drop the slots on ``instance_id`` that no replica under this data root uses any more
+        (left by a `destroy` or `promote` while this server was down). Returns the dropped names.
+
+        :raises ServerNotFound: no such server.
+        :raises EngineError: it is not running.
+        """
+        meta = self._complete_meta(instance_id)
+        wanted = {slot_name(m.instance_id) for m in self.layout.all_meta() if m.source_id == instance_id}
+        try:
+            with self._connect(meta) as conn:
+                orphans = sorted(sql.slot_names(conn) - wanted)
+        except psycopg.OperationalError as exc:
+            raise EngineError("reconcile slots", f"{instance_id} is not reachable: {exc}", transient=True) from None
+        for orphan in orphans:
+            self._drop_slot_on(instance_id, orphan)
+        return orphans
+
+    def _drop_slot_on(self, source_id: str, slot: str) -> bool:
+        """Drop ``slot`` on ``source_id`` if that server is running. True if the slot is gone."""
+        try:
+            source = self.layout.read_meta(source_id)
+        except EngineError:
+            return False
+        if source is None or live_postmaster(self.layout.data(source_id)) is None:
+            log.warning("slot %s left on %s (not running): run reconcile_slots later", slot, source_id)
+            return False
+        try:
+            with self._connect(source) as conn:
+                wait_until(
+                    lambda: sql.drop_slot(conn, slot) or slot not in sql.slot_names(conn),
+                    timeout=self.STOP_TIMEOUT,
+                    interval=self.POLL,
+                    what=f"slot {slot} on {source_id} to be dropped",
+                    step="drop slot",
+                    retry_on=(psycopg.errors.ObjectInUse,),
+                )
+        except (psycopg.Error, EngineError) as exc:
+            log.warning("could not drop slot %s on %s: %s", slot, source_id, exc)
+            return False
+        return True
+
+    # ------------------------------------------------------------------ reading
+
+    def status(self, instance_id: str) -> ServerInfo:
+        """Current state from the directory and the live process (no connection is made).
+
+        RUNNING needs a live postmaster that really serves this data directory (a stale
+        ``postmaster.pid`` after a ``kill -9`` is recognised) and says it accepts connections.
+        :raises ServerNotFound: no such server (or only a half-created one).
+        """
+        return self._info(self._complete_meta(instance_id))
+
+    def replication(self, instance_id: str) -> Replication:
+        """Replication view of a running server: as a source, one `ReplicaLink` per replica of it
+        found in pg_stat_replication (lag bytes against its current LSN; lag seconds are
+        pg_stat_replication's ``replay_lag``, which is NULL on an idle link and may be stale); as a
+        replica, its receive/replay LSNs and WAL receiver status.
+
+        :raises ServerNotFound: no such server.
+        :raises EngineError: the server is not running.
+        """
+        meta = self._complete_meta(instance_id)
+        replica_ids = {m.instance_id for m in self.layout.all_meta() if m.source_id == instance_id}
+        try:
+            with self._connect(meta) as conn:
+                current = sql.current_lsn(conn)
+                links = tuple(
+                    ReplicaLink(
+                        replica_id=row.application_name,
+                        state=row.state,
+                        sent_lsn=row.sent_lsn,
+                        write_lsn=row.write_lsn,
+                        flush_lsn=row.flush_lsn,
+                        replay_lsn=row.replay_lsn,
+                        lag_bytes=row.lag_bytes,
+                        lag_seconds=row.lag_seconds,
+                    )
+                    for row in sql.senders(conn)
+                    if row.application_name in replica_ids
+                )
+                receiver = sql.receiver(conn) if sql.in_recovery(conn) else None
+        except psycopg.OperationalError as exc:
+            raise EngineError(
+                "replication", f"{instance_id} is not running or not reachable: {exc}", transient=True
+            ) from None
+        return Replication(
+            instance_id=instance_id,
+            current_lsn=current,
+            replicas=links,
+            receive_lsn=receiver.receive_lsn if receiver else None,
+            replay_lsn=receiver.replay_lsn if receiver else None,
+            replay_delay_seconds=receiver.replay_delay_seconds if receiver else None,
+            wal_receiver_status=receiver.wal_receiver_status if receiver else None,
+        )
+
+    def servers(self) -> Sequence[ServerInfo]:
+        """Every complete server under the data root with its state (adoption after a restart of
+        the service). Half-created directories are not servers; `destroy` removes them."""
+        return [self._info(meta) for meta in self.layout.all_meta() if meta.complete]
+
+    def pending(self) -> list[str]:
+        """Ids of half-created instance directories (a create that crashed and was not re-run)."""
+        complete = {m.instance_id for m in self.layout.all_meta() if m.complete}
+        return [i for i in self.layout.instance_ids() if i not in complete]
+
+    def _info(self, meta: ServerMeta) -> ServerInfo:
+        data = self.layout.data(meta.instance_id)
+        live = live_postmaster(data) if data.is_dir() else None
+        if not data.is_dir():
+            state = ServerState.MISSING
+        elif live is not None and live.accepting:
+            state = ServerState.RUNNING
+        else:
+            state = ServerState.STOPPED
+        return ServerInfo(
+            instance_id=meta.instance_id,
+            role=meta.role,
+            source_id=meta.source_id,
+            major_version=meta.major_version,
+            host=self.advertise_host,
+            port=meta.port,
+            data_dir=str(data),
+            state=state,
+            # standby.signal lives exactly as long as standby mode: the server removes it when promoted.
+            in_recovery=(data / "standby.signal").exists() if state is ServerState.RUNNING else None,
+            copy_method=meta.copy_method if meta.role is ServerRole.REPLICA else None,
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _complete_meta(self, instance_id: str) -> ServerMeta:
+        meta = self.layout.read_meta(check_instance_id(instance_id))
+        if meta is None or not meta.complete:
+            raise ServerNotFound(instance_id)
+        return meta
+
+    def _connect(self, meta: ServerMeta) -> psycopg.Connection:
+        passfile = self.layout.instance(meta.instance_id) / SUPERUSER_PASSFILE
+        self.masker.add(read_password(passfile))
+        return sql.connect(self.layout.run, meta.port, passfile, user=SUPERUSER)
+
+    def _log_tail(self, instance_id: str) -> str:
+        try:
+            text = self.layout.log(instance_id).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return self.masker(tail(text[-20000:]))
+
+    def _any_major(self) -> int | None:
+        versions = self.versions()
+        return versions[0].major if versions else None
+
+    def _wipe(self, instance_id: str) -> None:
+        """Remove a half-created directory (and its slot) before redoing it."""
+        if self.layout.instance(instance_id).exists():
+            log.info("wiping incomplete %s before recreating it", instance_id)
+            self.destroy(instance_id)
+
+    def _undo(self, metas: Iterable[ServerMeta]) -> None:
+        """Best-effort removal of what a failed create made: processes, slots, directories, ports."""
+        for meta in metas:
+            try:
+                self.destroy(meta.instance_id)
+            except Exception:  # keep undoing the others; the job layer's destroy will retry
+                log.exception("undo of %s failed", meta.instance_id)
+
+
+def _check_admin(name: str, password: str) -> None:
+    if not name or len(name) > 63 or name.lower() in RESERVED_ROLES or name.lower().startswith("pg_"):
+        raise EngineError("validate", f"admin user name {name!r} is reserved or invalid")
+    if not password:
+        raise EngineError("validate", "the admin password is empty")
+
+
+def _dependency_rounds(requests: list[ReplicaRequest]) -> list[list[ReplicaRequest]]:
+    """Split ``requests`` into rounds so that a replica of a replica of the batch comes after it."""
+    pending = list(requests)
+    rounds: list[list[ReplicaRequest]] = []
+    while pending:
+        ids = {r.instance_id for r in pending}
+        ready = [r for r in pending if r.source_id not in ids]
+        if not ready:
+            raise EngineError("validate", "the batch has a replication cycle")
+        rounds.append(ready)
+        pending = [r for r in pending if r.source_id in ids]
+    return rounds or [[]]
+
+
+def _parallel(fn: Callable[[T], None], items: Sequence[T]) -> None:
+    """Run ``fn`` on every item (in threads when several), wait for all, re-raise the first error."""
+    if len(items) <= 1:
+        for item in items:
+            fn(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(len(items), 8), thread_name_prefix="openrds-engine") as pool:
+        futures = [pool.submit(fn, item) for item in items]
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+
+
+def _reraise(exc: BaseException, step: str) -> NoReturn:
+    """Re-raise ``exc``, as an `EngineError` if it is another kind of error (the contract's type)."""
+    if isinstance(exc, EngineError) or not isinstance(exc, Exception):
+        raise exc
+    if isinstance(exc, psycopg.Error):  # a server went away mid-step: worth retrying
+        raise EngineError(step, f"{type(exc).__name__}: {str(exc).strip()}", transient=True) from exc
+    raise EngineError(step, f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,209 @@
+"""SQL the engine runs on its servers, as the service's superuser over the local socket.
+
+Every statement that changes something is idempotent (guarded by a catalogue check), so a step
+can be re-run after a crash. Identifiers and literals go through ``psycopg.sql``; passwords are
+turned into SCRAM verifiers on the client, so the plain text never reaches the server (or its log).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from openrds.engine.driver import EngineError
+
+CONNECT_TIMEOUT = 5
+
+
+def connect(socket_dir: Path, port: int, passfile: Path, *, user: str, dbname: str = "postgres") -> psycopg.Connection:
+    """An autocommit connection over the unix socket, authenticated through ``passfile``.
+
+    :raises psycopg.OperationalError: the server is not reachable or refuses the login.
+    """
+    return psycopg.connect(
+        host=str(socket_dir),
+        port=port,
+        user=user,
+        dbname=dbname,
+        passfile=str(passfile),
+        connect_timeout=CONNECT_TIMEOUT,
+        application_name="openrds",
+        autocommit=True,
+    )
+
+
+def scram_verifier(conn: psycopg.Connection, user: str, password: str) -> str:
+    """The SCRAM-SHA-256 verifier of ``password``, computed by libpq on this side."""
+    return conn.pgconn.encrypt_password(password.encode(), user.encode(), b"scram-sha-256").decode()
+
+
+def ensure_role(
+    conn: psycopg.Connection,
+    name: str,
+    *,
+    password: str,
+    attributes: Sequence[str],
+    member_of: Iterable[str] = (),
+) -> None:
+    """Create role ``name`` or bring it to the given attributes, password and memberships.
+
+    :param attributes: SQL role options, e.g. ``("LOGIN", "REPLICATION")``; they are fixed strings
+        of this module's callers, never user input.
+    :param member_of: roles to grant; those this server version does not have are skipped.
+    """
+    verifier = scram_verifier(conn, name, password)
+    exists = conn.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (name,)).fetchone()
+    verb = sql.SQL("ALTER ROLE") if exists else sql.SQL("CREATE ROLE")
+    options = sql.SQL(" ").join(sql.SQL(a) for a in attributes)
+    conn.execute(
+        sql.SQL("{} {} WITH {} PASSWORD {}").format(verb, sql.Identifier(name), options, sql.Literal(verifier))
+    )
+    wanted = list(member_of)
+    if wanted:
+        present = {
+            r[0] for r in conn.execute("SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)", (wanted,))
+        }
+        grants = [sql.Identifier(g) for g in wanted if g in present]
+        if grants:
+            conn.execute(sql.SQL("GRANT {} TO {}").format(sql.SQL(", ").join(grants), sql.Identifier(name)))
+
+
+def ensure_physical_slot(conn: psycopg.Connection, slot: str) -> None:
+    """Create physical slot ``slot`` reserving WAL from now on, unless it exists (works on standbys)."""
+    conn.execute(
+        "SELECT pg_catalog.pg_create_physical_replication_slot(%s, true)"
+        " WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = %s)",
+        (slot, slot),
+    )
+
+
+def slot_names(conn: psycopg.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT slot_name FROM pg_catalog.pg_replication_slots")}
+
+
+def drop_slot(conn: psycopg.Connection, slot: str) -> bool:
+    """Drop ``slot`` if it exists, ending the WAL sender that holds it first. True if it was dropped.
+
+    :raises psycopg.errors.ObjectInUse: the WAL sender has not exited yet (or a replica reconnected
+        at once); call again.
+    """
+    row = conn.execute(
+        "SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", (slot,)
+    ).fetchone()
+    if row is None:
+        return False
+    if row[0] is not None:
+        conn.execute("SELECT pg_catalog.pg_terminate_backend(%s)", (row[0],))
+    conn.execute(
+        "SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots"
+        " WHERE slot_name = %s",
+        (slot,),
+    )
+    return True
+
+
+def in_recovery(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT pg_catalog.pg_is_in_recovery()").fetchone()
+    return bool(row and row[0])
+
+
+def settings(conn: psycopg.Connection, names: Iterable[str]) -> dict[str, int]:
+    """Current integer values of ``names`` (e.g. the replica floor settings)."""
+    rows = conn.execute(
+        "SELECT name, setting FROM pg_catalog.pg_settings WHERE name = ANY(%s)", (list(names),)
+    ).fetchall()
+    return {name: int(value) for name, value in rows}
+
+
+def streaming_to(conn: psycopg.Connection, application_names: Iterable[str]) -> set[str]:
+    """Which of ``application_names`` have a WAL sender in state ``streaming`` on this server."""
+    rows = conn.execute(
+        "SELECT application_name FROM pg_catalog.pg_stat_replication"
+        " WHERE state = 'streaming' AND application_name = ANY(%s)",
+        (list(application_names),),
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def backup_start(conn: psycopg.Connection, label: str, major: int) -> str:
+    """Open a non-exclusive backup window in this session (fast checkpoint); returns its start LSN."""
+    if major >= 15:
+        row = conn.execute("SELECT pg_catalog.pg_backup_start(%s, fast => true)::text", (label,)).fetchone()
+    else:
+        row = conn.execute("SELECT pg_catalog.pg_start_backup(%s, true, false)::text", (label,)).fetchone()
+    if row is None:
+        raise EngineError("backup start", "pg_backup_start returned nothing")
+    return str(row[0])
+
+
+def backup_stop(conn: psycopg.Connection, major: int) -> tuple[str, str]:
+    """Close this session's backup window; returns (backup_label contents, tablespace_map contents)."""
+    if major >= 15:
+        query = "SELECT labelfile, spcmapfile FROM pg_catalog.pg_backup_stop(wait_for_archive => false)"
+    else:
+        query = "SELECT labelfile, spcmapfile FROM pg_catalog.pg_stop_backup(false, false)"
+    row = conn.execute(query).fetchone()
+    if row is None:
+        raise EngineError("backup stop", "pg_backup_stop returned nothing")
+    return str(row[0]), str(row[1] or "")
+
+
+@dataclass(frozen=True, slots=True)
+class SenderRow:
+    application_name: str
+    state: str
+    sent_lsn: str | None
+    write_lsn: str | None
+    flush_lsn: str | None
+    replay_lsn: str | None
+    lag_bytes: int | None
+    lag_seconds: float | None
+
+
+# On a standby that feeds a cascade pg_current_wal_lsn() fails: its "current" is what it received.
+CURRENT_LSN = (
+    "CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_receive_lsn()"
+    " ELSE pg_catalog.pg_current_wal_lsn() END"
+)
+
+
+def current_lsn(conn: psycopg.Connection) -> str | None:
+    row = conn.execute(f"SELECT ({CURRENT_LSN})::text").fetchone()
+    return row[0] if row else None
+
+
+def senders(conn: psycopg.Connection) -> list[SenderRow]:
+    """This server's rows of pg_stat_replication, with byte lag against its current LSN."""
+    rows = conn.execute(
+        "SELECT r.application_name, r.state, r.sent_lsn::text, r.write_lsn::text, r.flush_lsn::text,"
+        " r.replay_lsn::text,"
+        " GREATEST(pg_catalog.pg_wal_lsn_diff(c.lsn, r.replay_lsn), 0)::bigint,"
+        " EXTRACT(epoch FROM r.replay_lag)::float8"
+        f" FROM pg_catalog.pg_stat_replication r, (SELECT {CURRENT_LSN} AS lsn) c"
+        " ORDER BY r.application_name"
+    ).fetchall()
+    return [SenderRow(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverState:
+    receive_lsn: str | None
+    replay_lsn: str | None
+    replay_delay_seconds: float | None
+    wal_receiver_status: str | None
+
+
+def receiver(conn: psycopg.Connection) -> ReceiverState:
+    """A standby's own progress: received and replayed LSNs and its WAL receiver's status."""
+    row = conn.execute(
+        "SELECT pg_catalog.pg_last_wal_receive_lsn()::text, pg_catalog.pg_last_wal_replay_lsn()::text,"
+        " EXTRACT(epoch FROM now() - pg_catalog.pg_last_xact_replay_timestamp())::float8,"
+        " (SELECT status FROM pg_catalog.pg_stat_wal_receiver LIMIT 1)"
+    ).fetchone()
+    if row is None:
+        return ReceiverState(None, None, None, None)
+    return ReceiverState(*row)

@@ -1,0 +1,1 @@
+"""Durable jobs: long work as ordered, idempotent steps, checkpointed in the store."""

@@ -1,0 +1,181 @@
+"""The job kinds: each a list of idempotent steps over the engine driver and the store.
+
+Servers are named in the engine by the instance's code (``postgres-xxxxxxxx``/``pgro-xxxxxxxx``):
+it is short, readable in ``pg_stat_replication.application_name`` and in the data root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from openrds.clock import Clock
+from openrds.domain.catalogue import Catalogue
+from openrds.domain.model import Instance
+from openrds.domain.states import Health, Lifecycle
+from openrds.engine.driver import Driver, EngineError, PrimaryRequest, ReplicaRequest, ServerInfo, ServerSpec
+from openrds.jobs.model import JobContext, JobKind, Kind, Step
+from openrds.persistence.uow import Store
+from openrds.services.secrets import SecretBox
+
+
+@dataclass(frozen=True, slots=True)
+class JobEnv:
+    store: Store
+    driver: Driver
+    catalogue: Catalogue
+    box: SecretBox
+    clock: Clock
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, EngineError) and exc.transient
+
+
+def _env(ctx: JobContext) -> JobEnv:
+    env: JobEnv = ctx.env
+    return env
+
+
+def _instances(ctx: JobContext) -> list[Instance]:
+    with _env(ctx).store.read() as uow:
+        repo = uow.instances(None)
+        found = [repo.find(i) for i in ctx.job.instance_ids]
+    return [i for i in found if i is not None]
+
+
+def _update_all(ctx: JobContext, change: Callable[[Instance], Instance]) -> None:
+    env = _env(ctx)
+    with env.store.write() as uow:
+        repo = uow.instances(None)
+        for instance_id in ctx.job.instance_ids:
+            instance = repo.find(instance_id)
+            if instance is not None:
+                repo.save(replace(change(instance), updated_at=env.clock.now()))
+
+
+def _record_server(ctx: JobContext, info: ServerInfo) -> None:
+    env = _env(ctx)
+    with env.store.write() as uow:
+        repo = uow.instances(None)
+        instance = repo.find(info.instance_id)
+        if instance is not None:
+            repo.save(replace(instance, host=info.host, port=info.port, health=Health.UP, updated_at=env.clock.now()))
+
+
+def _spec(env: JobEnv, instance: Instance) -> ServerSpec:
+    spec = env.catalogue.spec(instance.spec_code)
+    return ServerSpec(cpu=spec.cpu, memory_mb=spec.memory_mb, max_connections=spec.max_connections)
+
+
+def _set_lifecycle(state: Lifecycle) -> Callable[[JobContext], None]:
+    def step(ctx: JobContext) -> None:
+        now = _env(ctx).clock.now()
+
+        def change(i: Instance) -> Instance:
+            if i.lifecycle is Lifecycle.DELETED:
+                return i
+            extra = {"isolated_at": now} if state is Lifecycle.ISOLATED else {}
+            health = Health.DOWN if state in (Lifecycle.ISOLATED, Lifecycle.DELETED) else Health.UP
+            if state is Lifecycle.DELETED:
+                extra["group_id"] = None
+            return replace(i, lifecycle=state, health=health, status_reason="", **extra)
+
+        _update_all(ctx, change)
+
+    return step
+
+
+def _fail_instances(ctx: JobContext, error: str) -> None:
+    _update_all(ctx, lambda i: replace(i, lifecycle=Lifecycle.FAILED, health=Health.DOWN, status_reason=error[:1000]))
+
+
+def _back_to_previous(ctx: JobContext, error: str) -> None:
+    previous = Lifecycle(ctx.params.get("from", Lifecycle.RUNNING.value))
+    _update_all(ctx, lambda i: replace(i, lifecycle=previous, status_reason=error[:1000]))
+
+
+def _destroy_servers(ctx: JobContext) -> None:
+    driver = _env(ctx).driver
+    for instance in _instances(ctx):
+        driver.destroy(instance.code)
+
+
+# --- create primaries ----------------------------------------------------------------------------
+def _create_primaries(ctx: JobContext) -> None:
+    env = _env(ctx)
+    sealed = ctx.params.get("admin_password")
+    if not sealed:
+        raise EngineError("create primary", "the admin password is no longer held for this job")
+    password = env.box.open(sealed)
+    port = ctx.params.get("port")
+    for instance in _instances(ctx):
+        info = env.driver.create_primary(PrimaryRequest(
+            instance_id=instance.code, major_version=instance.major_version, spec=_spec(env, instance),
+            charset=instance.charset, admin_user=instance.admin_user, admin_password=password,
+            port=port if len(ctx.job.instance_ids) == 1 else None,
+        ))
+        _record_server(ctx, info)
+
+
+def _forget_password(ctx: JobContext) -> None:
+    ctx.remember(admin_password=None)
+
+
+# --- create replicas -----------------------------------------------------------------------------
+def _create_replicas(ctx: JobContext) -> None:
+    env = _env(ctx)
+    with env.store.read() as uow:
+        source = uow.instances(None).find(ctx.params["source_id"])
+    if source is None:
+        raise EngineError("create replicas", "the master no longer exists")
+    requests = [ReplicaRequest(instance_id=i.code, source_id=source.code, spec=_spec(env, i)) for i in _instances(ctx)]
+    for info in env.driver.create_replicas(requests):
+        _record_server(ctx, info)
+
+
+# --- one server at a time ------------------------------------------------------------------------
+def _for_each(action: Callable[[Driver, str], object]) -> Callable[[JobContext], None]:
+    def step(ctx: JobContext) -> None:
+        driver = _env(ctx).driver
+        for instance in _instances(ctx):
+            action(driver, instance.code)
+
+    return step
+
+
+KINDS: dict[str, JobKind] = {
+    Kind.CREATE_PRIMARIES: JobKind(
+        Kind.CREATE_PRIMARIES,
+        (Step("create servers", _create_primaries, _destroy_servers),
+         Step("forget the admin password", _forget_password),
+         Step("mark running", _set_lifecycle(Lifecycle.RUNNING))),
+        on_failure=_fail_instances,
+    ),
+    Kind.CREATE_REPLICAS: JobKind(
+        Kind.CREATE_REPLICAS,
+        (Step("create replicas", _create_replicas, _destroy_servers),
+         Step("mark running", _set_lifecycle(Lifecycle.RUNNING))),
+        on_failure=_fail_instances,
+    ),
+    Kind.RESTART: JobKind(
+        Kind.RESTART,
+        (Step("restart server", _for_each(lambda d, i: d.restart(i))), Step("mark running", _set_lifecycle(Lifecycle.RUNNING))),
+        on_failure=_back_to_previous,
+    ),
+    Kind.ISOLATE: JobKind(
+        Kind.ISOLATE,
+        (Step("stop server", _for_each(lambda d, i: d.stop(i))), Step("mark isolated", _set_lifecycle(Lifecycle.ISOLATED))),
+        on_failure=_back_to_previous,
+    ),
+    Kind.DISISOLATE: JobKind(
+        Kind.DISISOLATE,
+        (Step("start server", _for_each(lambda d, i: d.start(i))), Step("mark running", _set_lifecycle(Lifecycle.RUNNING))),
+        on_failure=_back_to_previous,
+    ),
+    Kind.DESTROY: JobKind(
+        Kind.DESTROY,
+        (Step("destroy server", _destroy_servers), Step("mark deleted", _set_lifecycle(Lifecycle.DELETED))),
+        on_failure=_back_to_previous,
+    ),
+}

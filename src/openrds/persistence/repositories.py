@@ -1,0 +1,411 @@
+"""Repositories: domain objects in, domain objects out. Tenant-scoped ones never see another tenant's
+rows, so a forgotten filter cannot leak data between tenants."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, String, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from openrds.domain.model import (
+    InstanceQuery,
+    ApiKey,
+    IamUser,
+    Instance,
+    Job,
+    Network,
+    Order,
+    Project,
+    ReadOnlyGroup,
+    Tag,
+    Tenant,
+)
+from openrds.domain.states import ChargeType, GroupStatus, Health, JobState, Lifecycle, MemberStatus, Role
+from openrds.persistence.tables import (
+    ApiKeyRow,
+    EventRow,
+    GroupRow,
+    IamUserRow,
+    InstanceRow,
+    JobRow,
+    OrderRow,
+    ProjectRow,
+    TenantRow,
+    TokenRow,
+)
+
+_Row = TypeVar("_Row")
+
+
+def _copy_into(row: Any, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        setattr(row, key, value)
+
+
+# --- conversions ---------------------------------------------------------------------------------
+def _network_to_json(network: Network) -> dict[str, Any]:
+    return {"vpc_id": network.vpc_id, "subnet_id": network.subnet_id, "security_group_ids": list(network.security_group_ids)}
+
+
+def _network_from_json(data: dict[str, Any]) -> Network:
+    return Network(data.get("vpc_id", ""), data.get("subnet_id", ""), tuple(data.get("security_group_ids", ())))
+
+
+def instance_to_row_values(instance: Instance) -> dict[str, Any]:
+    values = {f.name: getattr(instance, f.name) for f in dataclasses.fields(instance)}
+    values["network"] = _network_to_json(instance.network)
+    values["tags"] = [{"key": t.key, "value": t.value} for t in instance.tags]
+    values["role"] = instance.role.value
+    values["charge_type"] = instance.charge_type.value
+    values["lifecycle"] = instance.lifecycle.value
+    values["member_status"] = instance.member_status.value
+    values["health"] = instance.health.value
+    return values
+
+
+def instance_from_row(row: InstanceRow) -> Instance:
+    return Instance(
+        id=row.id, code=row.code, tenant_id=row.tenant_id, name=row.name, role=Role(row.role), region=row.region,
+        zone=row.zone, project_id=row.project_id, spec_code=row.spec_code, storage_gb=row.storage_gb,
+        major_version=row.major_version, version=row.version, charset=row.charset, admin_user=row.admin_user,
+        network=_network_from_json(row.network), charge_type=ChargeType(row.charge_type),
+        period_months=row.period_months, auto_renew=row.auto_renew, deletion_protection=row.deletion_protection,
+        lifecycle=Lifecycle(row.lifecycle), created_at=row.created_at, updated_at=row.updated_at,
+        master_id=row.master_id, group_id=row.group_id, weight=row.weight,
+        member_status=MemberStatus(row.member_status), host=row.host, port=row.port, health=Health(row.health),
+        status_reason=row.status_reason, expire_at=row.expire_at, isolated_at=row.isolated_at,
+        tags=tuple(Tag(t["key"], t["value"]) for t in row.tags), extra=dict(row.extra),
+    )
+
+
+def group_from_row(row: GroupRow) -> ReadOnlyGroup:
+    return ReadOnlyGroup(
+        id=row.id, tenant_id=row.tenant_id, master_id=row.master_id, name=row.name, project_id=row.project_id,
+        region=row.region, zone=row.zone, network=_network_from_json(row.network), status=GroupStatus(row.status),
+        max_replay_lag_seconds=row.max_replay_lag_seconds, max_replay_latency_mb=row.max_replay_latency_mb,
+        min_delay_eliminate_reserve=row.min_delay_eliminate_reserve, replay_lag_eliminate=row.replay_lag_eliminate,
+        replay_latency_eliminate=row.replay_latency_eliminate, created_at=row.created_at, updated_at=row.updated_at,
+        host=row.host, port=row.port,
+    )
+
+
+def group_to_row_values(group: ReadOnlyGroup) -> dict[str, Any]:
+    values = {f.name: getattr(group, f.name) for f in dataclasses.fields(group)}
+    values["network"] = _network_to_json(group.network)
+    values["status"] = group.status.value
+    return values
+
+
+def job_from_row(row: JobRow) -> Job:
+    return Job(
+        id=row.id, tenant_id=row.tenant_id, kind=row.kind, params=dict(row.params), state=JobState(row.state),
+        step=row.step, steps_total=row.steps_total, attempts=row.attempts, error=row.error,
+        created_at=row.created_at, updated_at=row.updated_at, started_at=row.started_at, ended_at=row.ended_at,
+        instance_ids=tuple(row.instance_ids), lease_owner=row.lease_owner, lease_until=row.lease_until,
+        not_before=row.not_before,
+    )
+
+
+def job_to_row_values(job: Job) -> dict[str, Any]:
+    values = {f.name: getattr(job, f.name) for f in dataclasses.fields(job)}
+    values["state"] = job.state.value
+    values["instance_ids"] = list(job.instance_ids)
+    return values
+
+
+# --- repositories --------------------------------------------------------------------------------
+class TenantRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, tenant: Tenant) -> None:
+        self._s.add(TenantRow(id=tenant.id, name=tenant.name, created_at=tenant.created_at))
+
+    def get(self, tenant_id: str) -> Tenant | None:
+        row = self._s.get(TenantRow, tenant_id)
+        return None if row is None else Tenant(row.id, row.name, row.created_at)
+
+    def by_name(self, name: str) -> Tenant | None:
+        row = self._s.scalars(select(TenantRow).where(TenantRow.name == name)).first()
+        return None if row is None else Tenant(row.id, row.name, row.created_at)
+
+    def list(self) -> list[Tenant]:
+        return [Tenant(r.id, r.name, r.created_at) for r in self._s.scalars(select(TenantRow).order_by(TenantRow.created_at))]
+
+    def count(self) -> int:
+        return int(self._s.scalar(select(func.count()).select_from(TenantRow)) or 0)
+
+
+class CredentialRepository:
+    """API keys, IAM users, projects and tokens: looked up across tenants (that is how a caller is found)."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add_key(self, key: ApiKey, secret_encrypted: str) -> None:
+        self._s.add(ApiKeyRow(secret_id=key.secret_id, tenant_id=key.tenant_id, secret_encrypted=secret_encrypted,
+                              app_id=key.app_id, uin=key.uin, created_at=key.created_at, revoked_at=key.revoked_at))
+
+    def key(self, secret_id: str) -> tuple[ApiKey, str] | None:
+        row = self._s.get(ApiKeyRow, secret_id)
+        if row is None:
+            return None
+        return ApiKey(row.secret_id, row.tenant_id, row.app_id, row.uin, row.created_at, row.revoked_at), row.secret_encrypted
+
+    def keys_of(self, tenant_id: str) -> list[ApiKey]:
+        rows = self._s.scalars(select(ApiKeyRow).where(ApiKeyRow.tenant_id == tenant_id).order_by(ApiKeyRow.created_at))
+        return [ApiKey(r.secret_id, r.tenant_id, r.app_id, r.uin, r.created_at, r.revoked_at) for r in rows]
+
+    def revoke_key(self, secret_id: str, when: datetime) -> bool:
+        result = self._s.execute(update(ApiKeyRow).where(ApiKeyRow.secret_id == secret_id, ApiKeyRow.revoked_at.is_(None))
+                                 .values(revoked_at=when))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def add_user(self, user: IamUser, password_hash: str) -> None:
+        self._s.add(IamUserRow(id=user.id, tenant_id=user.tenant_id, domain=user.domain, name=user.name,
+                               password_hash=password_hash, created_at=user.created_at))
+
+    def user(self, domain: str, name: str) -> tuple[IamUser, str] | None:
+        row = self._s.scalars(select(IamUserRow).where(IamUserRow.domain == domain, IamUserRow.name == name)).first()
+        if row is None:
+            return None
+        return IamUser(row.id, row.tenant_id, row.domain, row.name, row.created_at), row.password_hash
+
+    def users_of(self, tenant_id: str) -> list[IamUser]:
+        rows = self._s.scalars(select(IamUserRow).where(IamUserRow.tenant_id == tenant_id))
+        return [IamUser(r.id, r.tenant_id, r.domain, r.name, r.created_at) for r in rows]
+
+    def add_project(self, project: Project) -> None:
+        self._s.add(ProjectRow(id=project.id, tenant_id=project.tenant_id, name=project.name, region=project.region))
+
+    def projects_of(self, tenant_id: str) -> list[Project]:
+        rows = self._s.scalars(select(ProjectRow).where(ProjectRow.tenant_id == tenant_id).order_by(ProjectRow.name))
+        return [Project(r.id, r.tenant_id, r.name, r.region) for r in rows]
+
+    def project(self, project_id: str) -> Project | None:
+        row = self._s.get(ProjectRow, project_id)
+        return None if row is None else Project(row.id, row.tenant_id, row.name, row.region)
+
+    def add_token(self, token_hash: str, user_id: str, tenant_id: str, project_id: str | None,
+                  created_at: datetime, expires_at: datetime) -> None:
+        self._s.add(TokenRow(token_hash=token_hash, user_id=user_id, tenant_id=tenant_id, project_id=project_id,
+                             created_at=created_at, expires_at=expires_at))
+
+    def token(self, token_hash: str) -> TokenRow | None:
+        return self._s.get(TokenRow, token_hash)
+
+
+class InstanceRepository:
+    """Instances of one tenant (``tenant_id``), or of all tenants when ``tenant_id`` is None (system use:
+    the supervisor and jobs)."""
+
+    def __init__(self, session: Session, tenant_id: str | None) -> None:
+        self._s = session
+        self._tenant = tenant_id
+
+    def _scoped(self, query: Select[tuple[InstanceRow]]) -> Select[tuple[InstanceRow]]:
+        return query if self._tenant is None else query.where(InstanceRow.tenant_id == self._tenant)
+
+    def add(self, instance: Instance) -> None:
+        if self._tenant is not None and instance.tenant_id != self._tenant:
+            raise ValueError("instance of another tenant")
+        self._s.add(InstanceRow(**instance_to_row_values(instance)))
+
+    def save(self, instance: Instance) -> None:
+        row = self._s.get(InstanceRow, instance.id)
+        if row is None or (self._tenant is not None and row.tenant_id != self._tenant):
+            raise KeyError(instance.id)
+        _copy_into(row, instance_to_row_values(instance))
+
+    def find(self, identifier: str) -> Instance | None:
+        """By internal id or by Tencent code; deleted instances are not found."""
+        query = self._scoped(select(InstanceRow).where(or_(InstanceRow.id == identifier, InstanceRow.code == identifier)))
+        row = self._s.scalars(query.where(InstanceRow.lifecycle != Lifecycle.DELETED.value)).first()
+        return None if row is None else instance_from_row(row)
+
+    def list(self, *, include_deleted: bool = False, region: str | None = None) -> list[Instance]:
+        query = self._scoped(select(InstanceRow))
+        if not include_deleted:
+            query = query.where(InstanceRow.lifecycle != Lifecycle.DELETED.value)
+        if region is not None:
+            query = query.where(InstanceRow.region == region)
+        return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at, InstanceRow.code))]
+
+    def replicas_of(self, master_id: str) -> list[Instance]:
+        query = self._scoped(select(InstanceRow).where(InstanceRow.master_id == master_id,
+                                                       InstanceRow.lifecycle != Lifecycle.DELETED.value))
+        return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at))]
+
+    def members_of(self, group_id: str) -> list[Instance]:
+        query = self._scoped(select(InstanceRow).where(InstanceRow.group_id == group_id,
+                                                       InstanceRow.lifecycle != Lifecycle.DELETED.value))
+        return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at))]
+
+    def query(self, q: InstanceQuery) -> tuple[int, list[Instance]]:
+        """Filtered, ordered, paged: (total matching, the page). Filters run in SQL so a page costs the
+        same with 10 or 10,000 instances in the store."""
+        query = self._scoped(select(InstanceRow)).where(InstanceRow.lifecycle != Lifecycle.DELETED.value)
+        if q.region is not None:
+            query = query.where(InstanceRow.region == q.region)
+        if q.ids:
+            query = query.where(or_(InstanceRow.id.in_(q.ids), InstanceRow.code.in_(q.ids)))
+        if q.name_contains:
+            query = query.where(or_(*[InstanceRow.name.contains(n) for n in q.name_contains]))
+        if q.project_ids:
+            query = query.where(InstanceRow.project_id.in_(q.project_ids))
+        if q.charge_types:
+            query = query.where(InstanceRow.charge_type.in_(q.charge_types))
+        if q.master_ids:
+            query = query.where(InstanceRow.master_id.in_(q.master_ids))
+        if q.roles:
+            query = query.where(InstanceRow.role.in_(q.roles))
+        if q.lifecycles:
+            query = query.where(InstanceRow.lifecycle.in_(q.lifecycles))
+        if q.vpc_ids:
+            query = query.where(or_(*[InstanceRow.network["vpc_id"].as_string() == v for v in q.vpc_ids]))
+        if q.tag_keys:
+            query = query.where(or_(*[func.cast(InstanceRow.tags, String).contains(f'"key": "{k}"') for k in q.tag_keys]))
+        total = int(self._s.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        column = {"name": InstanceRow.name, "expire": InstanceRow.expire_at}.get(q.order_by, InstanceRow.created_at)
+        order = column.desc() if q.descending else column.asc()
+        query = query.order_by(order, InstanceRow.code).offset(q.offset).limit(q.limit)
+        return total, [instance_from_row(r) for r in self._s.scalars(query)]
+
+    def replica_counts(self, master_ids: Sequence[str]) -> dict[str, int]:
+        query = (
+            select(InstanceRow.master_id, func.count())
+            .where(InstanceRow.master_id.in_(master_ids), InstanceRow.lifecycle != Lifecycle.DELETED.value)
+            .group_by(InstanceRow.master_id)
+        )
+        return {master: int(n) for master, n in self._s.execute(query)}
+
+    def labels(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """internal id -> (code, name), deleted instances included (jobs outlive their instances)."""
+        query = self._scoped(select(InstanceRow)).where(InstanceRow.id.in_(ids))
+        return {r.id: (r.code, r.name) for r in self._s.scalars(query)}
+
+    def codes(self, ids: Sequence[str]) -> dict[str, str]:
+        """internal id -> Tencent code, for presenting references (master ids) in the Tencent form."""
+        return {i: c for i, c in self._s.execute(select(InstanceRow.id, InstanceRow.code).where(InstanceRow.id.in_(ids)))}
+
+    def count(self) -> int:
+        query = select(func.count()).select_from(InstanceRow).where(InstanceRow.lifecycle != Lifecycle.DELETED.value)
+        if self._tenant is not None:
+            query = query.where(InstanceRow.tenant_id == self._tenant)
+        return int(self._s.scalar(query) or 0)
+
+
+class GroupRepository:
+    def __init__(self, session: Session, tenant_id: str | None) -> None:
+        self._s = session
+        self._tenant = tenant_id
+
+    def add(self, group: ReadOnlyGroup) -> None:
+        self._s.add(GroupRow(**group_to_row_values(group)))
+
+    def save(self, group: ReadOnlyGroup) -> None:
+        row = self._s.get(GroupRow, group.id)
+        if row is None or (self._tenant is not None and row.tenant_id != self._tenant):
+            raise KeyError(group.id)
+        _copy_into(row, group_to_row_values(group))
+
+    def find(self, group_id: str) -> ReadOnlyGroup | None:
+        row = self._s.get(GroupRow, group_id)
+        if row is None or row.status == GroupStatus.DELETED.value:
+            return None
+        if self._tenant is not None and row.tenant_id != self._tenant:
+            return None
+        return group_from_row(row)
+
+    def list(self, master_id: str | None = None) -> list[ReadOnlyGroup]:
+        query = select(GroupRow).where(GroupRow.status != GroupStatus.DELETED.value)
+        if self._tenant is not None:
+            query = query.where(GroupRow.tenant_id == self._tenant)
+        if master_id is not None:
+            query = query.where(GroupRow.master_id == master_id)
+        return [group_from_row(r) for r in self._s.scalars(query.order_by(GroupRow.created_at))]
+
+
+class OrderRepository:
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        self._s = session
+        self._tenant = tenant_id
+
+    def add(self, order: Order) -> None:
+        values = {f.name: getattr(order, f.name) for f in dataclasses.fields(order)}
+        values["charge_type"] = order.charge_type.value
+        self._s.add(OrderRow(**values))
+
+    def by_deal_names(self, names: Sequence[str]) -> list[Order]:
+        rows = self._s.scalars(select(OrderRow).where(OrderRow.tenant_id == self._tenant, OrderRow.deal_name.in_(names)))
+        return [
+            Order(r.deal_name, r.bill_id, r.tenant_id, r.instance_id, r.action, ChargeType(r.charge_type),
+                  r.period_months, r.amount_cents, r.created_at)
+            for r in rows
+        ]
+
+
+class JobRepository:
+    """Jobs of all tenants (the runner's view); `of_tenant` narrows for the APIs."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, job: Job) -> None:
+        self._s.add(JobRow(**job_to_row_values(job)))
+
+    def save(self, job: Job) -> None:
+        row = self._s.get(JobRow, job.id)
+        if row is None:
+            raise KeyError(job.id)
+        _copy_into(row, job_to_row_values(job))
+
+    def get(self, job_id: str) -> Job | None:
+        row = self._s.get(JobRow, job_id)
+        return None if row is None else job_from_row(row)
+
+    def of_tenant(self, tenant_id: str, job_id: str | None = None, instance_id: str | None = None) -> list[Job]:
+        query = select(JobRow).where(JobRow.tenant_id == tenant_id)
+        if job_id is not None:
+            query = query.where(JobRow.id == job_id)
+        rows = [job_from_row(r) for r in self._s.scalars(query.order_by(JobRow.created_at.desc()))]
+        if instance_id is not None:
+            rows = [j for j in rows if instance_id in j.instance_ids]
+        return rows
+
+    def unfinished(self) -> list[Job]:
+        query = (
+            select(JobRow)
+            .where(JobRow.state.in_([JobState.PENDING.value, JobState.RUNNING.value, JobState.UNDOING.value]))
+            .order_by(JobRow.created_at)
+        )
+        return [job_from_row(r) for r in self._s.scalars(query)]
+
+    def try_lease(self, job_id: str, expected_owner: str | None, owner: str, until: datetime) -> bool:
+        """Compare-and-set: take the lease only if its holder is still the one the caller saw."""
+        holder = JobRow.lease_owner.is_(None) if expected_owner is None else JobRow.lease_owner == expected_owner
+        result = self._s.execute(update(JobRow).where(JobRow.id == job_id, holder)
+                                 .values(lease_owner=owner, lease_until=until))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def renew(self, job_id: str, owner: str, until: datetime) -> bool:
+        result = self._s.execute(update(JobRow).where(JobRow.id == job_id, JobRow.lease_owner == owner)
+                                 .values(lease_until=until))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class EventRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, tenant_id: str, resource_id: str, kind: str, message: str, when: datetime) -> None:
+        self._s.add(EventRow(tenant_id=tenant_id, resource_id=resource_id, kind=kind, message=message, created_at=when))
+
+    def of(self, resource_id: str, limit: int = 100) -> list[tuple[datetime, str, str]]:
+        rows = self._s.scalars(select(EventRow).where(EventRow.resource_id == resource_id)
+                               .order_by(EventRow.id.desc()).limit(limit))
+        return [(r.created_at, r.kind, r.message) for r in rows]

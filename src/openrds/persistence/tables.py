@@ -1,0 +1,187 @@
+"""SQLAlchemy 2 table mappings. Rows, not domain objects: `repositories.py` converts between them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always returns timezone-aware UTC (SQLite keeps no zone of its own)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class TenantRow(Base):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime]
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+    secret_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    app_id: Mapped[int] = mapped_column(Integer)
+    uin: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class IamUserRow(Base):
+    __tablename__ = "iam_users"
+    __table_args__ = (UniqueConstraint("domain", "name"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    domain: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    region: Mapped[str] = mapped_column(String(64))
+
+
+class TokenRow(Base):
+    __tablename__ = "tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("iam_users.id"), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    project_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class InstanceRow(Base):
+    __tablename__ = "instances"
+    __table_args__ = (Index("ix_instances_tenant_lifecycle", "tenant_id", "lifecycle"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str] = mapped_column(String(64))
+    zone: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[int]
+    spec_code: Mapped[str] = mapped_column(String(64))
+    storage_gb: Mapped[int]
+    major_version: Mapped[int]
+    version: Mapped[str] = mapped_column(String(32))
+    charset: Mapped[str] = mapped_column(String(16))
+    admin_user: Mapped[str] = mapped_column(String(64))
+    network: Mapped[dict[str, Any]]
+    charge_type: Mapped[str] = mapped_column(String(32))
+    period_months: Mapped[int]
+    auto_renew: Mapped[bool]
+    deletion_protection: Mapped[bool]
+    lifecycle: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    master_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    group_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    weight: Mapped[int]
+    member_status: Mapped[str] = mapped_column(String(16))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int]
+    health: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str] = mapped_column(Text)
+    expire_at: Mapped[datetime | None]
+    isolated_at: Mapped[datetime | None]
+    tags: Mapped[list[Any]]
+    extra: Mapped[dict[str, Any]]
+
+
+class GroupRow(Base):
+    __tablename__ = "ro_groups"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    master_id: Mapped[str] = mapped_column(String(36), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    project_id: Mapped[int]
+    region: Mapped[str] = mapped_column(String(64))
+    zone: Mapped[str] = mapped_column(String(64))
+    network: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    max_replay_lag_seconds: Mapped[int]
+    max_replay_latency_mb: Mapped[int]
+    min_delay_eliminate_reserve: Mapped[int]
+    replay_lag_eliminate: Mapped[bool]
+    replay_latency_eliminate: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int]
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+    deal_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bill_id: Mapped[str] = mapped_column(String(32), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    charge_type: Mapped[str] = mapped_column(String(32))
+    period_months: Mapped[int]
+    amount_cents: Mapped[int]
+    created_at: Mapped[datetime]
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state", "state"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))
+    step: Mapped[int]
+    steps_total: Mapped[int]
+    attempts: Mapped[int]
+    error: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    instance_ids: Mapped[list[Any]]
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None]
+    not_before: Mapped[datetime | None]
+
+
+class EventRow(Base):
+    """Things that happened to a resource, for people: evictions, restarts by the supervisor, failures."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(36), index=True)
+    resource_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -1,0 +1,199 @@
+"""Read-only groups: records and rules. The load-balanced endpoint that carries traffic is the engine's
+business (a later change); here a group is created, configured, given members and deleted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from openrds.clock import Clock
+from openrds.domain import rules
+from openrds.domain.catalogue import Catalogue
+from openrds.domain.errors import (
+    GroupMismatch,
+    GroupNotEmpty,
+    GroupNotFound,
+    InstanceNotFound,
+    InvalidInput,
+    InvalidWeight,
+    NotAPrimary,
+)
+from openrds.domain.ids import GROUP_PREFIX, short_code
+from openrds.domain.model import Instance, Network, ReadOnlyGroup
+from openrds.domain.states import GroupStatus, MemberStatus, Operation, Role, ensure_allowed
+from openrds.persistence.uow import Store, UnitOfWork
+from openrds.services.instances import default_weight
+
+MIN_WEIGHT, MAX_WEIGHT = 1, 50
+
+
+@dataclass(frozen=True, slots=True)
+class GroupOrder:
+    master: str
+    name: str
+    project_id: int = 0
+    network: Network | None = None
+    max_replay_lag_seconds: int = 0
+    max_replay_latency_mb: int = 0
+    min_delay_eliminate_reserve: int = 0
+    replay_lag_eliminate: bool = False
+    replay_latency_eliminate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    name: str | None = None
+    max_replay_lag_seconds: int | None = None
+    max_replay_latency_mb: int | None = None
+    min_delay_eliminate_reserve: int | None = None
+    replay_lag_eliminate: bool | None = None
+    replay_latency_eliminate: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    group: ReadOnlyGroup
+    members: tuple[Instance, ...]
+    master_code: str
+
+
+def _check_thresholds(lag: int | None, latency: int | None, reserve: int | None) -> None:
+    for value, field in ((lag, "max_replay_lag"), (latency, "max_replay_latency"), (reserve, "min_delay_eliminate_reserve")):
+        if value is not None and value < 0:
+            raise InvalidInput(f"{field} must not be negative", field=field)
+
+
+class GroupService:
+    def __init__(self, store: Store, catalogue: Catalogue, clock: Clock) -> None:
+        self._store = store
+        self._catalogue = catalogue
+        self._clock = clock
+
+    def _group(self, uow: UnitOfWork, tenant_id: str, group_id: str) -> ReadOnlyGroup:
+        group = uow.groups(tenant_id).find(group_id)
+        if group is None:
+            raise GroupNotFound(group_id)
+        return group
+
+    def _instance(self, uow: UnitOfWork, tenant_id: str, identifier: str) -> Instance:
+        instance = uow.instances(tenant_id).find(identifier)
+        if instance is None:
+            raise InstanceNotFound(identifier)
+        return instance
+
+    def _view(self, uow: UnitOfWork, tenant_id: str, group: ReadOnlyGroup) -> GroupView:
+        members = uow.instances(tenant_id).members_of(group.id)
+        codes = uow.instances(tenant_id).codes([group.master_id])
+        return GroupView(group, tuple(members), codes.get(group.master_id, group.master_id))
+
+    def create(self, tenant_id: str, order: GroupOrder) -> GroupView:
+        rules.check_name(order.name)
+        self._catalogue.check_project(order.project_id)
+        _check_thresholds(order.max_replay_lag_seconds, order.max_replay_latency_mb, order.min_delay_eliminate_reserve)
+        now = self._clock.now()
+        with self._store.write() as uow:
+            master = self._instance(uow, tenant_id, order.master)
+            if master.role is not Role.PRIMARY:
+                raise NotAPrimary(master.code, "a read-only instance", "creating a read-only group")
+            network = order.network or master.network
+            self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
+            group = ReadOnlyGroup(
+                id=short_code(GROUP_PREFIX), tenant_id=tenant_id, master_id=master.id, name=order.name,
+                project_id=order.project_id, region=master.region, zone=master.zone, network=network,
+                status=GroupStatus.OK, max_replay_lag_seconds=order.max_replay_lag_seconds,
+                max_replay_latency_mb=order.max_replay_latency_mb,
+                min_delay_eliminate_reserve=order.min_delay_eliminate_reserve,
+                replay_lag_eliminate=order.replay_lag_eliminate, replay_latency_eliminate=order.replay_latency_eliminate,
+                created_at=now, updated_at=now,
+            )
+            uow.groups(tenant_id).add(group)
+            return GroupView(group, (), master.code)
+
+    def describe(self, tenant_id: str, *, group_ids: tuple[str, ...] = (), master: str | None = None) -> list[GroupView]:
+        with self._store.read() as uow:
+            master_id = self._instance(uow, tenant_id, master).id if master else None
+            groups = uow.groups(tenant_id).list(master_id)
+            if group_ids:
+                groups = [g for g in groups if g.id in group_ids]
+            return [self._view(uow, tenant_id, g) for g in groups]
+
+    def get(self, tenant_id: str, group_id: str) -> GroupView:
+        with self._store.read() as uow:
+            return self._view(uow, tenant_id, self._group(uow, tenant_id, group_id))
+
+    def add_member(self, tenant_id: str, instance: str, group_id: str) -> GroupView:
+        with self._store.write() as uow:
+            group = self._group(uow, tenant_id, group_id)
+            member = self._instance(uow, tenant_id, instance)
+            self._check_member(group, member)
+            if member.group_id == group.id:
+                return self._view(uow, tenant_id, group)
+            if member.group_id is not None:
+                raise GroupMismatch(f"instance {member.code} is already in group {member.group_id}", field="instance_id")
+            weight = default_weight(self._catalogue.spec(member.spec_code))
+            uow.instances(tenant_id).save(replace(member, group_id=group.id, weight=weight,
+                                                  member_status=MemberStatus.IN_ROTATION, updated_at=self._clock.now()))
+            return self._view(uow, tenant_id, group)
+
+    def _check_member(self, group: ReadOnlyGroup, member: Instance) -> None:
+        if member.role is not Role.READONLY or member.master_id != group.master_id:
+            raise GroupMismatch(f"instance {member.code} is not a read-only instance of the group's master",
+                                field="instance_id")
+        ensure_allowed(Operation.GROUP_MEMBERSHIP, member.code, member.lifecycle)
+
+    def remove_member(self, tenant_id: str, instance: str, group_id: str) -> GroupView:
+        with self._store.write() as uow:
+            group = self._group(uow, tenant_id, group_id)
+            member = self._instance(uow, tenant_id, instance)
+            if member.group_id != group.id:
+                raise GroupMismatch(f"instance {member.code} is not in group {group.id}", field="instance_id")
+            uow.instances(tenant_id).save(replace(member, group_id=None, weight=0, updated_at=self._clock.now()))
+            return self._view(uow, tenant_id, group)
+
+    def move_member(self, tenant_id: str, instance: str, from_group: str, to_group: str) -> GroupView:
+        with self._store.write() as uow:
+            source = self._group(uow, tenant_id, from_group)
+            target = self._group(uow, tenant_id, to_group)
+            member = self._instance(uow, tenant_id, instance)
+            if member.group_id != source.id:
+                raise GroupMismatch(f"instance {member.code} is not in group {source.id}", field="instance_id")
+            self._check_member(target, member)
+            uow.instances(tenant_id).save(replace(member, group_id=target.id, updated_at=self._clock.now()))
+            return self._view(uow, tenant_id, target)
+
+    def set_weight(self, tenant_id: str, instance: str, weight: int, *, group_id: str | None = None) -> Instance:
+        if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+            raise InvalidWeight(f"weight must be between {MIN_WEIGHT} and {MAX_WEIGHT}", field="weight")
+        with self._store.write() as uow:
+            if group_id is not None:
+                self._group(uow, tenant_id, group_id)
+            member = self._instance(uow, tenant_id, instance)
+            if member.group_id is None or (group_id is not None and member.group_id != group_id):
+                raise GroupMismatch(f"instance {member.code} is not in group {group_id or '(any)'}",
+                                    field="instance_id")
+            member = replace(member, weight=weight, updated_at=self._clock.now())
+            uow.instances(tenant_id).save(member)
+            return member
+
+    def configure(self, tenant_id: str, group_id: str, config: GroupConfig) -> GroupView:
+        if config.name is not None:
+            rules.check_name(config.name)
+        _check_thresholds(config.max_replay_lag_seconds, config.max_replay_latency_mb, config.min_delay_eliminate_reserve)
+        with self._store.write() as uow:
+            group = self._group(uow, tenant_id, group_id)
+            changes = {k: v for k, v in (
+                ("name", config.name), ("max_replay_lag_seconds", config.max_replay_lag_seconds),
+                ("max_replay_latency_mb", config.max_replay_latency_mb),
+                ("min_delay_eliminate_reserve", config.min_delay_eliminate_reserve),
+                ("replay_lag_eliminate", config.replay_lag_eliminate),
+                ("replay_latency_eliminate", config.replay_latency_eliminate),
+            ) if v is not None}
+            group = replace(group, updated_at=self._clock.now(), **changes)
+            uow.groups(tenant_id).save(group)
+            return self._view(uow, tenant_id, group)
+
+    def delete(self, tenant_id: str, group_id: str) -> None:
+        with self._store.write() as uow:
+            group = self._group(uow, tenant_id, group_id)
+            if uow.instances(tenant_id).members_of(group.id):
+                raise GroupNotEmpty(f"read-only group {group.id} still has members", field="group_id")
+            uow.groups(tenant_id).save(replace(group, status=GroupStatus.DELETED, updated_at=self._clock.now()))

@@ -1,0 +1,319 @@
+"""Instance use cases: create primaries and read-only instances, describe, modify, restart, isolate,
+destroy. A mutating call validates every rule, records the intent, places orders and submits jobs in
+one transaction, then returns; it never waits for the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from openrds.clock import Clock
+from openrds.domain import rules
+from openrds.domain.catalogue import Catalogue, Spec
+from openrds.domain.errors import (
+    DeletionProtected,
+    GroupMismatch,
+    GroupNotFound,
+    InstanceNotFound,
+    NotAPrimary,
+    ReplicaLimitExceeded,
+    UnknownSpec,
+)
+from openrds.domain.errors import InvalidChargeType as ChargeTypeMismatch
+from openrds.domain.ids import PRIMARY_PREFIX, READONLY_PREFIX, new_uuid, short_code
+from openrds.domain.model import Instance, InstanceQuery, Job, Network, Tag
+from openrds.domain.states import ChargeType, Lifecycle, MemberStatus, Operation, Role, ensure_allowed
+from openrds.jobs.model import Kind
+from openrds.jobs.runner import JobQueue
+from openrds.persistence.uow import Store, UnitOfWork
+from openrds.services.billing import BillingService, Placed
+from openrds.services.secrets import SecretBox
+
+
+@dataclass(frozen=True, slots=True)
+class PrimaryOrder:
+    region: str
+    zone: str
+    spec_code: str
+    storage_gb: int
+    admin_user: str
+    admin_password: str = field(repr=False)
+    count: int = 1
+    period_months: int = 1
+    charge_type: str | None = None
+    version: str | None = None
+    charset: str = "UTF8"
+    project_id: int = 0
+    name: str = ""
+    network: Network = Network()
+    auto_renew: bool = False
+    deletion_protection: bool = False
+    tags: tuple[Tag, ...] = ()
+    port: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOnlyOrder:
+    region: str
+    master: str  # id or code
+    spec_code: str
+    zone: str | None = None  # None: the master's zone
+    storage_gb: int | None = None  # None: the master's storage
+    count: int = 1
+    period_months: int = 1
+    charge_type: str | None = None
+    project_id: int | None = None  # None: the master's project
+    name: str = ""
+    network: Network | None = None  # None: the master's network
+    auto_renew: bool = False
+    deletion_protection: bool = False
+    group_id: str | None = None
+    tags: tuple[Tag, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    instances: tuple[Instance, ...]
+    job: Job | None
+    placed: Placed | None
+
+    @property
+    def deal_names(self) -> tuple[str, ...]:
+        return self.placed.deal_names if self.placed else ()
+
+    @property
+    def bill_id(self) -> str:
+        return self.placed.bill_id if self.placed else ""
+
+
+@dataclass(frozen=True, slots=True)
+class InstancePage:
+    total: int
+    items: tuple[Instance, ...]
+    replica_counts: dict[str, int]  # master id -> number of read-only instances
+    codes: dict[str, str]  # internal id -> code, for masters referenced by the page
+
+
+def default_weight(spec: Spec) -> int:
+    """Tencent assigns read-only group weights by memory size by default: 1 per GB, within 1-50."""
+    return max(1, min(50, spec.memory_mb // 1024))
+
+
+class InstanceService:
+    def __init__(self, store: Store, catalogue: Catalogue, jobs: JobQueue, billing: BillingService, box: SecretBox,
+                 clock: Clock, *, max_readonly_per_master: int = 6) -> None:
+        self._store = store
+        self._catalogue = catalogue
+        self._jobs = jobs
+        self._billing = billing
+        self._box = box
+        self._clock = clock
+        self._max_readonly = max_readonly_per_master
+
+    # --- create ----------------------------------------------------------------------------
+    def create_primaries(self, tenant_id: str, order: PrimaryOrder) -> Created:
+        rules.check_instance_count(order.count)
+        region = self._catalogue.region(order.region)
+        zone = region.zone(order.zone)
+        spec = self._catalogue.spec(order.spec_code)
+        if spec.readonly_only:
+            raise UnknownSpec(f"spec {spec.code} is for read-only instances only", field="spec")
+        rules.check_storage(order.storage_gb, spec, self._catalogue.storage_step_gb)
+        charge_type = rules.parse_charge_type(order.charge_type)
+        rules.check_period(charge_type, order.period_months)
+        version = self._catalogue.version(order.version)
+        charset = rules.check_charset(order.charset)
+        rules.check_admin_name(order.admin_user)
+        rules.check_password(order.admin_password)
+        self._catalogue.check_project(order.project_id)
+        network = order.network
+        self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
+        rules.check_name(order.name)
+        if order.dry_run:
+            return Created((), None, None)
+        now = self._clock.now()
+        instances = tuple(
+            Instance(
+                id=new_uuid(), code=short_code(PRIMARY_PREFIX), tenant_id=tenant_id, name=order.name, role=Role.PRIMARY,
+                region=region.name, zone=zone.name, project_id=order.project_id, spec_code=spec.code,
+                storage_gb=order.storage_gb, major_version=version.major, version=version.full, charset=charset,
+                admin_user=order.admin_user, network=network, charge_type=charge_type,
+                period_months=order.period_months, auto_renew=order.auto_renew,
+                deletion_protection=order.deletion_protection, lifecycle=Lifecycle.CREATING, created_at=now,
+                updated_at=now, tags=order.tags, extra=dict(order.extra),
+            )
+            for _ in range(order.count)
+        )
+        instances = tuple(replace(i, name=i.name or i.code) for i in instances)
+        with self._store.write() as uow:
+            repo = uow.instances(tenant_id)
+            for instance in instances:
+                repo.add(instance)
+            placed = self._billing.place_orders(uow, tenant_id, instances, spec, "create", now)
+            job = self._jobs.submit(
+                uow, kind=Kind.CREATE_PRIMARIES, tenant_id=tenant_id, instance_ids=[i.id for i in instances],
+                # The admin password waits for the job sealed, never in plain text in the store.
+                params={"admin_password": self._box.seal(order.admin_password), "port": order.port},
+            )
+        self._jobs.notify()
+        return Created(instances, job, placed)
+
+    def create_readonly(self, tenant_id: str, order: ReadOnlyOrder) -> Created:
+        rules.check_instance_count(order.count)
+        region = self._catalogue.region(order.region)
+        with self._store.read() as uow:
+            master = self._get(uow, tenant_id, order.master)
+            zone = region.zone(order.zone or master.zone)
+            spec = self._catalogue.spec(order.spec_code)
+            if spec.primary_only:
+                raise UnknownSpec(f"spec {spec.code} is not purchasable for read-only instances", field="spec")
+            storage = order.storage_gb if order.storage_gb is not None else master.storage_gb
+            rules.check_storage(storage, spec, self._catalogue.storage_step_gb)
+            charge_type = rules.parse_charge_type(order.charge_type)
+            rules.check_period(charge_type, order.period_months)
+            project_id = order.project_id if order.project_id is not None else master.project_id
+            self._catalogue.check_project(project_id)
+            network = order.network if order.network is not None else master.network
+            self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
+            rules.check_name(order.name)
+            if master.role is not Role.PRIMARY:
+                raise NotAPrimary(master.code, "a read-only instance", "creating read-only instances")
+            ensure_allowed(Operation.CREATE_READONLY, master.code, master.lifecycle)
+            if master.charge_type is ChargeType.POSTPAID and charge_type is ChargeType.PREPAID:
+                raise ChargeTypeMismatch("the master is postpaid, so its read-only instances must be postpaid too",
+                                         field="charge_type")
+            group = None
+            if order.group_id:
+                group = uow.groups(tenant_id).find(order.group_id)
+                if group is None:
+                    raise GroupNotFound(order.group_id)
+                if group.master_id != master.id:
+                    raise GroupMismatch(f"read-only group {group.id} belongs to another master", field="group_id")
+            existing = len(uow.instances(tenant_id).replicas_of(master.id))
+            if existing + order.count > self._max_readonly:
+                raise ReplicaLimitExceeded(
+                    f"master {master.code} has {existing} read-only instances; at most {self._max_readonly} allowed",
+                    field="instance_count",
+                )
+        if order.dry_run:
+            return Created((), None, None)
+        now = self._clock.now()
+        instances = []
+        for _ in range(order.count):
+            code = short_code(READONLY_PREFIX)
+            instances.append(Instance(
+                id=new_uuid(), code=code, tenant_id=tenant_id, name=order.name or code, role=Role.READONLY,
+                region=region.name, zone=zone.name, project_id=project_id, spec_code=spec.code, storage_gb=storage,
+                major_version=master.major_version, version=master.version, charset=master.charset,
+                admin_user=master.admin_user, network=network, charge_type=charge_type,
+                period_months=order.period_months, auto_renew=order.auto_renew,
+                deletion_protection=order.deletion_protection, lifecycle=Lifecycle.CREATING, created_at=now,
+                updated_at=now, master_id=master.id, group_id=group.id if group else None,
+                weight=default_weight(spec) if group else 0, member_status=MemberStatus.IN_ROTATION,
+                tags=order.tags, extra=dict(order.extra),
+            ))
+        with self._store.write() as uow:
+            # Checked again under the write lock: two concurrent calls must not both pass the limit.
+            current = uow.instances(tenant_id).find(master.id)
+            if current is None:
+                raise InstanceNotFound(order.master)
+            ensure_allowed(Operation.CREATE_READONLY, master.code, current.lifecycle)
+            if len(uow.instances(tenant_id).replicas_of(master.id)) + order.count > self._max_readonly:
+                raise ReplicaLimitExceeded(f"master {master.code} has reached its read-only instance limit",
+                                           field="instance_count")
+            repo = uow.instances(tenant_id)
+            for instance in instances:
+                repo.add(instance)
+            placed = self._billing.place_orders(uow, tenant_id, instances, spec, "create", now)
+            job = self._jobs.submit(uow, kind=Kind.CREATE_REPLICAS, tenant_id=tenant_id,
+                                    instance_ids=[i.id for i in instances], params={"source_id": master.id})
+        self._jobs.notify()
+        return Created(tuple(instances), job, placed)
+
+    # --- read ------------------------------------------------------------------------------
+    def _get(self, uow: UnitOfWork, tenant_id: str, identifier: str) -> Instance:
+        instance = uow.instances(tenant_id).find(identifier)
+        if instance is None:
+            raise InstanceNotFound(identifier)
+        return instance
+
+    def get(self, tenant_id: str, identifier: str) -> Instance:
+        with self._store.read() as uow:
+            return self._get(uow, tenant_id, identifier)
+
+    def describe(self, tenant_id: str, query: InstanceQuery) -> InstancePage:
+        with self._store.read() as uow:
+            repo = uow.instances(tenant_id)
+            if query.master_ids:
+                # Masters may be named by code; the store keeps internal ids.
+                resolved = tuple(m.id for m in (repo.find(x) for x in query.master_ids) if m is not None)
+                query = replace(query, master_ids=resolved or ("-",))
+            total, items = repo.query(query)
+            masters = [i.id for i in items if i.role is Role.PRIMARY]
+            referenced = [i.master_id for i in items if i.master_id]
+            return InstancePage(total, tuple(items), repo.replica_counts(masters), repo.codes(referenced))
+
+    def replicas(self, tenant_id: str, master: str) -> list[Instance]:
+        with self._store.read() as uow:
+            instance = self._get(uow, tenant_id, master)
+            return uow.instances(tenant_id).replicas_of(instance.id)
+
+    def code_of(self, tenant_id: str, instance_id: str) -> str:
+        with self._store.read() as uow:
+            return uow.instances(tenant_id).codes([instance_id]).get(instance_id, instance_id)
+
+    # --- modify ----------------------------------------------------------------------------
+    def _update(self, tenant_id: str, identifier: str, operation: Operation, **changes: Any) -> Instance:
+        with self._store.write() as uow:
+            instance = self._get(uow, tenant_id, identifier)
+            ensure_allowed(operation, instance.code, instance.lifecycle)
+            instance = replace(instance, updated_at=self._clock.now(), **changes)
+            uow.instances(tenant_id).save(instance)
+        return instance
+
+    def rename(self, tenant_id: str, identifier: str, name: str) -> Instance:
+        rules.check_name(name)
+        return self._update(tenant_id, identifier, Operation.RENAME, name=name)
+
+    def set_deletion_protection(self, tenant_id: str, identifier: str, enabled: bool) -> Instance:
+        return self._update(tenant_id, identifier, Operation.MODIFY, deletion_protection=enabled)
+
+    def _transition(self, tenant_id: str, identifiers: Sequence[str], operation: Operation, during: Lifecycle,
+                    kind: str) -> list[Job]:
+        """Move every instance into ``during`` and submit one job each, all or nothing."""
+        jobs = []
+        with self._store.write() as uow:
+            repo = uow.instances(tenant_id)
+            targets = [self._get(uow, tenant_id, identifier) for identifier in identifiers]
+            if operation in (Operation.ISOLATE, Operation.DESTROY):
+                # A master takes its read-only instances with it: they cannot outlive their source.
+                named = {t.id for t in targets}
+                for master in [t for t in targets if t.role is Role.PRIMARY]:
+                    targets += [r for r in repo.replicas_of(master.id) if r.id not in named]
+            for instance in targets:
+                ensure_allowed(operation, instance.code, instance.lifecycle)
+                if operation is Operation.DESTROY and instance.deletion_protection:
+                    raise DeletionProtected(f"instance {instance.code} has deletion protection on", field="instance_id")
+            for instance in targets:
+                repo.save(replace(instance, lifecycle=during, updated_at=self._clock.now()))
+                jobs.append(self._jobs.submit(uow, kind=kind, tenant_id=tenant_id, instance_ids=[instance.id],
+                                              params={"from": instance.lifecycle.value}))
+        self._jobs.notify()
+        return jobs
+
+    def restart(self, tenant_id: str, identifier: str) -> Job:
+        return self._transition(tenant_id, [identifier], Operation.RESTART, Lifecycle.RESTARTING, Kind.RESTART)[0]
+
+    def isolate(self, tenant_id: str, identifiers: Sequence[str]) -> list[Job]:
+        return self._transition(tenant_id, identifiers, Operation.ISOLATE, Lifecycle.ISOLATING, Kind.ISOLATE)
+
+    def disisolate(self, tenant_id: str, identifiers: Sequence[str]) -> list[Job]:
+        return self._transition(tenant_id, identifiers, Operation.DISISOLATE, Lifecycle.DISISOLATING, Kind.DISISOLATE)
+
+    def destroy(self, tenant_id: str, identifier: str) -> Job:
+        return self._transition(tenant_id, [identifier], Operation.DESTROY, Lifecycle.DELETING, Kind.DESTROY)[0]

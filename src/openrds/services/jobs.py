@@ -1,0 +1,47 @@
+"""Describing jobs to their tenant (Tencent tasks, Huawei jobs): read-only use cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openrds.domain.errors import JobNotFound
+from openrds.domain.model import Job
+from openrds.persistence.uow import Store, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    job: Job
+    instance_codes: dict[str, str]  # internal id -> code of the instances the job works on
+    instance_names: dict[str, str]
+
+
+class JobService:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def list(self, tenant_id: str, *, id_prefix: str | None = None, instance: str | None = None) -> list[JobView]:
+        """The tenant's jobs, newest first; by id prefix (Tencent task numbers) and/or instance id or code."""
+        with self._store.read() as uow:
+            instance_id = None
+            if instance is not None:
+                found = uow.instances(tenant_id).find(instance)
+                if found is None:
+                    return []
+                instance_id = found.id
+            jobs = uow.jobs.of_tenant(tenant_id, instance_id=instance_id)
+            if id_prefix is not None:
+                jobs = [j for j in jobs if j.id.startswith(id_prefix)]
+            return [self._view(uow, tenant_id, j) for j in jobs]
+
+    def get(self, tenant_id: str, job_id: str) -> JobView:
+        with self._store.read() as uow:
+            jobs = uow.jobs.of_tenant(tenant_id, job_id=job_id)
+            if not jobs:
+                raise JobNotFound(job_id)
+            return self._view(uow, tenant_id, jobs[0])
+
+    @staticmethod
+    def _view(uow: UnitOfWork, tenant_id: str, job: Job) -> JobView:
+        labels = uow.instances(tenant_id).labels(list(job.instance_ids))
+        return JobView(job, {i: code for i, (code, _) in labels.items()}, {i: name for i, (_, name) in labels.items()})

@@ -1,0 +1,86 @@
+"""Settings: defaults, then an optional TOML file, then ``OPENRDS_*`` environment variables.
+
+Built once by the composition root (``cli.py``) and passed inward; nothing reads the environment at
+import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def default_data_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/openrds")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "openrds"
+
+
+class Settings(BaseModel):
+    """Everything an operator can set. Each field is also ``OPENRDS_<NAME>`` in the environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: str = Field("127.0.0.1:8080", description="host:port of the HTTP API")
+    data_dir: Path = Field(default_factory=default_data_dir, description="data root: metadata, servers, secrets")
+    database_url: str | None = Field(None, description="metadata store; default sqlite in the data root")
+    server_host: str = Field("127.0.0.1", description="address PostgreSQL servers listen on and report")
+    port_range: str = Field("15432-16431", description="ports for PostgreSQL servers, first-last")
+    driver: Literal["local"] = Field("local", description="engine driver")
+    log_format: Literal["text", "json"] = Field("text", description="log line format")
+    log_level: str = Field("INFO", description="log level")
+    job_workers: int = Field(4, ge=1, le=64, description="jobs run at once")
+    job_lease_seconds: float = Field(30.0, gt=0, description="a job whose worker stops renewing is taken over")
+    supervise_interval: float = Field(2.0, gt=0, description="seconds between server status checks")
+    rate_limit: int = Field(100, ge=1, description="Tencent API: requests per second per action and account")
+    max_readonly_per_master: int = Field(6, ge=1, description="read-only instances one master may have")
+    token_ttl_hours: float = Field(24.0, gt=0, description="Huawei IAM token lifetime")
+    catalogue_file: Path | None = Field(None, description="TOML file replacing the default catalogue")
+
+    @field_validator("port_range")
+    @classmethod
+    def _check_range(cls, value: str) -> str:
+        first, _, last = value.partition("-")
+        if not (first.isdigit() and last.isdigit() and 1024 <= int(first) <= int(last) <= 65535):
+            raise ValueError("port_range must be 'first-last' within 1024-65535")
+        return value
+
+    @property
+    def ports(self) -> tuple[int, int]:
+        first, _, last = self.port_range.partition("-")
+        return int(first), int(last)
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0] or "127.0.0.1"
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def metadata_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'openrds.db'}"
+
+
+def load_settings(config_file: Path | None = None, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults < TOML file (``config_file`` or ``OPENRDS_CONFIG``) < environment < explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env["OPENRDS_CONFIG"]) if env.get("OPENRDS_CONFIG") else None)
+    if path is not None:
+        with path.open("rb") as handle:
+            values.update(tomllib.load(handle))
+    for name in Settings.model_fields:
+        key = f"OPENRDS_{name.upper()}"
+        if key in env:
+            values[name] = env[key]
+    if "OPENRDS_DATA_DIR" in env:
+        values["data_dir"] = env["OPENRDS_DATA_DIR"]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)
