@@ -4,9 +4,10 @@ against the same store, whether the service is running or not."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -66,21 +67,27 @@ def serve(
     first = bootstrap(container.identity, settings.data_dir)
     endpoint = f"{settings.listen_host}:{settings.listen_port}"
     if first is not None:
-        _print_first_start(first, endpoint, settings.data_dir / CREDENTIALS_FILE)
+        # Secrets the operator supplied are not echoed: service output usually ends up in a journal.
+        _print_first_start(first, endpoint, settings.data_dir / CREDENTIALS_FILE,
+                           key_given=bool(os.environ.get("OPENRDS_BOOTSTRAP_SECRET_KEY")),
+                           password_given=bool(os.environ.get("OPENRDS_BOOTSTRAP_IAM_PASSWORD")))
     uvicorn.run(create_app(container), host=settings.listen_host, port=settings.listen_port,
                 log_level=settings.log_level.lower(), access_log=False)
 
 
-def _print_first_start(creds: object, endpoint: str, path: Path) -> None:
-    c = creds  # BootstrapCredentials
+def _print_first_start(creds: object, endpoint: str, path: Path, *, key_given: bool = False,
+                       password_given: bool = False) -> None:
+    c: Any = creds  # BootstrapCredentials
+    secret_key = "(as given in OPENRDS_BOOTSTRAP_SECRET_KEY)" if key_given else c.secret_key
+    iam_password = "(as given in OPENRDS_BOOTSTRAP_IAM_PASSWORD)" if password_given else c.iam_password
     console.print(f"""[bold green]OpenRDS first start[/bold green]: a default tenant was created. These credentials are shown
 only now; they are also in {path} (mode 0600).
 
   endpoint        http://{endpoint}
   SecretId        {c.secret_id}
-  SecretKey       {c.secret_key}
+  SecretKey       {secret_key}
   IAM domain/user {c.iam_domain} / {c.iam_user}
-  IAM password    {c.iam_password}
+  IAM password    {iam_password}
 
 Tencent Cloud SDK (pip install tencentcloud-sdk-python-postgres):
 

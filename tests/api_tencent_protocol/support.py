@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -28,7 +28,7 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.postgres.v20170312.postgres_client import PostgresClient
 
 from openrds.api.tencent import schemas
-from openrds.api.tencent.auth import Caller
+from openrds.api.tencent.auth import Caller, SignedRequest, authorization_header
 from openrds.api.tencent.errors import TencentApiError, Text
 from openrds.api.tencent.protocol import Action, ActionContext, build_router
 from openrds.domain import errors as domain
@@ -39,8 +39,9 @@ OTHER_SECRET_ID = "AKIDopenrdsTestKey0000000000000002"
 OTHER_SECRET_KEY = "openrds-test-secret-key-0002"
 REGION = "ap-beijing"
 CONFIGURED_REGIONS = frozenset({"ap-beijing", "ap-guangzhou"})
-#: Router-wide default limit of the session server; RebalanceReadOnlyGroup overrides it.
-DEFAULT_RATE_LIMIT = 20
+#: The session server's limit is high enough for any test run at full speed; the rate-limit tests
+#: start their own server with a small router default, and RebalanceReadOnlyGroup overrides it.
+SESSION_RATE_LIMIT = 100_000
 REBALANCE_RATE_LIMIT = 3
 
 CALLERS = {
@@ -163,7 +164,7 @@ def make_app(clock: Callable[[], float], **router_options: Any) -> FastAPI:
         StaticKeys(CALLERS),
         regions=lambda: CONFIGURED_REGIONS,
         clock=clock,
-        **({"rate_limit_per_second": DEFAULT_RATE_LIMIT} | router_options),
+        **({"rate_limit_per_second": SESSION_RATE_LIMIT} | router_options),
     )
     app.include_router(router)
     return app
@@ -174,6 +175,8 @@ def make_app(clock: Callable[[], float], **router_options: Any) -> FastAPI:
 class LiveServer:
     port: int
     clock: ManualClock
+    #: Host header of every HTTP request received, in order (what clients really send).
+    hosts: list[str] = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
@@ -192,11 +195,28 @@ def _free_port() -> int:
         return port
 
 
+class _RecordHosts:
+    """Pure ASGI wrapper noting each request's Host header (it touches nothing else)."""
+
+    def __init__(self, app: FastAPI, hosts: list[str]) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.hosts.append(dict(scope["headers"]).get(b"host", b"").decode("latin-1"))
+        await self.app(scope, receive, send)
+
+
 @contextmanager
 def serve(app: FastAPI, clock: ManualClock) -> Iterator[LiveServer]:
     """Run ``app`` under uvicorn in a thread on a free loopback port; always stop it."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    live = LiveServer(port=port, clock=clock)
+    config = uvicorn.Config(
+        _RecordHosts(app, live.hosts), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     try:
@@ -205,7 +225,7 @@ def serve(app: FastAPI, clock: ManualClock) -> Iterator[LiveServer]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.02)
-        yield LiveServer(port=port, clock=clock)
+        yield live
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -251,10 +271,10 @@ def postgres_client(
 
 
 def sdk_signed_request(
-    server: LiveServer, action: str, params: Mapping[str, Any], *, language: str = "en-US"
+    server: LiveServer, action: str, params: Mapping[str, Any], *, language: str = "en-US", unsigned: bool = False
 ) -> RequestInternal:
     """A request built and signed by the SDK itself (headers and body), for a test to alter and send."""
-    client = common_client(server, language=language)
+    client = common_client(server, language=language, unsigned=unsigned)
     req = RequestInternal(server.endpoint, "POST", "/", header={})
     client._build_req_inter(action, dict(params), req)
     return req
@@ -275,3 +295,42 @@ def envelope(response: httpx.Response) -> dict[str, Any]:
     inner: dict[str, Any] = body["Response"]
     assert isinstance(inner["RequestId"], str) and len(inner["RequestId"]) == 36
     return inner
+
+
+def raw_request(
+    server: LiveServer,
+    action: str | None = "DescribeRegions",
+    body: bytes = b"{}",
+    *,
+    method: str = "POST",
+    content_type: str = "application/json",
+    host: str | None = None,
+    timestamp: int | None = None,
+    secret_id: str = SECRET_ID,
+    secret_key: str = SECRET_KEY,
+    signed_headers: tuple[str, ...] = ("content-type", "host"),
+    headers: Mapping[str, str | None] | None = None,
+    sign: bool = True,
+) -> httpx.Response:
+    """A hand-made request, signed by :func:`openrds.api.tencent.auth.authorization_header` (which
+    ``test_units`` checks against the SDK's own signing). ``headers`` adds, replaces or (``None``)
+    removes headers after signing, to break what a test wants broken."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    wire = {
+        "Content-Type": content_type,
+        "Host": host or server.endpoint,
+        "X-TC-Action": action,
+        "X-TC-Version": "2017-03-12",
+        "X-TC-Region": REGION,
+        "X-TC-Timestamp": str(ts),
+        "X-TC-Language": "en-US",
+    }
+    final = {k: v for k, v in wire.items() if v is not None}
+    if sign:
+        signed = SignedRequest(method, "/", "", {k.lower(): v for k, v in final.items()}, body)
+        final["Authorization"] = authorization_header(secret_id, secret_key, signed, signed_headers=signed_headers)
+    for name, value in (headers or {}).items():
+        final.pop(name, None)
+        if value is not None:
+            final[name] = value
+    return httpx.request(method, server.url, headers=final, content=body, timeout=10)

@@ -47,6 +47,7 @@ class Operation(enum.StrEnum):
     ISOLATE = "isolate"
     DISISOLATE = "disisolate"
     DESTROY = "destroy"
+    DELETE = "delete"  # stop and destroy in one go, from running too (Huawei's delete is immediate)
     RENAME = "rename"
     MODIFY = "modify"
     GROUP_MEMBERSHIP = "group_membership"
@@ -59,6 +60,7 @@ _ALLOWED: dict[Operation, frozenset[Lifecycle]] = {
     Operation.ISOLATE: frozenset({Lifecycle.RUNNING, Lifecycle.FAILED}),
     Operation.DISISOLATE: frozenset({Lifecycle.ISOLATED}),
     Operation.DESTROY: frozenset({Lifecycle.ISOLATED, Lifecycle.FAILED}),
+    Operation.DELETE: frozenset({Lifecycle.RUNNING, Lifecycle.ISOLATED, Lifecycle.FAILED}),
     Operation.RENAME: frozenset(set(Lifecycle) - {Lifecycle.DELETED, Lifecycle.DELETING}),
     Operation.MODIFY: frozenset(set(Lifecycle) - {Lifecycle.DELETED, Lifecycle.DELETING}),
     Operation.GROUP_MEMBERSHIP: frozenset({Lifecycle.RUNNING, Lifecycle.CREATING, Lifecycle.RESTARTING}),

@@ -4,6 +4,7 @@ rows, so a forgotten filter cannot leak data between tenants."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -124,6 +125,10 @@ class TenantRepository:
 
     def add(self, tenant: Tenant) -> None:
         self._s.add(TenantRow(id=tenant.id, name=tenant.name, created_at=tenant.created_at))
+        # Rows refer to tenants by foreign key but the mappings have no relationship(), so the session
+        # would not know to insert the tenant first: flush now, so children added later in the same
+        # unit of work find it.
+        self._s.flush()
 
     def get(self, tenant_id: str) -> Tenant | None:
         row = self._s.get(TenantRow, tenant_id)
@@ -168,6 +173,7 @@ class CredentialRepository:
     def add_user(self, user: IamUser, password_hash: str) -> None:
         self._s.add(IamUserRow(id=user.id, tenant_id=user.tenant_id, domain=user.domain, name=user.name,
                                password_hash=password_hash, created_at=user.created_at))
+        self._s.flush()  # tokens refer to it (see TenantRepository.add)
 
     def user(self, domain: str, name: str) -> tuple[IamUser, str] | None:
         row = self._s.scalars(select(IamUserRow).where(IamUserRow.domain == domain, IamUserRow.name == name)).first()
@@ -196,7 +202,11 @@ class CredentialRepository:
                              created_at=created_at, expires_at=expires_at))
 
     def token(self, token_hash: str) -> TokenRow | None:
-        return self._s.get(TokenRow, token_hash)
+        row = self._s.get(TokenRow, token_hash)
+        if row is not None:
+            # Callers read it after their unit of work ended; the ending rollback would expire it.
+            self._s.expunge(row)
+        return row
 
 
 class InstanceRepository:
@@ -254,7 +264,8 @@ class InstanceRepository:
         if q.ids:
             query = query.where(or_(InstanceRow.id.in_(q.ids), InstanceRow.code.in_(q.ids)))
         if q.name_contains:
-            query = query.where(or_(*[InstanceRow.name.contains(n) for n in q.name_contains]))
+            # autoescape: `_` and `%` in a name are characters, not LIKE wildcards.
+            query = query.where(or_(*[InstanceRow.name.contains(n, autoescape=True) for n in q.name_contains]))
         if q.project_ids:
             query = query.where(InstanceRow.project_id.in_(q.project_ids))
         if q.charge_types:
@@ -268,10 +279,14 @@ class InstanceRepository:
         if q.vpc_ids:
             query = query.where(or_(*[InstanceRow.network["vpc_id"].as_string() == v for v in q.vpc_ids]))
         if q.tag_keys:
-            query = query.where(or_(*[func.cast(InstanceRow.tags, String).contains(f'"key": "{k}"') for k in q.tag_keys]))
+            # Match the key as the JSON column stores it (json.dumps: non-ASCII as \uXXXX escapes).
+            query = query.where(or_(*[func.cast(InstanceRow.tags, String).contains(f'"key": {json.dumps(k)}',
+                                                                                   autoescape=True)
+                                      for k in q.tag_keys]))
         total = int(self._s.scalar(select(func.count()).select_from(query.subquery())) or 0)
         column = {"name": InstanceRow.name, "expire": InstanceRow.expire_at}.get(q.order_by, InstanceRow.created_at)
-        order = column.desc() if q.descending else column.asc()
+        # NULL (no expiry) sorts as the earliest value on every backend, as SQLite does by itself.
+        order = column.desc().nulls_last() if q.descending else column.asc().nulls_first()
         query = query.order_by(order, InstanceRow.code).offset(q.offset).limit(q.limit)
         return total, [instance_from_row(r) for r in self._s.scalars(query)]
 
@@ -281,6 +296,8 @@ class InstanceRepository:
             .where(InstanceRow.master_id.in_(master_ids), InstanceRow.lifecycle != Lifecycle.DELETED.value)
             .group_by(InstanceRow.master_id)
         )
+        if self._tenant is not None:
+            query = query.where(InstanceRow.tenant_id == self._tenant)
         return {master: int(n) for master, n in self._s.execute(query)}
 
     def labels(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
@@ -290,7 +307,10 @@ class InstanceRepository:
 
     def codes(self, ids: Sequence[str]) -> dict[str, str]:
         """internal id -> Tencent code, for presenting references (master ids) in the Tencent form."""
-        return {i: c for i, c in self._s.execute(select(InstanceRow.id, InstanceRow.code).where(InstanceRow.id.in_(ids)))}
+        query = select(InstanceRow.id, InstanceRow.code).where(InstanceRow.id.in_(ids))
+        if self._tenant is not None:
+            query = query.where(InstanceRow.tenant_id == self._tenant)
+        return {i: c for i, c in self._s.execute(query)}
 
     def count(self) -> int:
         query = select(func.count()).select_from(InstanceRow).where(InstanceRow.lifecycle != Lifecycle.DELETED.value)
@@ -305,6 +325,8 @@ class GroupRepository:
         self._tenant = tenant_id
 
     def add(self, group: ReadOnlyGroup) -> None:
+        if self._tenant is not None and group.tenant_id != self._tenant:
+            raise ValueError("group of another tenant")
         self._s.add(GroupRow(**group_to_row_values(group)))
 
     def save(self, group: ReadOnlyGroup) -> None:
@@ -336,6 +358,8 @@ class OrderRepository:
         self._tenant = tenant_id
 
     def add(self, order: Order) -> None:
+        if order.tenant_id != self._tenant:
+            raise ValueError("order of another tenant")
         values = {f.name: getattr(order, f.name) for f in dataclasses.fields(order)}
         values["charge_type"] = order.charge_type.value
         self._s.add(OrderRow(**values))

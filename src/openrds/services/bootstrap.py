@@ -54,6 +54,7 @@ def bootstrap(identity: IdentityService, data_dir: Path, environ: Mapping[str, s
                                        user_name, password)
     path = data_dir / CREDENTIALS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above applies only to a new file; a leftover one may be readable
     with os.fdopen(fd, "w") as handle:
         json.dump(asdict(credentials), handle, indent=2)
     return credentials

@@ -37,6 +37,7 @@ class GroupOrder:
     min_delay_eliminate_reserve: int = 0
     replay_lag_eliminate: bool = False
     replay_latency_eliminate: bool = False
+    dry_run: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,8 @@ class GroupService:
         codes = uow.instances(tenant_id).codes([group.master_id])
         return GroupView(group, tuple(members), codes.get(group.master_id, group.master_id))
 
-    def create(self, tenant_id: str, order: GroupOrder) -> GroupView:
+    def create(self, tenant_id: str, order: GroupOrder) -> GroupView | None:
+        """The new group; None for a dry run (every rule checked, nothing recorded)."""
         rules.check_name(order.name)
         self._catalogue.check_project(order.project_id)
         _check_thresholds(order.max_replay_lag_seconds, order.max_replay_latency_mb, order.min_delay_eliminate_reserve)
@@ -96,6 +98,8 @@ class GroupService:
                 raise NotAPrimary(master.code, "a read-only instance", "creating a read-only group")
             network = order.network or master.network
             self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
+            if order.dry_run:
+                return None
             group = ReadOnlyGroup(
                 id=short_code(GROUP_PREFIX), tenant_id=tenant_id, master_id=master.id, name=order.name,
                 project_id=order.project_id, region=master.region, zone=master.zone, network=network,

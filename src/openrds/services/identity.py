@@ -51,7 +51,7 @@ class IdentityService:
         self._clock = clock
         self._regions = regions
         self._token_ttl = token_ttl
-        self._key_cache: dict[str, tuple[ApiKey, str]] = {}
+        self._key_cache: dict[str, tuple[str, str]] = {}  # secret_id -> (sealed secret, plain secret)
         self._cache_lock = threading.Lock()
 
     # --- tenants ---------------------------------------------------------------------------
@@ -108,19 +108,23 @@ class IdentityService:
             return uow.credentials.keys_of(tenant_id)
 
     def find_api_key(self, secret_id: str) -> tuple[ApiKey, str] | None:
-        """The active key and its decrypted secret, for signature checks; None if unknown or revoked."""
-        with self._cache_lock:
-            cached = self._key_cache.get(secret_id)
-        if cached is not None:
-            return cached
+        """The active key and its decrypted secret, for signature checks; None if unknown or revoked.
+
+        The store is asked every time: a key revoked by another process (``openrds admin revoke-key``
+        while the service runs) must stop working at once. Only the decryption is cached."""
         with self._store.read() as uow:
             found = uow.credentials.key(secret_id)
         if found is None or found[0].revoked_at is not None:
             return None
-        result = (found[0], self._box.open(found[1]))
+        key, sealed = found
         with self._cache_lock:
-            self._key_cache[secret_id] = result
-        return result
+            cached = self._key_cache.get(secret_id)
+        if cached is not None and cached[0] == sealed:
+            return key, cached[1]
+        secret = self._box.open(sealed)
+        with self._cache_lock:
+            self._key_cache[secret_id] = (sealed, secret)
+        return key, secret
 
     # --- IAM users, projects, tokens -------------------------------------------------------
     def create_iam_user(self, tenant_id: str, domain: str, name: str, password: str) -> IamUser:

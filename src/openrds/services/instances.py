@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from openrds.clock import Clock
 from openrds.domain import rules
@@ -16,7 +16,9 @@ from openrds.domain.errors import (
     GroupMismatch,
     GroupNotFound,
     InstanceNotFound,
+    InvalidInstanceState,
     NotAPrimary,
+    OpenRDSError,
     ReplicaLimitExceeded,
     UnknownSpec,
 )
@@ -53,6 +55,9 @@ class PrimaryOrder:
     port: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+    # The dialect fixes the admin account's name (Huawei's ``root``): the reserved-name rule, written
+    # for names a caller chooses, does not apply to it.
+    admin_name_fixed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,22 @@ class InstancePage:
     codes: dict[str, str]  # internal id -> code, for masters referenced by the page
 
 
+_E = TypeVar("_E", bound=OpenRDSError)
+
+
+def _about_master(error: _E) -> _E:
+    """The error is about the master named in the order: say so (``MasterDBInstanceId``, not ``DBInstanceId``)."""
+    error.field = "master_id"
+    return error
+
+
+def _ensure_master_allows(master: Instance, state: Lifecycle) -> None:
+    try:
+        ensure_allowed(Operation.CREATE_READONLY, master.code, state)
+    except InvalidInstanceState as exc:
+        raise _about_master(exc) from None
+
+
 def default_weight(spec: Spec) -> int:
     """Tencent assigns read-only group weights by memory size by default: 1 per GB, within 1-50."""
     return max(1, min(50, spec.memory_mb // 1024))
@@ -128,7 +149,8 @@ class InstanceService:
         rules.check_period(charge_type, order.period_months)
         version = self._catalogue.version(order.version)
         charset = rules.check_charset(order.charset)
-        rules.check_admin_name(order.admin_user)
+        if not order.admin_name_fixed:
+            rules.check_admin_name(order.admin_user)
         rules.check_password(order.admin_password)
         self._catalogue.check_project(order.project_id)
         network = order.network
@@ -167,7 +189,9 @@ class InstanceService:
         rules.check_instance_count(order.count)
         region = self._catalogue.region(order.region)
         with self._store.read() as uow:
-            master = self._get(uow, tenant_id, order.master)
+            master = uow.instances(tenant_id).find(order.master)
+            if master is None:
+                raise _about_master(InstanceNotFound(order.master))
             zone = region.zone(order.zone or master.zone)
             spec = self._catalogue.spec(order.spec_code)
             if spec.primary_only:
@@ -182,8 +206,8 @@ class InstanceService:
             self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
             rules.check_name(order.name)
             if master.role is not Role.PRIMARY:
-                raise NotAPrimary(master.code, "a read-only instance", "creating read-only instances")
-            ensure_allowed(Operation.CREATE_READONLY, master.code, master.lifecycle)
+                raise _about_master(NotAPrimary(master.code, "a read-only instance", "creating read-only instances"))
+            _ensure_master_allows(master, master.lifecycle)
             if master.charge_type is ChargeType.POSTPAID and charge_type is ChargeType.PREPAID:
                 raise ChargeTypeMismatch("the master is postpaid, so its read-only instances must be postpaid too",
                                          field="charge_type")
@@ -221,8 +245,8 @@ class InstanceService:
             # Checked again under the write lock: two concurrent calls must not both pass the limit.
             current = uow.instances(tenant_id).find(master.id)
             if current is None:
-                raise InstanceNotFound(order.master)
-            ensure_allowed(Operation.CREATE_READONLY, master.code, current.lifecycle)
+                raise _about_master(InstanceNotFound(order.master))
+            _ensure_master_allows(master, current.lifecycle)
             if len(uow.instances(tenant_id).replicas_of(master.id)) + order.count > self._max_readonly:
                 raise ReplicaLimitExceeded(f"master {master.code} has reached its read-only instance limit",
                                            field="instance_count")
@@ -290,14 +314,14 @@ class InstanceService:
         with self._store.write() as uow:
             repo = uow.instances(tenant_id)
             targets = [self._get(uow, tenant_id, identifier) for identifier in identifiers]
-            if operation in (Operation.ISOLATE, Operation.DESTROY):
+            if operation in (Operation.ISOLATE, Operation.DESTROY, Operation.DELETE):
                 # A master takes its read-only instances with it: they cannot outlive their source.
                 named = {t.id for t in targets}
                 for master in [t for t in targets if t.role is Role.PRIMARY]:
                     targets += [r for r in repo.replicas_of(master.id) if r.id not in named]
             for instance in targets:
                 ensure_allowed(operation, instance.code, instance.lifecycle)
-                if operation is Operation.DESTROY and instance.deletion_protection:
+                if operation in (Operation.DESTROY, Operation.DELETE) and instance.deletion_protection:
                     raise DeletionProtected(f"instance {instance.code} has deletion protection on", field="instance_id")
             for instance in targets:
                 repo.save(replace(instance, lifecycle=during, updated_at=self._clock.now()))
@@ -317,3 +341,8 @@ class InstanceService:
 
     def destroy(self, tenant_id: str, identifier: str) -> Job:
         return self._transition(tenant_id, [identifier], Operation.DESTROY, Lifecycle.DELETING, Kind.DESTROY)[0]
+
+    def delete_now(self, tenant_id: str, identifier: str) -> list[Job]:
+        """Stop and destroy at once, from running too (a master takes its read-only instances with it);
+        for dialects whose delete is immediate (Huawei). One destroy job per instance, master's first."""
+        return self._transition(tenant_id, [identifier], Operation.DELETE, Lifecycle.DELETING, Kind.DESTROY)

@@ -88,8 +88,8 @@ class ApiKeyLookup(Protocol):
     def find(self, secret_id: str) -> tuple[Caller, str] | None:
         """``(caller, secret_key)`` for an enabled key, ``None`` for an unknown or disabled one.
 
-        Called once per request, from the event loop: it should be fast (an in-memory or indexed
-        lookup) and must not raise for unknown ids.
+        Called once per request, from a worker thread (it may block, e.g. on the database); it must
+        not raise for unknown ids.
         """
         ...
 

@@ -267,7 +267,7 @@ PARAMETER_NAMES: Mapping[str, str] = {
 def spec_for(cls: type[domain.OpenRDSError]) -> ErrorSpec:
     """The answer for a domain error class: its own row, else its nearest ancestor's (MRO order)."""
     for klass in cls.__mro__:
-        spec = DOMAIN_ERRORS.get(klass)  # type: ignore[call-overload]
+        spec = DOMAIN_ERRORS.get(klass)
         if spec is not None:
             return spec
     # Unreachable while OpenRDSError has a row; kept so a broken table fails loudly, not silently.

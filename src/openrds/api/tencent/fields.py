@@ -19,8 +19,8 @@ the SDK's ``models.py`` docstrings), transcribed mechanically:
 ``tests/api_tencent_protocol/test_schemas.py`` checks every TypedDict here against the table.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: with postponed annotations Python 3.11 cannot see
+# ``NotRequired`` at run time and ``__required_keys__`` would be wrong. Classes are defined before use.
 from typing import NotRequired, TypedDict
 
 

@@ -29,9 +29,12 @@ Checks, in this order (first failure answers):
 8. Parameters, through the action's pydantic model: ``UnknownParameter``, then ``MissingParameter``,
    then ``InvalidParameter`` (wrong JSON type or integer range); messages name the field, dotted for
    nested ones (``Filters.0.Name``).
-9. The handler, in a worker thread. :class:`openrds.domain.errors.OpenRDSError` -> the code from
+9. The handler. :class:`openrds.domain.errors.OpenRDSError` -> the code from
    :data:`.errors.DOMAIN_ERRORS`; :class:`.errors.TencentApiError` -> as raised; anything else ->
    ``InternalError``, logged with its RequestId and traceback, never shown to the caller.
+
+Steps 2-9 run in one worker thread per request: the key lookup, ``regions()`` and the handler may
+block (database, subprocess) without stalling the event loop.
 
 Messages are in Chinese for ``X-TC-Language: zh-CN`` and English otherwise (``en-US``, absent, or
 an unsupported value: the SDK always sends one of the two, so a default rarely matters).
@@ -401,8 +404,8 @@ def build_router(
 
     :param actions: action name -> :class:`Action`; each key must equal its action's ``name``.
     :param keys: finds the caller and SecretKey of a SecretId.
-    :param regions: the regions this installation serves, read on every request (the catalogue may
-        change at run time).
+    :param regions: the regions this installation serves, read on every request that names one (the
+        catalogue may change at run time).
     :param clock: seconds since the epoch; used for signature expiry and the rate limit.
     :param rate_limit_per_second: default per (action, tenant) limit (Tencent's is 100 for most
         actions); :attr:`Action.rate_limit_per_second` overrides it.
@@ -443,17 +446,22 @@ def build_router(
         for raw_name, raw_value in request.scope["headers"]:
             headers.setdefault(raw_name.decode("latin-1").lower(), raw_value.decode("latin-1"))
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
-        query = request.scope.get("query_string", b"").decode("latin-1")
         signed = SignedRequest(
             method=method,
             path=raw_path.decode("latin-1"),
-            query=query,
+            query=request.scope.get("query_string", b"").decode("latin-1"),
             headers=headers,
             body=body,
         )
+        # Everything from here on is synchronous and may block (key lookup, catalogue, handler):
+        # one worker thread per request, the event loop stays free.
+        return await run_in_threadpool(_process, signed, request_id, language)
+
+    def _process(signed: SignedRequest, request_id: str, language: Language) -> Mapping[str, Any]:
+        headers = signed.headers
         caller = authenticate(signed, keys, now=clock(), allow_unsigned_payload=allow_unsigned_payload)
 
-        data = _parse_body(method, headers.get("content-type", ""), body, query)
+        data = _parse_body(signed.method, headers.get("content-type", ""), signed.body, signed.query)
 
         action_name = headers.get("x-tc-action", "").strip()
         if not action_name:
@@ -478,11 +486,11 @@ def build_router(
         elif region not in regions():
             raise unsupported_region(region) if region in TENCENT_REGIONS else illegal_region(region)
 
-        params = parse_parameters(action.request_model, data, strict=method == "POST")
+        params = parse_parameters(action.request_model, data, strict=signed.method == "POST")
         context = ActionContext(
             caller=caller, region=region, language=language, request_id=request_id, action=action.name
         )
-        return await run_in_threadpool(action.handler, context, params)
+        return action.handler(context, params)
 
     router.add_api_route("/", tencent_api, methods=_METHODS, include_in_schema=False)
     return router

@@ -99,7 +99,9 @@ class TencentActions:
             region=_region(ctx), master=req.master_db_instance_id, spec_code=req.spec_code, zone=req.zone,
             storage_gb=req.storage, count=req.instance_count, period_months=req.period,
             charge_type=req.instance_charge_type, project_id=req.project_id or 0, name=req.name or "",
-            network=Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ())),
+            # No network given: the replica joins its master's (ReadOnlyOrder's None).
+            network=Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ()))
+            if req.vpc_id or req.subnet_id or req.security_group_ids else None,
             auto_renew=req.auto_renew_flag == 1, deletion_protection=bool(req.deletion_protection),
             group_id=req.read_only_group_id or None, tags=_tags(req.tag_list) + _tags(req.tags), dry_run=req.dry_run,
             # DBVersion is accepted and ignored: a replica runs its master's version (the SDK marks it obsolete).
@@ -177,8 +179,9 @@ class TencentActions:
             max_replay_lag_seconds=req.max_replay_lag or 0, max_replay_latency_mb=req.max_replay_latency or 0,
             min_delay_eliminate_reserve=req.min_delay_eliminate_reserve or 0,
             replay_lag_eliminate=bool(req.replay_lag_eliminate), replay_latency_eliminate=bool(req.replay_latency_eliminate),
+            dry_run=req.dry_run,
         ))
-        return {"ReadOnlyGroupId": view.group.id, "FlowId": 0, "TaskId": 0}
+        return {"ReadOnlyGroupId": view.group.id if view else "", "FlowId": 0, "TaskId": 0}
 
     def describe_read_only_groups(self, ctx: ActionContext, req: s.DescribeReadOnlyGroupsRequest) -> Result:
         group_ids: tuple[str, ...] = ()

@@ -13,7 +13,9 @@ instance (and on a source while replicas of it are being created).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
 import signal
 import threading
@@ -57,7 +59,7 @@ from openrds.engine.local.files import (
 from openrds.engine.local.layout import Layout, ServerMeta, check_instance_id, slot_name
 from openrds.engine.local.osuser import OsUser
 from openrds.engine.local.ports import PortAllocator, connect_host
-from openrds.engine.local.postmaster import kill, live_postmaster, processes_in
+from openrds.engine.local.postmaster import is_alive, kill, live_postmaster, processes_in, read_pidfile
 from openrds.engine.local.process import Masker, Runner, tail
 from openrds.engine.local.secrets import (
     REPLICATION_PASSFILE,
@@ -75,6 +77,8 @@ T = TypeVar("T")
 
 # Roles the tenant's admin is given instead of superuser (see DESIGN.md, "Decisions").
 ADMIN_ROLES = ("pg_monitor", "pg_signal_backend", "pg_checkpoint", "pg_read_all_data", "pg_write_all_data")
+# From 16 on, CREATEROLE needs ADMIN OPTION on a role to grant it (see `LocalDriver`).
+SAFE_CREATEROLE_MAJOR = 16
 RESERVED_ROLES = frozenset({SUPERUSER, REPLICATION_USER, "postgres", "public"})
 
 
@@ -89,6 +93,11 @@ class LocalDriver:
         (PostgreSQL refuses root), else the current user.
     :param advertise_host: host reported in `ServerInfo.host`; default: ``bind_host``, or loopback
         when ``bind_host`` is a wildcard.
+    :param admin_createrole: whether the tenant's admin gets CREATEROLE. None (default): only on
+        PostgreSQL 16 and later. Up to 15 a CREATEROLE role may grant itself any non-superuser role,
+        ``pg_execute_server_program`` and ``pg_read_server_files`` included, i.e. run programs and
+        read files as the servers' OS user (every tenant's data on this host) -- exactly what not
+        making the admin a superuser is meant to prevent. 16 requires ADMIN OPTION for that.
     :raises EngineError: the OS user is unusable, the port range is invalid, or the socket path
         would be too long.
     """
@@ -99,6 +108,7 @@ class LocalDriver:
     BASEBACKUP_TIMEOUT = 6 * 3600.0
     STREAM_TIMEOUT = 120.0
     LINGER_TIMEOUT = 15.0  # children of a killed postmaster exit once they notice its death
+    REAP_TIMEOUT = 2.0  # a killed postmaster is a zombie until init reaps it
     POLL = 0.05
 
     def __init__(
@@ -109,6 +119,7 @@ class LocalDriver:
         port_range: tuple[int, int] = (15432, 16431),
         os_user: str | None = None,
         advertise_host: str | None = None,
+        admin_createrole: bool | None = None,
     ) -> None:
         self.data_root = Path(data_root).absolute()
         self.bind_host = bind_host
@@ -120,6 +131,7 @@ class LocalDriver:
         self.ports = PortAllocator(self.layout.ports_lock, port_range, bind_host)
         self.connect_host = connect_host(bind_host)
         self.advertise_host = advertise_host or self.connect_host
+        self.admin_createrole = admin_createrole
         self._versions: list[InstalledVersion] | None = None
         self._reflink: bool | None = None
         self._reflink_lock = threading.Lock()
@@ -241,7 +253,14 @@ class LocalDriver:
                 conn,
                 request.admin_user,
                 password=request.admin_password,
-                attributes=("LOGIN", "NOSUPERUSER", "CREATEDB", "CREATEROLE", "NOREPLICATION", "NOBYPASSRLS"),
+                attributes=(
+                    "LOGIN",
+                    "NOSUPERUSER",
+                    "CREATEDB",
+                    self._createrole(meta.major_version),
+                    "NOREPLICATION",
+                    "NOBYPASSRLS",
+                ),
                 member_of=ADMIN_ROLES,
             )
         self.layout.write_meta(meta.with_(creation="complete"), self.os_user)
@@ -513,7 +532,7 @@ class LocalDriver:
                 )
             if live_postmaster(data) is not None:
                 return
-        self._clear_leftovers(meta.instance_id)
+        self._clear_leftovers(meta)
         binaries = self._binaries(meta.major_version)
         log_path = self.layout.log(meta.instance_id)
         try:
@@ -539,15 +558,22 @@ class LocalDriver:
                 exc.step, f"{meta.instance_id}: {exc.detail}", exc.output_tail, transient=exc.transient
             ) from None
 
-    def _clear_leftovers(self, instance_id: str) -> None:
-        """Before a start: no process of an earlier postmaster may remain, nor its pid file."""
-        data = self.layout.data(instance_id)
+    def _clear_leftovers(self, meta: ServerMeta) -> None:
+        """Before a start: no process of an earlier postmaster may remain, nor its lock files.
+
+        After a ``kill -9`` the old postmaster's children linger until they notice its death, and
+        the postmaster itself may stay a zombie for a while (or for good under an init that does
+        not reap): PostgreSQL takes a zombie's pid in a lock file for a live server and refuses to
+        start. Lock files naming a dead (or zombie) pid are therefore removed.
+        """
+        data = self.layout.data(meta.instance_id)
+        old = read_pidfile(data)
         try:
             wait_until(
                 lambda: not processes_in(data),
                 timeout=self.LINGER_TIMEOUT,
                 interval=self.POLL,
-                what=f"processes of the previous postmaster of {instance_id} to exit",
+                what=f"processes of the previous postmaster of {meta.instance_id} to exit",
             )
         except EngineError:
             kill(processes_in(data))
@@ -555,12 +581,22 @@ class LocalDriver:
                 lambda: not processes_in(data),
                 timeout=self.LINGER_TIMEOUT,
                 interval=self.POLL,
-                what=f"killed processes of {instance_id} to exit",
+                what=f"killed processes of {meta.instance_id} to exit",
                 step="start",
             )
-        # The pid inside may now belong to an unrelated process, which would make the new
-        # postmaster refuse to start ("lock file already exists").
-        (data / "postmaster.pid").unlink(missing_ok=True)
+        if old is not None:
+            with contextlib.suppress(EngineError):  # a zombie nobody reaps: its lock files go anyway
+                wait_until(
+                    lambda: not os.path.exists(f"/proc/{old.pid}"),
+                    timeout=self.REAP_TIMEOUT,
+                    interval=self.POLL,
+                    what=f"old postmaster {old.pid} of {meta.instance_id} to be reaped",
+                )
+        for lock in (data / "postmaster.pid", self.layout.run / f".s.PGSQL.{meta.port}.lock"):
+            holder = read_pidfile(lock.parent, lock.name)
+            if holder is not None and is_alive(holder.pid) and holder.pid != (old.pid if old else None):
+                continue  # not the dead server's: leave it to PostgreSQL to complain
+            lock.unlink(missing_ok=True)
 
     def stop(self, instance_id: str) -> None:
         """Stop the server (fast shutdown); no-op when already stopped.
@@ -800,6 +836,10 @@ class LocalDriver:
         )
 
     # ------------------------------------------------------------------ helpers
+
+    def _createrole(self, major: int) -> str:
+        allowed = self.admin_createrole if self.admin_createrole is not None else major >= SAFE_CREATEROLE_MAJOR
+        return "CREATEROLE" if allowed else "NOCREATEROLE"
 
     def _complete_meta(self, instance_id: str) -> ServerMeta:
         meta = self.layout.read_meta(check_instance_id(instance_id))

@@ -30,10 +30,11 @@ class PidFile:
         return self.status in ("ready", "standby")
 
 
-def read_pidfile(data_dir: Path) -> PidFile | None:
-    """The parsed ``postmaster.pid`` of ``data_dir``, or None when absent or unreadable."""
+def read_pidfile(data_dir: Path, name: str = "postmaster.pid") -> PidFile | None:
+    """The parsed ``postmaster.pid`` of ``data_dir`` (or another lock file of the same format, such
+    as a socket's ``.s.PGSQL.<port>.lock``), or None when absent or unreadable."""
     try:
-        lines = (data_dir / "postmaster.pid").read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = (data_dir / name).read_text(encoding="utf-8", errors="replace").splitlines()
         pid = int(lines[0])
     except (OSError, IndexError, ValueError):
         return None

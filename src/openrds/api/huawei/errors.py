@@ -1,0 +1,231 @@
+"""Huawei RDS v1 error answers: ``{"errCode": "RDS.NNNN", "externalMessage": "..."}``.
+
+Every error this face sends is a :class:`HuaweiApiError`: an HTTP status, an ``RDS.`` code and a
+message in English and in Chinese; the caller's ``X-Language`` (``en-us`` default, ``zh-cn``) picks
+the language. Two sources produce them:
+
+* the wire layer (body not JSON, a missing or mistyped field, a token problem, an unknown datastore
+  or action), through the factory functions at the end of this module;
+* handlers, which let :mod:`openrds.domain.errors` classes through: :func:`from_domain` translates
+  them with :data:`DOMAIN_ERRORS`, the one table from domain class to answer, resolved by MRO (a new
+  subclass answers with its parent's row until it gets its own).
+
+The codes are ours (public material confirms only the format and ``RDS.0005`` for a server error):
+``0xxx`` the request itself, ``1xxx`` values, ``2xxx`` catalogue, ``3xxx`` missing resources,
+``4xxx`` credentials, ``5xxx`` state and rules, ``9xxx`` capacity. Never renumber one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from openrds.domain import errors as domain
+
+Language = Literal["en-us", "zh-cn"]
+
+
+def language_of(header: str | None) -> Language:
+    """``X-Language``: ``zh-cn`` (any case, ``zh`` or ``zh_CN`` too) means Chinese, anything else English."""
+    return "zh-cn" if (header or "").strip().lower().startswith("zh") else "en-us"
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """One phrase in both answer languages."""
+
+    en: str
+    zh: str
+
+    def get(self, language: Language) -> str:
+        return self.zh if language == "zh-cn" else self.en
+
+
+class HuaweiApiError(Exception):
+    """An error answer. The message must hold no secret: it is sent as is."""
+
+    def __init__(self, status: int, code: str, text: Text) -> None:
+        super().__init__(f"{code}: {text.en}")
+        self.status = status
+        self.code = code
+        self.text = text
+
+    def body(self, language: Language, *, v3: bool = False) -> dict[str, Any]:
+        """The v1 body; paths of the v3 family (jobs) also carry v3's ``error_code``/``error_msg``."""
+        message = self.text.get(language)
+        body: dict[str, Any] = {"errCode": self.code, "externalMessage": message}
+        if v3:
+            body.update(error_code=self.code, error_msg=message)
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    status: int
+    code: str
+    summary: Text
+
+
+#: Domain error class -> answer. Every class of ``openrds.domain.errors`` has a row, so this reads as
+#: the complete contract; :func:`spec_for` still falls back along the MRO for classes added later.
+DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
+    domain.OpenRDSError: ErrorSpec(400, "RDS.0004", Text("The operation failed", "操作失败")),
+    # --- input values
+    domain.InvalidInput: ErrorSpec(400, "RDS.0003", Text("Invalid parameter value", "参数值不合法")),
+    domain.MissingInput: ErrorSpec(400, "RDS.0002", Text("A required parameter is missing", "缺少必选参数")),
+    domain.InvalidName: ErrorSpec(400, "RDS.1001", Text("Invalid instance name", "实例名称不合法")),
+    domain.NameTooLong: ErrorSpec(400, "RDS.1002", Text("The name is too long", "名称长度超过限制")),
+    domain.InvalidPassword: ErrorSpec(
+        400, "RDS.1003", Text("The password does not meet the complexity rules", "密码不符合复杂度要求")
+    ),
+    domain.InvalidAccountName: ErrorSpec(
+        400, "RDS.1004", Text("The account name is invalid or reserved", "账号名称不合法或为保留字")
+    ),
+    domain.InvalidCharset: ErrorSpec(400, "RDS.1005", Text("Invalid character set", "字符集不合法")),
+    domain.InvalidStorage: ErrorSpec(400, "RDS.1006", Text("Invalid storage size", "存储空间大小不合法")),
+    domain.InvalidInstanceCount: ErrorSpec(
+        400, "RDS.1007", Text("Invalid number of instances", "实例数量不合法")
+    ),
+    domain.InvalidPeriod: ErrorSpec(400, "RDS.1008", Text("Invalid purchase period", "购买时长不合法")),
+    domain.InvalidChargeType: ErrorSpec(400, "RDS.1009", Text("Invalid billing mode", "计费模式不合法")),
+    domain.InvalidWeight: ErrorSpec(400, "RDS.1010", Text("Invalid weight", "权重不合法")),
+    # --- catalogue
+    domain.UnknownRegion: ErrorSpec(400, "RDS.2001", Text("Invalid region", "区域不合法")),
+    domain.UnknownZone: ErrorSpec(400, "RDS.2002", Text("Invalid availability zone", "可用区不合法")),
+    domain.UnknownSpec: ErrorSpec(
+        400, "RDS.2003", Text("The flavor does not exist or is not allowed here", "规格不存在或不适用于此实例")
+    ),
+    domain.UnknownVersion: ErrorSpec(
+        400, "RDS.2004", Text("The database version is not supported", "数据库版本不支持")
+    ),
+    # RDS.2005 is the wire layer's unknown datastore (see unknown_datastore below).
+    domain.UnknownProject: ErrorSpec(400, "RDS.2006", Text("Invalid project", "项目不合法")),
+    domain.UnknownNetwork: ErrorSpec(
+        400, "RDS.2007", Text("The VPC, subnet or security group does not exist", "虚拟私有云、子网或安全组不存在")
+    ),
+    # --- resources: another tenant's (or another project's) resource does not exist for the caller
+    domain.NotFound: ErrorSpec(404, "RDS.3001", Text("The resource does not exist", "资源不存在")),
+    domain.InstanceNotFound: ErrorSpec(404, "RDS.3002", Text("The DB instance does not exist", "数据库实例不存在")),
+    domain.GroupNotFound: ErrorSpec(404, "RDS.3003", Text("The read-only group does not exist", "只读组不存在")),
+    domain.JobNotFound: ErrorSpec(404, "RDS.3004", Text("The job does not exist", "任务不存在")),
+    # --- credentials (the wire layer's token checks answer with the same codes)
+    domain.AuthenticationFailed: ErrorSpec(401, "RDS.4001", Text("Authentication failed", "认证失败")),
+    domain.Forbidden: ErrorSpec(403, "RDS.4003", Text("The operation is not authorized", "操作未授权")),
+    # --- state and rules
+    domain.OperationDenied: ErrorSpec(409, "RDS.5000", Text("The operation is not allowed", "不允许此操作")),
+    domain.InvalidInstanceState: ErrorSpec(
+        409, "RDS.5001", Text("The DB instance status does not allow this operation", "数据库实例当前状态不允许此操作")
+    ),
+    domain.NotAPrimary: ErrorSpec(
+        400, "RDS.5002",
+        Text("Read replicas can be created only from a master instance", "只能为主实例创建只读实例"),
+    ),
+    domain.ReplicaLimitExceeded: ErrorSpec(
+        400, "RDS.5003",
+        Text("The master instance has reached its maximum number of read replicas", "主实例的只读实例数量已达上限"),
+    ),
+    domain.GroupMismatch: ErrorSpec(
+        400, "RDS.5004", Text("The read-only group does not match the instance", "只读组与实例不匹配")
+    ),
+    domain.GroupNotEmpty: ErrorSpec(
+        409, "RDS.5005", Text("The read-only group still has instances", "只读组中仍有实例")
+    ),
+    domain.GroupStateDenied: ErrorSpec(
+        409, "RDS.5006", Text("The read-only group status does not allow this operation", "只读组当前状态不允许此操作")
+    ),
+    domain.DeletionProtected: ErrorSpec(
+        409, "RDS.5007", Text("The DB instance is protected against deletion", "数据库实例已开启删除保护")
+    ),
+    domain.InsufficientBalance: ErrorSpec(400, "RDS.5008", Text("Insufficient account balance", "账户余额不足")),
+    domain.QuotaExceeded: ErrorSpec(400, "RDS.5009", Text("The quota is exceeded", "超出配额")),
+    # --- capacity and internals
+    domain.ResourceExhausted: ErrorSpec(
+        503, "RDS.9001", Text("Not enough resources to fulfil the request", "资源不足，无法完成请求")
+    ),
+    domain.InternalFailure: ErrorSpec(500, "RDS.0005", Text("Server error", "服务器错误")),
+}
+
+#: Domain field names (``OpenRDSError.field``) -> the Huawei request field they come from.
+FIELD_NAMES: Mapping[str, str] = {
+    "name": "name",
+    "instance_name": "name",
+    "spec": "flavorRef",
+    "spec_code": "flavorRef",
+    "storage": "volume.size",
+    "zone": "availabilityZone",
+    "region": "region",
+    "version": "datastore.version",
+    "admin_password": "dbRtPd",
+    "password": "dbRtPd",
+    "vpc_id": "vpc",
+    "subnet_id": "nics.subnetId",
+    "security_group_ids": "securityGroup.id",
+    "master_id": "replicaOf",
+    "master_instance_id": "replicaOf",
+    "instance_count": "replicaOf",
+    "job_id": "id",
+    "project": "project_id",
+    "project_id": "project_id",
+}
+
+
+def spec_for(cls: type[domain.OpenRDSError]) -> ErrorSpec:
+    """The row for a domain error class, else its nearest ancestor's."""
+    for klass in cls.__mro__:
+        spec = DOMAIN_ERRORS.get(klass)
+        if spec is not None:
+            return spec
+    raise LookupError(f"no Huawei error code for {cls.__qualname__}")  # only if the root row is removed
+
+
+def from_domain(exc: domain.OpenRDSError) -> HuaweiApiError:
+    """``<summary>[ (field)]: <domain message>``; domain messages are English, so the Chinese answer
+    carries the detail after a Chinese summary."""
+    spec = spec_for(type(exc))
+    field = FIELD_NAMES.get(exc.field, exc.field) if exc.field else None
+    en_where, zh_where = (f" ({field})", f"（{field}）") if field else ("", "")
+    text = Text(f"{spec.summary.en}{en_where}: {exc.message}", f"{spec.summary.zh}{zh_where}：{exc.message}")
+    return HuaweiApiError(spec.status, spec.code, text)
+
+
+# --- the wire layer's own errors -----------------------------------------------------------------
+def malformed_body(reason: str) -> HuaweiApiError:
+    """The body is not a JSON object."""
+    return HuaweiApiError(400, "RDS.0001", Text(f"The request body is not valid JSON: {reason}",
+                                                 f"请求体不是合法的JSON：{reason}"))
+
+
+def missing_parameter(name: str) -> HuaweiApiError:
+    return HuaweiApiError(400, "RDS.0002", Text(f"A required parameter is missing: {name}", f"缺少必选参数：{name}"))
+
+
+def invalid_parameter(name: str, problem: str) -> HuaweiApiError:
+    return HuaweiApiError(400, "RDS.0003", Text(f"Invalid parameter value ({name}): {problem}",
+                                                 f"参数值不合法（{name}）：{problem}"))
+
+
+def unsupported_action(names: str) -> HuaweiApiError:
+    return HuaweiApiError(400, "RDS.0006", Text(f"The action is not supported: {names or '(none)'}",
+                                                 f"不支持该操作：{names or '（无）'}"))
+
+
+def unknown_datastore(name: str) -> HuaweiApiError:
+    return HuaweiApiError(400, "RDS.2005", Text(f"The datastore {name} is not supported; only PostgreSQL is",
+                                                 f"不支持数据库引擎 {name}，仅支持PostgreSQL"))
+
+
+def token_missing() -> HuaweiApiError:
+    return HuaweiApiError(401, "RDS.4001", Text("Authentication failed: the X-Auth-Token header is missing",
+                                                 "认证失败：缺少X-Auth-Token请求头"))
+
+
+def wrong_project(project_id: str) -> HuaweiApiError:
+    return HuaweiApiError(403, "RDS.4003", Text(
+        f"The operation is not authorized: the token is not scoped to project {project_id}",
+        f"操作未授权：Token的作用域不是项目 {project_id}",
+    ))
+
+
+def internal_error() -> HuaweiApiError:
+    return HuaweiApiError(500, "RDS.0005", Text("Server error", "服务器错误"))

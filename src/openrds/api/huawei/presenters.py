@@ -1,0 +1,199 @@
+"""Domain values -> Huawei shapes (RDS v1 and Keystone v3). Pure functions: no store, no rules."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from openrds.api.huawei.schemas import DATASTORE, DEFAULT_BACKUP, DEFAULT_VOLUME_TYPE, EXTRA_KEY
+from openrds.domain.catalogue import Catalogue, Region, Spec, Version
+from openrds.domain.model import Instance, Project
+from openrds.domain.states import JobState, Lifecycle, Role
+from openrds.jobs.model import Kind
+from openrds.services.identity import TokenGrant
+from openrds.services.jobs import JobView
+
+_NAMESPACE = uuid.UUID("0b5d8a52-4a0e-4c1e-9f43-7d3c29a1e6b0")
+DATASTORE_ID = str(uuid.uuid5(_NAMESPACE, "datastore/postgresql"))
+
+#: Lifecycle -> Huawei status (v1's BUILD, ACTIVE, FAILED, REBOOTING, MODIFYING; later APIs' SHUTDOWN,
+#: DELETING). Frozen: clients poll for these strings.
+STATUSES: Mapping[Lifecycle, str] = {
+    Lifecycle.CREATING: "BUILD",
+    Lifecycle.RUNNING: "ACTIVE",
+    Lifecycle.RESTARTING: "REBOOTING",
+    Lifecycle.ISOLATING: "MODIFYING",
+    Lifecycle.ISOLATED: "SHUTDOWN",
+    Lifecycle.DISISOLATING: "MODIFYING",
+    Lifecycle.DELETING: "DELETING",
+    Lifecycle.DELETED: "DELETED",
+    Lifecycle.FAILED: "FAILED",
+}
+
+JOB_NAMES: Mapping[str, str] = {
+    Kind.CREATE_PRIMARIES: "CreatePostgreSQLInstance",
+    Kind.CREATE_REPLICAS: "CreateReadReplica",
+    Kind.RESTART: "RestartInstance",
+    Kind.ISOLATE: "StopInstance",
+    Kind.DISISOLATE: "StartInstance",
+    Kind.DESTROY: "DeleteInstance",
+}
+
+JOB_STATUSES: Mapping[JobState, str] = {
+    JobState.PENDING: "Running",
+    JobState.RUNNING: "Running",
+    JobState.UNDOING: "Running",
+    JobState.SUCCEEDED: "Completed",
+    JobState.FAILED: "Failed",
+}
+
+
+def timestamp(when: datetime | None) -> str:
+    """RDS v1 times: ``2016-06-18T21:21:50+0200``; empty when unknown."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S%z") if when else ""
+
+
+def keystone_time(when: datetime) -> str:
+    """Keystone times: ``2024-06-18T19:21:50.000000Z`` (UTC)."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def flavor_id(catalogue: Catalogue, spec_code: str) -> str:
+    for spec in catalogue.specs:
+        if spec.code == spec_code:
+            return spec.flavor_id
+    return spec_code  # a spec dropped from the catalogue since: its code is all we know
+
+
+# --- RDS v1 --------------------------------------------------------------------------------------
+def datastore_versions(versions: Iterable[Version]) -> dict[str, Any]:
+    return {"dataStores": [
+        {"id": v.datastore_id, "datastore": DATASTORE_ID, "name": v.full,
+         "image": str(uuid.uuid5(_NAMESPACE, f"image/postgresql-{v.full}")), "packages": f"postgresql-{v.major}",
+         "active": 1}
+        for v in versions
+    ]}
+
+
+def flavors(specs: Iterable[Spec]) -> dict[str, Any]:
+    return {"flavors": [
+        {"id": s.flavor_id, "name": s.code, "ram": s.memory_mb // 1024, "vcpus": str(s.cpu), "specCode": s.code}
+        for s in specs
+    ]}
+
+
+def instance(item: Instance, catalogue: Catalogue, replicas: Sequence[str] = ()) -> dict[str, Any]:
+    """One instance as the seed shows it, plus ``dbPort``, ``dataStoreInfo`` and the replica links."""
+    extra = item.extra.get(EXTRA_KEY, {})
+    body: dict[str, Any] = {
+        "id": item.id,
+        "status": STATUSES.get(item.lifecycle, item.lifecycle.value.upper()),
+        "name": item.name,
+        "created": timestamp(item.created_at),
+        "updated": timestamp(item.updated_at),
+        "hostname": item.host,
+        "dbPort": item.port,
+        "type": "readreplica" if item.role is Role.READONLY else "master",
+        "region": item.region,
+        "availabilityZone": item.zone,
+        "vpc": item.network.vpc_id,
+        "nics": {"subnetId": item.network.subnet_id},
+        "securityGroup": {"id": item.network.security_group_ids[0] if item.network.security_group_ids else ""},
+        "flavor": {"id": flavor_id(catalogue, item.spec_code)},
+        "volume": {"type": extra.get("volumeType", DEFAULT_VOLUME_TYPE), "size": item.storage_gb},
+        "backupStrategy": dict(extra.get("backupStrategy", DEFAULT_BACKUP)),
+        "dataStoreInfo": {"type": DATASTORE, "version": item.version},
+    }
+    if item.master_id:
+        body["replica_of"] = item.master_id
+    if item.role is Role.PRIMARY:
+        body["replicas"] = list(replicas)
+    return body
+
+
+def instances(items: Sequence[Instance], catalogue: Catalogue) -> dict[str, Any]:
+    """The list; each master names its replicas among ``items`` (the whole project's list)."""
+    replicas: dict[str, list[str]] = {}
+    for item in items:
+        if item.master_id:
+            replicas.setdefault(item.master_id, []).append(item.id)
+    return {"instances": [instance(i, catalogue, replicas.get(i.id, ())) for i in items]}
+
+
+def accepted(item: Instance, catalogue: Catalogue, job_ids: Iterable[str]) -> dict[str, Any]:
+    """The answer to a create, restart or delete: the instance now, and the jobs doing the work."""
+    body = instance(item, catalogue)
+    body["extendparam"] = {"jobs": [{"id": job_id} for job_id in job_ids]}
+    return {"instance": body}
+
+
+def job(view: JobView) -> dict[str, Any]:
+    j = view.job
+    first = j.instance_ids[0] if j.instance_ids else ""
+    return {"job": {
+        "id": j.id,
+        "name": JOB_NAMES.get(j.kind, j.kind),
+        "status": JOB_STATUSES[j.state],
+        "created": timestamp(j.created_at),
+        "ended": timestamp(j.ended_at),
+        "process": f"{j.progress}%",
+        "instance": {"id": first, "name": view.instance_names.get(first, "")},
+        "fail_reason": j.error if j.state is JobState.FAILED else "",
+    }}
+
+
+# --- Keystone v3 ---------------------------------------------------------------------------------
+def domain_id(tenant_id: str) -> str:
+    """A Keystone domain id (32 hex characters) for a tenant."""
+    return uuid.UUID(tenant_id).hex
+
+
+def _project(project: Project, domain_name: str, base_url: str) -> dict[str, Any]:
+    return {"id": project.id, "name": project.name, "domain_id": domain_id(project.tenant_id),
+            "domain": {"id": domain_id(project.tenant_id), "name": domain_name},
+            "enabled": True, "is_domain": False, "parent_id": domain_id(project.tenant_id), "description": "",
+            "links": {"self": f"{base_url}/v3/projects/{project.id}"}}
+
+
+def token(grant: TokenGrant, methods: Sequence[str], base_url: str, *, domain_scoped: bool = False) -> dict[str, Any]:
+    """A token's body: a project-scoped token carries the project and a catalogue whose ``rds`` endpoint is
+    this service's ``/v1/{project_id}``; an unscoped (or domain-scoped) one carries none."""
+    user = grant.user
+    body: dict[str, Any] = {
+        "methods": list(methods),
+        "expires_at": keystone_time(grant.expires_at),
+        "issued_at": keystone_time(grant.issued_at),
+        "user": {"id": user.id.replace("-", ""), "name": user.name,
+                 "domain": {"id": domain_id(user.tenant_id), "name": user.domain}, "password_expires_at": ""},
+        "catalog": [],
+    }
+    if grant.project is not None:
+        project = grant.project
+        body["project"] = {"id": project.id, "name": project.name,
+                           "domain": {"id": domain_id(project.tenant_id), "name": user.domain}}
+        body["roles"] = [{"id": uuid.uuid5(_NAMESPACE, "role/rds_adm").hex, "name": "rds_adm"}]
+        body["catalog"] = [{
+            "id": uuid.uuid5(_NAMESPACE, "service/rds").hex, "type": "rds", "name": "rds",
+            "endpoints": [{"id": uuid.uuid5(_NAMESPACE, f"endpoint/rds/{project.id}").hex, "interface": "public",
+                           "region": project.region, "region_id": project.region,
+                           "url": f"{base_url}/v1/{project.id}"}],
+        }]
+    elif domain_scoped:
+        body["domain"] = {"id": domain_id(user.tenant_id), "name": user.domain}
+    return {"token": body}
+
+
+def projects(items: Iterable[Project], domain_name: str, base_url: str, path: str) -> dict[str, Any]:
+    return {"projects": [_project(p, domain_name, base_url) for p in items],
+            "links": {"self": f"{base_url}{path}", "previous": None, "next": None}}
+
+
+def regions(items: Iterable[Region], base_url: str) -> dict[str, Any]:
+    return {"regions": [
+        {"id": r.name, "description": "", "parent_region_id": None, "type": "public",
+         "locales": {"en-us": r.display_name, "zh-cn": r.display_name_zh},
+         "links": {"self": f"{base_url}/v3/regions/{r.name}"}}
+        for r in items
+    ], "links": {"self": f"{base_url}/v3/regions", "previous": None, "next": None}}

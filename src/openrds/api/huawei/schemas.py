@@ -1,0 +1,191 @@
+"""Request models with Huawei's field names (as aliases), and their translation into domain orders.
+
+What is checked here is the wire format only (types, required fields, Huawei's name pattern and
+enumerations); every rule about what may be bought or created is the services' and the domain's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from openrds.api.huawei import errors
+from openrds.domain.errors import InvalidInput, InvalidName, UnknownRegion
+from openrds.domain.model import Instance, Network, Project
+from openrds.services.instances import PrimaryOrder, ReadOnlyOrder
+
+T = TypeVar("T")
+
+DATASTORE = "PostgreSQL"
+ADMIN_USER = "root"  # Huawei's fixed admin account
+EXTRA_KEY = "huawei"  # Instance.extra[EXTRA_KEY]: accepted fields that only this face gives meaning to
+VolumeType = Literal["COMMON", "HIGH", "ULTRAHIGH"]
+DEFAULT_VOLUME_TYPE: VolumeType = "COMMON"
+DEFAULT_BACKUP = {"startTime": "00:00:00", "keepDays": 7}
+
+# Huawei's instance names: 4-64 characters, a letter first, then letters, digits, "-" and "_".
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{3,63}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+# --- IAM (Keystone v3) ---------------------------------------------------------------------------
+class DomainRef(_Model):
+    id: str | None = None
+    name: str | None = None
+
+
+class PasswordUser(_Model):
+    name: str
+    password: str
+    domain: DomainRef
+
+
+class PasswordMethod(_Model):
+    user: PasswordUser
+
+
+class TokenRef(_Model):
+    id: str
+
+
+class Identity(_Model):
+    methods: list[str]
+    password: PasswordMethod | None = None
+    token: TokenRef | None = None
+
+
+class ProjectRef(_Model):
+    id: str | None = None
+    name: str | None = None
+    domain: DomainRef | None = None
+
+
+class Scope(_Model):
+    project: ProjectRef | None = None
+    domain: DomainRef | None = None
+
+
+class Auth(_Model):
+    identity: Identity
+    scope: Scope | None = None
+
+
+class TokenRequest(_Model):
+    auth: Auth
+
+
+# --- RDS v1 --------------------------------------------------------------------------------------
+class Datastore(_Model):
+    type: str
+    version: str
+
+
+class Volume(_Model):
+    type: VolumeType = DEFAULT_VOLUME_TYPE
+    size: int = Field(gt=0)
+
+
+class Nics(_Model):
+    subnet_id: str = Field(alias="subnetId")
+
+
+class SecurityGroupRef(_Model):
+    id: str
+
+
+class BackupStrategy(_Model):
+    start_time: str = Field(alias="startTime", pattern=r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
+    keep_days: int = Field(alias="keepDays", ge=0, le=732)
+
+
+class Ha(_Model):
+    enable: bool = False
+    replication_mode: Literal["async", "sync", "semisync"] | None = Field(None, alias="replicationMode")
+
+
+class InstanceBody(_Model):
+    """``POST /v1/{project_id}/instances`` ``instance``: a primary, or a read replica with ``replicaOf``."""
+
+    name: str
+    flavor_ref: str = Field(alias="flavorRef")
+    replica_of: str | None = Field(None, alias="replicaOf")
+    datastore: Datastore | None = None
+    volume: Volume | None = None
+    region: str | None = None
+    availability_zone: str | None = Field(None, alias="availabilityZone")
+    vpc: str | None = None
+    nics: Nics | None = None
+    security_group: SecurityGroupRef | None = Field(None, alias="securityGroup")
+    db_port: int | None = Field(None, alias="dbPort", ge=1, le=65535)
+    backup_strategy: BackupStrategy | None = Field(None, alias="backupStrategy")
+    db_rt_pd: str | None = Field(None, alias="dbRtPd", repr=False)
+    ha: Ha | None = None
+
+    def check_name(self) -> None:
+        if not _NAME.match(self.name):
+            raise InvalidName("the name must be 4-64 characters: a letter first, then letters, digits, '-' or '_'",
+                              field="name")
+
+    def to_primary(self, project: Project) -> PrimaryOrder:
+        self.check_name()
+        datastore = _required(self.datastore, "datastore")
+        volume = _required(self.volume, "volume")
+        zone = _required(self.availability_zone, "availabilityZone")
+        password = _required(self.db_rt_pd, "dbRtPd")
+        check_datastore(datastore.type)
+        if self.region and self.region != project.region:
+            raise UnknownRegion(f"region {self.region} is not the region of project {project.name}", field="region")
+        if self.ha is not None and self.ha.enable:
+            raise InvalidInput("primary/standby pairs are not offered; create read replicas instead", field="ha")
+        return PrimaryOrder(
+            region=project.region, zone=zone.split(",")[0], spec_code=self.flavor_ref, storage_gb=volume.size,
+            admin_user=ADMIN_USER, admin_password=password, admin_name_fixed=True, charge_type="POSTPAID_BY_HOUR",
+            version=datastore.version, name=self.name,
+            network=Network(self.vpc or "", self.nics.subnet_id if self.nics else "",
+                            (self.security_group.id,) if self.security_group else ()),
+            port=self.db_port,
+            extra={EXTRA_KEY: {"volumeType": volume.type, "backupStrategy": self._backup() or dict(DEFAULT_BACKUP)}},
+        )
+
+    def to_replica(self, project: Project, master: Instance) -> ReadOnlyOrder:
+        """Everything but name, flavor and (optionally) volume size is inherited from the master."""
+        self.check_name()
+        inherited = master.extra.get(EXTRA_KEY, {})
+        volume_type = self.volume.type if self.volume else inherited.get("volumeType", DEFAULT_VOLUME_TYPE)
+        backup = self._backup() or inherited.get("backupStrategy", dict(DEFAULT_BACKUP))
+        return ReadOnlyOrder(
+            region=project.region, master=master.id, spec_code=self.flavor_ref,
+            storage_gb=self.volume.size if self.volume else None, charge_type="POSTPAID_BY_HOUR", name=self.name,
+            extra={EXTRA_KEY: {"volumeType": volume_type, "backupStrategy": backup}},
+        )
+
+    def _backup(self) -> dict[str, Any] | None:
+        return self.backup_strategy.model_dump(by_alias=True) if self.backup_strategy else None
+
+
+class CreateInstanceRequest(_Model):
+    instance: InstanceBody
+
+
+def action_of(body: dict[str, Any]) -> str:
+    """``POST .../instances/{id}/action`` names exactly one action; only ``restart`` is offered."""
+    if list(body) != ["restart"]:
+        raise errors.unsupported_action(", ".join(body))
+    return "restart"
+
+
+def check_datastore(name: str) -> None:
+    """Only PostgreSQL is offered (the name is case-insensitive)."""
+    if name.lower() != DATASTORE.lower():
+        raise errors.unknown_datastore(name)
+
+
+def _required(value: T | None, name: str) -> T:
+    if value is None or value == "":
+        raise errors.missing_parameter(f"instance.{name}")
+    return value

@@ -1,0 +1,148 @@
+"""HTTP plumbing shared by the Huawei face: route classes that turn every exception into the right
+error body (RDS v1 ``errCode`` or Keystone ``error``), JSON bodies, and pydantic validation mapped
+onto the RDS codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from openrds.api.huawei import errors
+from openrds.domain.errors import AuthenticationFailed, Forbidden, OpenRDSError
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc if part not in ("body", "query", "path", "header")) or "body"
+
+
+def _validation_error(details: list[ErrorDetails] | list[Any]) -> errors.HuaweiApiError:
+    first = details[0] if details else {"type": "value_error", "loc": (), "msg": "invalid"}
+    name = _dotted(tuple(first.get("loc", ())))
+    if first.get("type") == "missing":
+        return errors.missing_parameter(name)
+    return errors.invalid_parameter(name, str(first.get("msg", "invalid")))
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate ``data`` against a request model; the first problem becomes RDS.0002 or RDS.0003."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc.errors(include_url=False)) from None
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (a dependency). Content-Type is not insisted on: curl users forget it."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw.strip() else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise errors.malformed_body(str(exc)) from None
+    if not isinstance(data, dict):
+        raise errors.malformed_body("a JSON object is expected")
+    return data
+
+
+def ok(body: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(dict(body), status_code=status, headers=dict(headers or {}))
+
+
+class RdsRoute(APIRoute):
+    """RDS v1 routes: every failure answers ``{"errCode", "externalMessage"}`` in ``X-Language``."""
+
+    v3 = False
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        v3 = self.v3
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:  # every failure becomes an answer in this dialect
+                failure = _as_api_error(exc)
+                return JSONResponse(failure.body(errors.language_of(request.headers.get("X-Language")), v3=v3),
+                                    status_code=failure.status)
+
+        return route
+
+
+class RdsV3Route(RdsRoute):
+    """Routes of the v3 family (jobs): the v1 body plus v3's ``error_code``/``error_msg``."""
+
+    v3 = True
+
+
+def _as_api_error(exc: Exception) -> errors.HuaweiApiError:
+    if isinstance(exc, errors.HuaweiApiError):
+        return exc
+    if isinstance(exc, OpenRDSError):
+        return errors.from_domain(exc)
+    if isinstance(exc, RequestValidationError):
+        return _validation_error(list(exc.errors()))
+    log.exception("huawei api: unexpected failure", exc_info=exc)
+    return errors.internal_error()
+
+
+# --- Keystone (IAM) ------------------------------------------------------------------------------
+class KeystoneError(Exception):
+    """Keystone's error body: ``{"error": {"code", "title", "message"}}``."""
+
+    TITLES: Mapping[int, str] = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                                 500: "Internal Server Error"}
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def response(self) -> JSONResponse:
+        title = self.TITLES.get(self.status, "Error")
+        return JSONResponse({"error": {"code": self.status, "title": title, "message": self.message}},
+                            status_code=self.status)
+
+
+class KeystoneRoute(APIRoute):
+    """IAM routes: failures answer in Keystone's shape (English, as IAM does)."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:  # every failure becomes an answer in this dialect
+                return _as_keystone_error(exc).response()
+
+        return route
+
+
+def _as_keystone_error(exc: Exception) -> KeystoneError:
+    if isinstance(exc, KeystoneError):
+        return exc
+    if isinstance(exc, AuthenticationFailed):
+        return KeystoneError(401, f"The request you have made requires authentication: {exc.message}")
+    if isinstance(exc, Forbidden):
+        return KeystoneError(403, f"You are not authorized to perform the requested action: {exc.message}")
+    if isinstance(exc, errors.HuaweiApiError):
+        return KeystoneError(exc.status, exc.text.en)
+    if isinstance(exc, OpenRDSError):
+        return KeystoneError(errors.spec_for(type(exc)).status, exc.message)
+    if isinstance(exc, RequestValidationError):
+        return KeystoneError(400, _validation_error(list(exc.errors())).text.en)
+    log.exception("iam api: unexpected failure", exc_info=exc)
+    return KeystoneError(500, "An unexpected error prevented the server from fulfilling your request.")
