@@ -14,6 +14,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +25,10 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from tests.support.service import free_port, wait_for  # noqa: E402
+
 from openrds.persistence.db import open_engine, upgrade  # noqa: E402
 from openrds.persistence.uow import Store  # noqa: E402
-from tests.support.service import free_port, wait_for  # noqa: E402
 
 PG_USER = "ordt"
 PG_DATABASE = "ordt"
@@ -151,22 +153,25 @@ def postgres_server() -> Iterator[PostgresServer]:
         _stop_postgres(server)
 
 
-@pytest.fixture
-def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """A fresh, empty schema on the session's server, dropped after the test.
+@contextmanager
+def postgres_schema(server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty schema on ``server`` (first on the connection's search_path), dropped at the end.
 
-    A schema (first on the connection's search_path) rather than a database: CREATE DATABASE costs a
-    checkpoint, a schema costs nothing, and to the store and Alembic the two look the same.
+    A schema rather than a database: CREATE DATABASE costs a checkpoint, a schema costs nothing, and
+    to the store and Alembic the two look the same.
     """
     schema = "t_" + uuid.uuid4().hex[:12]
-    postgres_server.admin_sql(f'CREATE SCHEMA "{schema}"', PG_DATABASE)
+    server.admin_sql(f'CREATE SCHEMA "{schema}"', PG_DATABASE)
     try:
-        yield postgres_server.url(PG_DATABASE) + f"?options=-csearch_path%3D{schema}"
+        yield server.url(PG_DATABASE) + f"?options=-csearch_path%3D{schema}"
     finally:
-        postgres_server.admin_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', PG_DATABASE)
+        server.admin_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', PG_DATABASE)
 
 
 # --- the metadata store on each backend ----------------------------------------------------------
+BACKENDS = ["sqlite", "postgresql"]
+
+
 @dataclass
 class Backend:
     name: str  # "sqlite" | "postgresql"
@@ -174,18 +179,23 @@ class Backend:
     sqlite_file: Path | None  # the database file, on SQLite
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, workdir: Path) -> Backend:
-    """An empty database on each backend (no schema yet)."""
-    if request.param == "sqlite":
-        path = workdir / "meta" / "openrds.db"
-        return Backend("sqlite", f"sqlite:///{path}", path)
-    return Backend("postgresql", request.getfixturevalue("postgres_url"), None)
+@contextmanager
+def empty_backend(name: str, request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """An empty database (no schema yet) on backend ``name``, removed at the end."""
+    if name == "sqlite":
+        root = make_temp_dir()
+        try:
+            path = root / "meta" / "openrds.db"
+            yield Backend("sqlite", f"sqlite:///{path}", path)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    else:
+        with postgres_schema(request.getfixturevalue("postgres_server")) as url:
+            yield Backend("postgresql", url, None)
 
 
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    """A store at schema head on each backend."""
+@contextmanager
+def store_at_head(backend: Backend) -> Iterator[Store]:
     engine = open_engine(backend.url)
     upgrade(engine)
     store = Store(engine)
@@ -193,3 +203,24 @@ def store(backend: Backend) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """An empty database on each backend (no schema yet)."""
+    with empty_backend(request.param, request) as found:
+        yield found
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    """A store at schema head on each backend."""
+    with store_at_head(backend) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A store at schema head on each backend, shared by the tests of one module (read-only use)."""
+    with empty_backend(request.param, request) as found, store_at_head(found) as opened:
+        yield opened

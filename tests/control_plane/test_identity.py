@@ -86,7 +86,8 @@ def test_first_start_uses_the_credentials_it_is_given(sqlite_store: Store, workd
     identity = _identity(sqlite_store, data_dir)
     creds = bootstrap(identity, data_dir, environ=environ)
     assert creds is not None
-    assert (creds.secret_id, creds.secret_key) == ("AKIDgivenBootstrapKey000000000001", "givenBootstrapSecretKey000000001")
+    assert creds.secret_id == "AKIDgivenBootstrapKey000000000001"
+    assert creds.secret_key == "givenBootstrapSecretKey000000001"
     assert (creds.iam_domain, creds.iam_user, creds.iam_password) == ("operator", "operator", "Given-Passw0rd!")
     found = identity.find_api_key("AKIDgivenBootstrapKey000000000001")
     assert found is not None and found[1] == "givenBootstrapSecretKey000000001"

@@ -3,6 +3,7 @@ for good, and retries transient errors with exponential backoff."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.service import wait_for
 
 from openrds.clock import SystemClock
 from openrds.domain.model import Job
@@ -21,7 +23,6 @@ from openrds.jobs.model import JobContext, JobKind, Step, TransientError
 from openrds.jobs.runner import MAX_ATTEMPTS, JobQueue, JobRunner
 from openrds.persistence.db import open_engine
 from openrds.persistence.uow import Store
-from tests.support.service import wait_for
 
 WORKER = Path(__file__).with_name("job_worker.py")
 JOB_TIMEOUT = 20
@@ -127,11 +128,11 @@ def test_a_transient_error_is_retried_with_backoff_and_then_succeeds(store: Stor
     job = run_jobs(kind, backoff_base=base)
 
     assert job.state is JobState.SUCCEEDED, job.error
-    assert job.progress == 100 and job.step == 3 and job.attempts == 0
+    assert job.progress == 100 and job.step == 3 and job.attempts == 0 and job.error == ""
     assert journal.entries == ["do first", "do flaky", "do flaky", "do flaky", "do last"]  # first ran once
     assert journal.seen["attempts seen"] == [0, 1, 2]  # the attempt count was checkpointed between tries
     tries = journal.times["do flaky"]
-    gaps = [later - earlier for earlier, later in zip(tries, tries[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(tries)]
     tolerance = 0.02  # the runner's deadline is wall-clock time, ours monotonic
     assert gaps[0] >= base - tolerance, f"retried after {gaps[0]:.3f}s, before the {base}s backoff"
     assert gaps[1] >= 2 * base - tolerance, f"second retry after {gaps[1]:.3f}s: the backoff did not double"
@@ -210,7 +211,8 @@ def test_a_job_killed_between_two_steps_resumes_after_restart_and_finishes(workd
         try:
             code = second.wait(timeout=JOB_TIMEOUT)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"the second worker did not finish the job in {JOB_TIMEOUT}s:\n{log.read_text()}")
+            message = f"the second worker did not finish the job in {JOB_TIMEOUT}s:\n{log.read_text()}"
+            raise AssertionError(message) from None
         assert code == 0, f"the second worker failed:\n{log.read_text()}"
 
         done = job()

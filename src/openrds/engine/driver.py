@@ -141,6 +141,26 @@ class Replication:
     wal_receiver_status: str | None = None  # replica only: streaming, ... or None when not connected
 
 
+@dataclass(frozen=True, slots=True)
+class SlotInfo:
+    """A physical replication slot on a server (one per replica fed from it)."""
+
+    name: str
+    active: bool
+    retained_bytes: int | None  # WAL the slot keeps: current LSN - restart_lsn
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStats:
+    """Figures of a running server that operators watch (read by the monitor, never at scrape time)."""
+
+    instance_id: str
+    connections: int  # client backends
+    max_connections: int
+    database_size_bytes: int  # all databases
+    slots: tuple[SlotInfo, ...] = ()
+
+
 class Driver(Protocol):
     """Runs PostgreSQL servers. Implementations: `engine.local.LocalDriver` (this host)."""
 
@@ -195,6 +215,13 @@ class Driver(Protocol):
 
     def replication(self, instance_id: str) -> Replication:
         """Replication view of a running server.
+
+        :raises EngineError: the server is not running.
+        """
+        ...
+
+    def stats(self, instance_id: str) -> ServerStats:
+        """Connections, database size and replication slots of a running server. Read-only; ~ms.
 
         :raises EngineError: the server is not running.
         """

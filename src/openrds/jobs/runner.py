@@ -234,7 +234,8 @@ class JobRunner:
                 if job.state is not JobState.UNDOING:
                     return
                 break
-            job = self._save(job, step=job.step + 1, params={**job.params, **ctx.updates}, attempts=0)
+            # A retried step that went through leaves no error behind (the APIs show it as the task's message).
+            job = self._save(job, step=job.step + 1, params={**job.params, **ctx.updates}, attempts=0, error="")
         if job.state is JobState.RUNNING:
             self._save(job, state=JobState.SUCCEEDED, ended_at=self._clock.now(), lease_owner=None, lease_until=None)
             log.info("job %s (%s): succeeded", job.id, job.kind)

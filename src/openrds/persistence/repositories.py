@@ -264,8 +264,9 @@ class InstanceRepository:
         if q.ids:
             query = query.where(or_(InstanceRow.id.in_(q.ids), InstanceRow.code.in_(q.ids)))
         if q.name_contains:
-            # autoescape: `_` and `%` in a name are characters, not LIKE wildcards.
-            query = query.where(or_(*[InstanceRow.name.contains(n, autoescape=True) for n in q.name_contains]))
+            # autoescape: `_` and `%` in a name are characters, not LIKE wildcards. icontains: SQLite's LIKE
+            # ignores ASCII case and PostgreSQL's does not; both backends must answer alike.
+            query = query.where(or_(*[InstanceRow.name.icontains(n, autoescape=True) for n in q.name_contains]))
         if q.project_ids:
             query = query.where(InstanceRow.project_id.in_(q.project_ids))
         if q.charge_types:

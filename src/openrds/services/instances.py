@@ -101,7 +101,7 @@ class InstancePage:
     total: int
     items: tuple[Instance, ...]
     replica_counts: dict[str, int]  # master id -> number of read-only instances
-    codes: dict[str, str]  # internal id -> code, for masters referenced by the page
+    codes: dict[str, str]  # internal id -> code, for the page's instances and the masters they reference
 
 
 _E = TypeVar("_E", bound=OpenRDSError)
@@ -278,9 +278,14 @@ class InstanceService:
                 resolved = tuple(m.id for m in (repo.find(x) for x in query.master_ids) if m is not None)
                 query = replace(query, master_ids=resolved or ("-",))
             total, items = repo.query(query)
+            # Each statement costs a round through the ORM: ask only for what the page itself lacks.
             masters = [i.id for i in items if i.role is Role.PRIMARY]
-            referenced = [i.master_id for i in items if i.master_id]
-            return InstancePage(total, tuple(items), repo.replica_counts(masters), repo.codes(referenced))
+            codes = {i.id: i.code for i in items}
+            missing = list({i.master_id for i in items if i.master_id and i.master_id not in codes})
+            if missing:
+                codes.update(repo.codes(missing))
+            counts = repo.replica_counts(masters) if masters else {}
+            return InstancePage(total, tuple(items), counts, codes)
 
     def replicas(self, tenant_id: str, master: str) -> list[Instance]:
         with self._store.read() as uow:

@@ -8,7 +8,7 @@ complete one is only brought to the wanted state.
 
 Concurrency: methods may be called from several threads (or processes) for *different*
 instances; port allocation is serialised by a lock file. The job layer serialises operations on one
-instance (and on a source while replicas of it are being created).
+instance.
 """
 
 from __future__ import annotations
@@ -553,9 +553,11 @@ class LocalDriver:
                 timeout=self.START_TIMEOUT + 10,
             )
         except EngineError as exc:
-            exc.output_tail = "\n".join(filter(None, [exc.output_tail, self._log_tail(meta.instance_id)]))
+            output = "\n".join(filter(None, [exc.output_tail, self._log_tail(meta.instance_id)]))
+            # Another process took the port between allocation and start: a retry allocates anew.
+            port_race = "Address already in use" in output
             raise EngineError(
-                exc.step, f"{meta.instance_id}: {exc.detail}", exc.output_tail, transient=exc.transient
+                exc.step, f"{meta.instance_id}: {exc.detail}", output, transient=exc.transient or port_race
             ) from None
 
     def _clear_leftovers(self, meta: ServerMeta) -> None:

@@ -1,0 +1,308 @@
+"""Benchmark of the Tencent API face: DescribeDBInstances throughput and latency, and the time from
+CreateReadOnlyDBInstance to ``running`` next to the engine's raw floor.
+
+    .venv/bin/python bench/api.py                      # both parts
+    .venv/bin/python bench/api.py describe --duration 10 --instances 1000 --clients 1,4
+    .venv/bin/python bench/api.py replica --rounds 3
+
+``describe``: a real ``openrds serve`` (one uvicorn worker) on a temporary data root; 1,000 instances
+written straight into its store through ``openrds.persistence`` (no servers: lifecycle ``running``,
+fake host and port); then SEPARATE client processes send signed ``DescribeDBInstances`` calls over a
+keep-alive ``httpx.Client`` for ``--duration`` seconds each, one process (sequential) and then several
+at once. Each request is signed as the SDK signs (TC3-HMAC-SHA256, ``content-type;host``) with
+``openrds.api.tencent.auth.authorization_header``. The SDK itself is not used: it costs milliseconds
+of client CPU per call and would measure itself.
+
+``replica``: an empty master created through the API; per round, the wall time from sending
+``CreateReadOnlyDBInstance`` to DescribeDBInstanceAttribute reporting ``running`` (polled every 20 ms),
+next to the floor: ``pg_basebackup -X stream -c fast`` from the same master plus ``pg_ctl start -w``
+into a scratch directory, by hand, as the ``postgres`` OS user when run as root.
+
+Goals: >= 1,000 req/s and p99 < 20 ms on one worker; replica creation within 1.5x the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.service import SECRET_ID, SECRET_KEY, RunningService, running_service, wait_for  # noqa: E402
+
+REGION = "ap-beijing"
+# The service, without the parts that would measure something else: no rate limit (100/s per action
+# and account by default), warnings only in the log, and a supervisor that does not poll the 1,000
+# fake instances (it would mark them down: they have no server).
+BENCH_ENV = {"OPENRDS_RATE_LIMIT": "100000000", "OPENRDS_LOG_LEVEL": "WARNING", "OPENRDS_SUPERVISE_INTERVAL": "3600"}
+
+
+# --- the client (runs in its own process) --------------------------------------------------------
+def signed_headers(host: str, action: str, body: bytes) -> dict[str, str]:
+    from openrds.api.tencent.auth import SignedRequest, authorization_header
+
+    headers = {
+        "content-type": "application/json",
+        "host": host,
+        "x-tc-action": action,
+        "x-tc-timestamp": str(int(time.time())),
+        "x-tc-version": "2017-03-12",
+        "x-tc-region": REGION,
+        "x-tc-language": "en-US",
+    }
+    headers["authorization"] = authorization_header(
+        SECRET_ID, SECRET_KEY, SignedRequest("POST", "/", "", headers, body))
+    return headers
+
+
+def client_main(url: str, action: str, body_text: str, duration: float, start_at: float) -> None:
+    """Send ``action`` with ``body`` sequentially until ``duration`` has passed; print latencies (JSON)."""
+    import httpx
+
+    host = url.removeprefix("http://")
+    body = body_text.encode()
+    latencies: list[float] = []
+    errors = 0
+    with httpx.Client(base_url=url, timeout=10) as http:
+        # One unmeasured call opens the keep-alive connection.
+        http.post("/", content=body, headers=signed_headers(host, action, body)).raise_for_status()
+        while time.time() < start_at:
+            time.sleep(0.001)
+        end = time.perf_counter() + duration
+        while (begin := time.perf_counter()) < end:
+            response = http.post("/", content=body, headers=signed_headers(host, action, body))
+            latencies.append(time.perf_counter() - begin)
+            if response.status_code != 200 or b'"Error"' in response.content:
+                errors += 1
+    json.dump({"latencies": latencies, "errors": errors, "last": response.text[:300]}, sys.stdout)
+
+
+@dataclass(frozen=True)
+class Run:
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def line(self) -> str:
+        return (f"{self.clients} client(s): {self.rate:8.0f} req/s  p50 {self.p50_ms:6.2f} ms"
+                f"  p99 {self.p99_ms:6.2f} ms  ({self.requests} requests, {self.errors} errors)")
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
+
+
+def load(service: RunningService, clients: int, duration: float, body: dict[str, Any]) -> Run:
+    start_at = time.time() + 1.5  # every client connected and warmed before the clock starts
+    procs = [
+        subprocess.Popen([sys.executable, __file__, "client", service.url, "DescribeDBInstances", json.dumps(body),
+                          str(duration), str(start_at)], stdout=subprocess.PIPE, text=True)
+        for _ in range(clients)
+    ]
+    results = [json.loads(p.communicate(timeout=duration + 60)[0]) for p in procs]
+    latencies = sorted(x for r in results for x in r["latencies"])
+    errors = sum(r["errors"] for r in results)
+    if errors:
+        print(f"  errors! last answer: {results[0]['last']}")
+    return Run(clients, len(latencies), errors, duration, percentile(latencies, 0.5) * 1000,
+               percentile(latencies, 0.99) * 1000)
+
+
+# --- the store -----------------------------------------------------------------------------------
+def seed_instances(service: RunningService, count: int) -> None:
+    """``count`` instances of the bootstrap tenant, one in five a read-only instance of an earlier one."""
+    from openrds.domain.ids import PRIMARY_PREFIX, READONLY_PREFIX, new_uuid, short_code
+    from openrds.domain.model import Instance, Network
+    from openrds.domain.states import ChargeType, Health, Lifecycle, Role
+    from openrds.persistence.db import open_engine
+    from openrds.persistence.uow import Store
+
+    store = Store(open_engine(f"sqlite:///{service.data_dir / 'openrds.db'}"))
+    try:
+        with store.write() as uow:
+            found = uow.credentials.key(SECRET_ID)
+            assert found is not None, "the bootstrap key is not in the store"
+            tenant = found[0].tenant_id
+            repo = uow.instances(tenant)
+            now = datetime.now(UTC)
+            template = Instance(
+                id="", code="", tenant_id=tenant, name="", role=Role.PRIMARY, region=REGION, zone="ap-beijing-4",
+                project_id=0, spec_code="pg.it.small2", storage_gb=20, major_version=15, version="15.18",
+                charset="UTF8", admin_user="dbadmin", network=Network("vpc-8btfafeo", "subnet-1i9huswn"),
+                charge_type=ChargeType.POSTPAID, period_months=1, auto_renew=False, deletion_protection=False,
+                lifecycle=Lifecycle.RUNNING, created_at=now, updated_at=now, host="127.0.0.1", health=Health.UP,
+            )
+            masters: list[str] = []
+            for n in range(count):
+                if n % 5 == 4:
+                    code = short_code(READONLY_PREFIX)
+                    instance = replace(template, id=new_uuid(), code=code, name=code, role=Role.READONLY,
+                                       master_id=masters[n % len(masters)], port=40000 + n)
+                else:
+                    code = short_code(PRIMARY_PREFIX)
+                    instance = replace(template, id=new_uuid(), code=code, name=code, port=40000 + n)
+                    masters.append(instance.id)
+                created = now - timedelta(seconds=count - n)  # distinct times: a real listing's order
+                repo.add(replace(instance, created_at=created, updated_at=created))
+    finally:
+        store.close()
+
+
+def describe_bench(args: argparse.Namespace) -> list[str]:
+    lines = []
+    with running_service(extra_env=BENCH_ENV) as service:
+        seed_instances(service, args.instances)
+        for body in ({}, {"Limit": 100}):
+            label = f"DescribeDBInstances {json.dumps(body)} over {args.instances} instances, {args.duration:.0f} s"
+            print(label)
+            lines.append(label)
+            for clients in args.clients:
+                run = load(service, clients, args.duration, body)
+                print("  " + run.line())
+                lines.append("  " + run.line())
+    return lines
+
+
+# --- replica creation against the floor ----------------------------------------------------------
+def _bindir() -> Path:
+    return Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip())
+
+
+def _as_postgres(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run as the postgres OS user when we are root (PostgreSQL refuses root)."""
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+
+        def demote() -> None:
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+
+        return subprocess.run(argv, env=env, capture_output=True, text=True, check=True, preexec_fn=demote)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+
+
+def floor_once(service: RunningService, master_code: str, scratch: Path, port: int) -> float:
+    """pg_basebackup + pg_ctl start -w by hand from the master, as the replication role the engine made."""
+    instance_dir = service.data_dir / "instances" / master_code
+    meta = json.loads((instance_dir / "server.json").read_text())
+    bindir = _bindir()
+    target = scratch / f"floor-{uuid.uuid4().hex[:8]}"
+    target.mkdir(mode=0o700)
+    if os.geteuid() == 0:
+        shutil.chown(scratch, "postgres", "postgres")
+        shutil.chown(target, "postgres", "postgres")
+    passfile = instance_dir / "replication.pgpass"
+    env = {"PATH": os.environ.get("PATH", ""), "PGPASSFILE": str(passfile)}
+    user = passfile.read_text().strip().split(":")[3]
+    begin = time.perf_counter()
+    _as_postgres([str(bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(meta["port"]), "-U", user,
+                  "-D", str(target), "-X", "stream", "-c", "fast", "-w"], env)
+    _as_postgres([str(bindir / "pg_ctl"), "start", "-w", "-s", "-D", str(target), "-l", str(target / "log"),
+                  "-o", f"-p {port} -k {scratch} -c listen_addresses=''"], env)
+    took = time.perf_counter() - begin
+    _as_postgres([str(bindir / "pg_ctl"), "stop", "-w", "-s", "-m", "immediate", "-D", str(target)], env)
+    shutil.rmtree(target, ignore_errors=True)
+    return took
+
+
+def replica_bench(args: argparse.Namespace) -> list[str]:
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.postgres.v20170312 import models, postgres_client
+
+    lines = []
+    with running_service(extra_env={"OPENRDS_LOG_LEVEL": "WARNING"}) as service:
+        profile = ClientProfile(httpProfile=HttpProfile(endpoint=service.endpoint, protocol="http"), language="en-US")
+        client = postgres_client.PostgresClient(credential.Credential(SECRET_ID, SECRET_KEY), REGION, profile)
+
+        def send(action: str, params: dict[str, Any]) -> Any:
+            request = getattr(models, f"{action}Request")()
+            request.from_json_string(json.dumps(params))
+            return getattr(client, action)(request)
+
+        def status(code: str) -> str:
+            return str(send("DescribeDBInstanceAttribute", {"DBInstanceId": code}).DBInstance.DBInstanceStatus)
+
+        master = send("CreateInstances", {
+            "SpecCode": "pg.it.small2", "Storage": 20, "InstanceCount": 1, "Period": 1, "Zone": "ap-beijing-4",
+            "Charset": "UTF8", "AdminName": "dbadmin", "AdminPassword": "Bench-Passw0rd",
+            "InstanceChargeType": "POSTPAID_BY_HOUR"}).DBInstanceIdSet[0]
+        wait_for(lambda: status(master) == "running", 120, "the master", interval=0.05)
+
+        scratch = Path(tempfile.mkdtemp(prefix="ordb-"))
+        try:
+            api_times, floor_times = [], []
+            for _ in range(args.rounds):
+                floor_times.append(floor_once(service, master, scratch, 29500))
+                begin = time.perf_counter()
+                replica = send("CreateReadOnlyDBInstance", {
+                    "MasterDBInstanceId": master, "Zone": "ap-beijing-4", "SpecCode": "pg.it.small2", "Storage": 20,
+                    "InstanceCount": 1, "Period": 1, "InstanceChargeType": "POSTPAID_BY_HOUR"}).DBInstanceIdSet[0]
+                wait_for(lambda replica=replica: status(replica) in ("running", "offline"), 120, replica, interval=0.02)
+                api_times.append(time.perf_counter() - begin)
+                assert status(replica) == "running", f"{replica} failed"
+                # Back to an empty master (one replica at a time, like the floor).
+                send("IsolateDBInstances", {"DBInstanceIdSet": [replica]})
+                wait_for(lambda replica=replica: status(replica) == "isolated", 60, "isolation", interval=0.05)
+                send("DestroyDBInstance", {"DBInstanceId": replica})
+                wait_for(lambda replica=replica: replica not in {
+                    i.DBInstanceId for i in send("DescribeDBInstances", {"Limit": 100}).DBInstanceSet},
+                    60, "destruction", interval=0.05)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    floor, api = statistics.median(floor_times), statistics.median(api_times)
+    lines.append(f"CreateReadOnlyDBInstance -> running, empty master, median of {args.rounds}: {api:.2f} s "
+                 f"(each: {', '.join(f'{t:.2f}' for t in api_times)})")
+    lines.append(f"floor pg_basebackup -X stream -c fast + pg_ctl start -w: {floor:.2f} s "
+                 f"(each: {', '.join(f'{t:.2f}' for t in floor_times)})")
+    lines.append(f"ratio {api / floor:.2f}x (goal <= 1.5x)")
+    for line in lines:
+        print(line)
+    return lines
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "client":
+        url, action, body, duration, start_at = sys.argv[2:7]
+        client_main(url, action, body, float(duration), float(start_at))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("part", nargs="?", choices=("all", "describe", "replica"), default="all")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per measurement")
+    parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1, 4],
+                        help="client process counts, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3, help="replica creations to time")
+    args = parser.parse_args()
+    lines: list[str] = []
+    if args.part in ("all", "describe"):
+        lines += describe_bench(args)
+    if args.part in ("all", "replica"):
+        lines += replica_bench(args)
+
+
+if __name__ == "__main__":
+    main()
