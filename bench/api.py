@@ -100,14 +100,28 @@ class Run:
     seconds: float
     p50_ms: float
     p99_ms: float
+    server_cpu_seconds: float
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
 
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU (user + system, all its threads) per request: the ceiling of one worker is 1000/cpu_ms
+        req/s on an idle core, whatever else shares the host."""
+        return 1000 * self.server_cpu_seconds / max(1, self.requests)
+
     def line(self) -> str:
-        return (f"{self.clients} client(s): {self.rate:8.0f} req/s  p50 {self.p50_ms:6.2f} ms"
-                f"  p99 {self.p99_ms:6.2f} ms  ({self.requests} requests, {self.errors} errors)")
+        return (f"{self.clients} client(s): {self.rate:6.0f} req/s  p50 {self.p50_ms:6.2f} ms"
+                f"  p99 {self.p99_ms:6.2f} ms  server CPU {self.cpu_ms:.2f} ms/req"
+                f"  ({self.requests} requests, {self.errors} errors)")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -121,13 +135,16 @@ def load(service: RunningService, clients: int, duration: float, body: dict[str,
                           str(duration), str(start_at)], stdout=subprocess.PIPE, text=True)
         for _ in range(clients)
     ]
+    # CPU counted over the whole client run: warm-up calls included, so slightly pessimistic.
+    cpu_before = cpu_seconds(service.process.pid)
     results = [json.loads(p.communicate(timeout=duration + 60)[0]) for p in procs]
+    cpu = cpu_seconds(service.process.pid) - cpu_before
     latencies = sorted(x for r in results for x in r["latencies"])
     errors = sum(r["errors"] for r in results)
     if errors:
         print(f"  errors! last answer: {results[0]['last']}")
     return Run(clients, len(latencies), errors, duration, percentile(latencies, 0.5) * 1000,
-               percentile(latencies, 0.99) * 1000)
+               percentile(latencies, 0.99) * 1000, cpu)
 
 
 # --- the store -----------------------------------------------------------------------------------

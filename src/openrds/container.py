@@ -16,6 +16,7 @@ from openrds.engine.driver import Driver
 from openrds.jobs.kinds import KINDS, JobEnv, is_transient
 from openrds.jobs.runner import JobQueue, JobRunner
 from openrds.jobs.supervisor import Supervisor
+from openrds.monitoring.monitor import ReplicationMonitor
 from openrds.persistence.db import open_engine, upgrade
 from openrds.persistence.uow import Store
 from openrds.services.billing import BillingService
@@ -51,17 +52,20 @@ class Container:
     queue: JobQueue
     runner: JobRunner
     supervisor: Supervisor
+    monitor: ReplicationMonitor
     started: bool = field(default=False)
 
     def start(self) -> None:
         """Start the job runner (resuming unfinished jobs) and the supervisor."""
         self.runner.start()
         self.supervisor.start()
+        self.monitor.start()
         self.started = True
 
     def stop(self) -> None:
         """Stop background work. PostgreSQL servers keep running: they outlive the service."""
         if self.started:
+            self.monitor.stop()
             self.supervisor.stop()
             self.runner.stop()
             self.started = False
@@ -94,4 +98,5 @@ def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | No
     queue.on_submit(runner.wake)
     supervisor = Supervisor(env, interval=settings.supervise_interval)
     return Container(settings, clock, store, box, driver, catalogue, identity, instances, groups, billing,
-                     JobService(store), queue, runner, supervisor)
+                     JobService(store), queue, runner, supervisor,
+                     ReplicationMonitor(store, driver, clock, interval=settings.monitor_interval))

@@ -37,6 +37,7 @@ class Settings(BaseModel):
     job_workers: int = Field(4, ge=1, le=64, description="jobs run at once")
     job_lease_seconds: float = Field(30.0, gt=0, description="a job whose worker stops renewing is taken over")
     supervise_interval: float = Field(2.0, gt=0, description="seconds between server status checks")
+    monitor_interval: float = Field(1.0, gt=0, description="seconds between replication lag samples")
     rate_limit: int = Field(100, ge=1, description="Tencent API: requests per second per action and account")
     max_readonly_per_master: int = Field(6, ge=1, description="read-only instances one master may have")
     token_ttl_hours: float = Field(24.0, gt=0, description="Huawei IAM token lifetime")

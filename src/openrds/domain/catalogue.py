@@ -87,6 +87,10 @@ class Catalogue:
     vpcs: Mapping[str, frozenset[str]] = field(default_factory=dict)  # vpc id -> subnet ids
     security_groups: frozenset[str] = frozenset()
     storage_step_gb: int = 10
+    # Storage prices (``domain.money`` adds them to the spec's): cents per GB-month (prepaid) and,
+    # because an hour of one GB costs less than a cent, hundredths of a cent per GB-hour (postpaid).
+    storage_gb_month_price_cents: int = 50
+    storage_gb_hour_price_centicents: int = 10
 
     def region(self, name: str) -> Region:
         for region in self.regions:
@@ -189,6 +193,13 @@ def build_catalogue(versions: Sequence[Version], overrides: Mapping[str, Any] | 
     vpcs = dict(DEFAULT_VPCS)
     for vpc, subnets in data.get("vpcs", {}).items():
         vpcs[vpc] = frozenset(subnets)
+    prices = {name: int(data[name]) for name in ("storage_gb_month_price_cents", "storage_gb_hour_price_centicents")
+              if name in data}
+    for spec in specs:
+        if spec.monthly_price_cents <= 0 or spec.hourly_price_cents <= 0:
+            raise ValueError(f"spec {spec.code}: monthly_price_cents and hourly_price_cents must be positive")
+    if any(value < 0 for value in prices.values()):
+        raise ValueError("storage prices must not be negative")
     return Catalogue(
         regions=regions,
         specs=specs,
@@ -196,4 +207,5 @@ def build_catalogue(versions: Sequence[Version], overrides: Mapping[str, Any] | 
         project_ids=frozenset({0, 1, *data.get("project_ids", ())}),
         vpcs=vpcs,
         security_groups=DEFAULT_SECURITY_GROUPS | frozenset(data.get("security_groups", ())),
+        **prices,
     )

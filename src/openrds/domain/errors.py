@@ -70,6 +70,15 @@ class InvalidWeight(InvalidInput):
     """A read-only group weight outside 1-50."""
 
 
+class VoucherRefused(InvalidInput):
+    """A voucher that cannot pay: unknown (or another tenant's), expired, already used, more than one
+    named, or named for something vouchers do not pay (a postpaid purchase)."""
+
+
+class NoDealNames(MissingInput):
+    """An order lookup that names no order."""
+
+
 # --- catalogue -----------------------------------------------------------------------------------
 class UnknownRegion(InvalidInput):
     """The region is not in the catalogue."""
@@ -110,6 +119,12 @@ class GroupNotFound(NotFound):
     def __init__(self, group_id: str) -> None:
         super().__init__(f"read-only group {group_id} does not exist", field="group_id")
         self.group_id = group_id
+
+
+class OrderNotFound(NotFound):
+    def __init__(self, deal_name: str) -> None:
+        super().__init__(f"order {deal_name} does not exist", field="deal_names")
+        self.deal_name = deal_name
 
 
 class JobNotFound(NotFound):
@@ -159,6 +174,10 @@ class DeletionProtected(OperationDenied):
 
 class InsufficientBalance(OperationDenied):
     """The tenant's balance does not cover the price."""
+
+
+class NotPrepaid(OperationDenied):
+    """Renewals and auto-renewal are for prepaid instances; a postpaid one is metered by the hour."""
 
 
 class QuotaExceeded(OperationDenied):

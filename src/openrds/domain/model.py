@@ -102,6 +102,8 @@ class Instance:
     isolated_at: datetime | None = None
     tags: tuple[Tag, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # accepted fields with no meaning on this host
+    billed_until: datetime | None = None  # postpaid: metered up to here
+    isolation_reason: str = ""  # why an isolated instance is isolated (see domain.money.IsolationReason)
 
     @property
     def is_readonly(self) -> bool:
@@ -131,6 +133,7 @@ class ReadOnlyGroup:
     updated_at: datetime
     host: str = ""
     port: int = 0
+    rebalance: bool = False  # weight changes drop existing sessions so new ones follow the weights
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ class Operation(enum.StrEnum):
     RENAME = "rename"
     MODIFY = "modify"
     GROUP_MEMBERSHIP = "group_membership"
+    RENEW = "renew"  # buy more prepaid time (RenewInstance); an expired, isolated one renews by DisIsolate
 
 
 # Which lifecycle states allow an operation to start. Anything absent is refused.
@@ -64,6 +65,7 @@ _ALLOWED: dict[Operation, frozenset[Lifecycle]] = {
     Operation.RENAME: frozenset(set(Lifecycle) - {Lifecycle.DELETED, Lifecycle.DELETING}),
     Operation.MODIFY: frozenset(set(Lifecycle) - {Lifecycle.DELETED, Lifecycle.DELETING}),
     Operation.GROUP_MEMBERSHIP: frozenset({Lifecycle.RUNNING, Lifecycle.CREATING, Lifecycle.RESTARTING}),
+    Operation.RENEW: frozenset({Lifecycle.RUNNING, Lifecycle.CREATING, Lifecycle.RESTARTING}),
 }
 
 

@@ -148,6 +148,7 @@ class SlotInfo:
     name: str
     active: bool
     retained_bytes: int | None  # WAL the slot keeps: current LSN - restart_lsn
+    replica_id: str | None  # the replica it feeds, None for a slot no known replica uses (an orphan)
 
 
 @dataclass(frozen=True, slots=True)

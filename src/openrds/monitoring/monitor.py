@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from openrds.clock import Clock
 from openrds.domain.states import Lifecycle
-from openrds.engine.driver import Driver, EngineError, ServerState
+from openrds.engine.driver import Driver, EngineError, ReplicaLink, ServerState, SlotInfo
 from openrds.monitoring.lag import LsnHistory, parse_lsn
 from openrds.monitoring.snapshot import LinkView, ServerView, Snapshot
 from openrds.persistence.uow import Store
@@ -117,7 +117,7 @@ class ReplicationMonitor:
         if current is not None:
             self._histories.setdefault(target.code, LsnHistory()).add(time.monotonic(), current)
         rows: dict[str, object] = {link.replica_id: link for link in replication.replicas}
-        rows.update({f"slot:{slot.name}": slot for slot in stats.slots})
+        rows.update({f"slot:{slot.replica_id}": slot for slot in stats.slots if slot.replica_id})
         upstream_rows[target.code] = rows
         return ServerView(
             target.code, target.tenant_id, up=True, in_recovery=replication.receive_lsn is not None
@@ -128,11 +128,9 @@ class ReplicationMonitor:
         )
 
     def _link(self, target: _Target, servers: dict[str, ServerView], rows: dict[str, object], now: float) -> LinkView:
-        from openrds.engine.driver import ReplicaLink, SlotInfo
-
         assert target.source is not None
         row = rows.get(target.code)
-        slot = rows.get(f"slot:{slot_name(target.code)}")
+        slot = rows.get(f"slot:{target.code}")
         slot_active = slot.active if isinstance(slot, SlotInfo) else None
         retained = slot.retained_bytes if isinstance(slot, SlotInfo) else None
         upstream = servers.get(target.source)
@@ -152,7 +150,3 @@ class ReplicationMonitor:
                         lag_bytes=lag_bytes, lag_seconds=lag_seconds, sent_lsn=parse_lsn(row.sent_lsn),
                         replay_lsn=replay, slot_active=slot_active, slot_retained_bytes=retained)
 
-
-def slot_name(code: str) -> str:
-    """The engine names a replica's slot after it, with characters slots may not have replaced."""
-    return code.replace("-", "_").lower()

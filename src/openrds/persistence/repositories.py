@@ -25,18 +25,22 @@ from openrds.domain.model import (
     Tag,
     Tenant,
 )
+from openrds.domain.money import Account, LedgerEntry, Voucher
 from openrds.domain.states import ChargeType, GroupStatus, Health, JobState, Lifecycle, MemberStatus, Role
 from openrds.persistence.tables import (
+    AccountRow,
     ApiKeyRow,
     EventRow,
     GroupRow,
     IamUserRow,
     InstanceRow,
     JobRow,
+    LedgerRow,
     OrderRow,
     ProjectRow,
     TenantRow,
     TokenRow,
+    VoucherRow,
 )
 
 _Row = TypeVar("_Row")
@@ -80,6 +84,7 @@ def instance_from_row(row: InstanceRow) -> Instance:
         member_status=MemberStatus(row.member_status), host=row.host, port=row.port, health=Health(row.health),
         status_reason=row.status_reason, expire_at=row.expire_at, isolated_at=row.isolated_at,
         tags=tuple(Tag(t["key"], t["value"]) for t in row.tags), extra=dict(row.extra),
+        billed_until=row.billed_until, isolation_reason=row.isolation_reason,
     )
 
 
@@ -90,7 +95,7 @@ def group_from_row(row: GroupRow) -> ReadOnlyGroup:
         max_replay_lag_seconds=row.max_replay_lag_seconds, max_replay_latency_mb=row.max_replay_latency_mb,
         min_delay_eliminate_reserve=row.min_delay_eliminate_reserve, replay_lag_eliminate=row.replay_lag_eliminate,
         replay_latency_eliminate=row.replay_latency_eliminate, created_at=row.created_at, updated_at=row.updated_at,
-        host=row.host, port=row.port,
+        host=row.host, port=row.port, rebalance=row.rebalance,
     )
 
 
@@ -367,11 +372,119 @@ class OrderRepository:
 
     def by_deal_names(self, names: Sequence[str]) -> list[Order]:
         rows = self._s.scalars(select(OrderRow).where(OrderRow.tenant_id == self._tenant, OrderRow.deal_name.in_(names)))
-        return [
-            Order(r.deal_name, r.bill_id, r.tenant_id, r.instance_id, r.action, ChargeType(r.charge_type),
-                  r.period_months, r.amount_cents, r.created_at)
-            for r in rows
-        ]
+        return [_order_from_row(r) for r in rows]
+
+    def of_instance(self, instance_id: str) -> list[Order]:
+        """Every order of one instance, oldest first (its paid periods, renewals and refunds)."""
+        rows = self._s.scalars(select(OrderRow).where(OrderRow.tenant_id == self._tenant,
+                                                      OrderRow.instance_id == instance_id)
+                               .order_by(OrderRow.created_at, OrderRow.deal_name))
+        return [_order_from_row(r) for r in rows]
+
+
+def _order_from_row(r: OrderRow) -> Order:
+    return Order(r.deal_name, r.bill_id, r.tenant_id, r.instance_id, r.action, ChargeType(r.charge_type),
+                 r.period_months, r.amount_cents, r.created_at)
+
+
+class AccountRepository:
+    """One tenant's balance and ledger. The balance changes only through :meth:`post`, which writes
+    the ledger entry in the same transaction, so the ledger always sums to the balance."""
+
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        self._s = session
+        self._tenant = tenant_id
+
+    def _row(self, lock: bool) -> AccountRow:
+        query = select(AccountRow).where(AccountRow.tenant_id == self._tenant)
+        if lock:
+            # PostgreSQL: money changes of one tenant queue here (SQLite's write transaction is
+            # already exclusive).
+            query = query.with_for_update()
+        row = self._s.scalars(query).first()
+        if row is None:
+            row = AccountRow(tenant_id=self._tenant, balance_cents=0, arrears_since=None)
+            self._s.add(row)
+            self._s.flush()
+        return row
+
+    def get(self, *, lock: bool = False) -> Account:
+        """The account (a tenant that never had money has a zero balance). ``lock``: hold the row until
+        the transaction ends; every money-changing use case takes it first."""
+        if not lock:
+            row = self._s.get(AccountRow, self._tenant)
+            if row is None:
+                return Account(self._tenant, 0, None)
+        else:
+            row = self._row(lock=True)
+        return Account(row.tenant_id, row.balance_cents, row.arrears_since)
+
+    def post(self, amount_cents: int, kind: str, reference: str, note: str, when: datetime) -> LedgerEntry:
+        """Change the balance by ``amount_cents`` and record why. The arrears start when the balance
+        falls below zero and end when it is back at zero or above."""
+        row = self._row(lock=True)
+        row.balance_cents += amount_cents
+        if row.balance_cents >= 0:
+            row.arrears_since = None
+        elif row.arrears_since is None:
+            row.arrears_since = when
+        entry = LedgerRow(tenant_id=self._tenant, amount_cents=amount_cents, balance_after_cents=row.balance_cents,
+                          kind=kind, reference=reference, note=note, created_at=when)
+        self._s.add(entry)
+        self._s.flush()
+        return _entry_from_row(entry)
+
+    def set_arrears_since(self, when: datetime | None) -> None:
+        """Metering knows the hour the balance really fell below zero (catching up after a pause)."""
+        row = self._row(lock=True)
+        row.arrears_since = when if row.balance_cents < 0 else None
+
+    def ledger(self) -> list[LedgerEntry]:
+        rows = self._s.scalars(select(LedgerRow).where(LedgerRow.tenant_id == self._tenant).order_by(LedgerRow.id))
+        return [_entry_from_row(r) for r in rows]
+
+
+def _entry_from_row(r: LedgerRow) -> LedgerEntry:
+    return LedgerEntry(r.id, r.tenant_id, r.amount_cents, r.balance_after_cents, r.kind, r.reference, r.note,
+                       r.created_at)
+
+
+def _voucher_from_row(r: VoucherRow) -> Voucher:
+    return Voucher(r.id, r.tenant_id, r.amount_cents, r.expires_at, r.created_at, r.spent_at, r.spent_reference)
+
+
+class VoucherRepository:
+    """One tenant's vouchers; another tenant's do not exist here."""
+
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        self._s = session
+        self._tenant = tenant_id
+
+    def add(self, voucher: Voucher) -> None:
+        if voucher.tenant_id != self._tenant:
+            raise ValueError("voucher of another tenant")
+        self._s.add(VoucherRow(id=voucher.id, tenant_id=voucher.tenant_id, amount_cents=voucher.amount_cents,
+                               expires_at=voucher.expires_at, created_at=voucher.created_at,
+                               spent_at=voucher.spent_at, spent_reference=voucher.spent_reference))
+
+    def find(self, voucher_id: str) -> Voucher | None:
+        row = self._s.get(VoucherRow, voucher_id)
+        if row is None or row.tenant_id != self._tenant:
+            return None
+        return _voucher_from_row(row)
+
+    def list(self) -> list[Voucher]:
+        rows = self._s.scalars(select(VoucherRow).where(VoucherRow.tenant_id == self._tenant)
+                               .order_by(VoucherRow.created_at, VoucherRow.id))
+        return [_voucher_from_row(r) for r in rows]
+
+    def spend(self, voucher_id: str, reference: str, when: datetime) -> bool:
+        """Compare-and-set: false if it was spent meanwhile (the caller's transaction then fails)."""
+        result = self._s.execute(update(VoucherRow).where(VoucherRow.id == voucher_id,
+                                                          VoucherRow.tenant_id == self._tenant,
+                                                          VoucherRow.spent_at.is_(None))
+                                 .values(spent_at=when, spent_reference=reference))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 class JobRepository:

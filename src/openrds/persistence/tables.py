@@ -116,6 +116,8 @@ class InstanceRow(Base):
     isolated_at: Mapped[datetime | None]
     tags: Mapped[list[Any]]
     extra: Mapped[dict[str, Any]]
+    billed_until: Mapped[datetime | None]  # postpaid: metered up to here
+    isolation_reason: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
 
 class GroupRow(Base):
@@ -138,6 +140,7 @@ class GroupRow(Base):
     updated_at: Mapped[datetime]
     host: Mapped[str] = mapped_column(String(255))
     port: Mapped[int]
+    rebalance: Mapped[bool] = mapped_column(default=False, server_default="0")
 
 
 class OrderRow(Base):
@@ -185,3 +188,35 @@ class EventRow(Base):
     kind: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class AccountRow(Base):
+    """A tenant's money: the balance is changed only together with a ledger entry."""
+
+    __tablename__ = "accounts"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    balance_cents: Mapped[int]
+    arrears_since: Mapped[datetime | None]
+
+
+class LedgerRow(Base):
+    __tablename__ = "ledger"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    amount_cents: Mapped[int]  # + top-up, refund; - purchase, renewal, metering
+    balance_after_cents: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str] = mapped_column(String(64))  # bill id, deal name, instance id
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class VoucherRow(Base):
+    __tablename__ = "vouchers"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    amount_cents: Mapped[int]
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    spent_at: Mapped[datetime | None]
+    spent_reference: Mapped[str] = mapped_column(String(64))

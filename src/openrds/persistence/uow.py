@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from openrds.persistence.repositories import (
+    AccountRepository,
     CredentialRepository,
     EventRepository,
     GroupRepository,
@@ -25,6 +26,7 @@ from openrds.persistence.repositories import (
     JobRepository,
     OrderRepository,
     TenantRepository,
+    VoucherRepository,
 )
 
 
@@ -45,6 +47,13 @@ class UnitOfWork:
 
     def orders(self, tenant_id: str) -> OrderRepository:
         return OrderRepository(self.session, tenant_id)
+
+    def account(self, tenant_id: str) -> AccountRepository:
+        """The tenant's balance and ledger."""
+        return AccountRepository(self.session, tenant_id)
+
+    def vouchers(self, tenant_id: str) -> VoucherRepository:
+        return VoucherRepository(self.session, tenant_id)
 
     def flush(self) -> None:
         self.session.flush()

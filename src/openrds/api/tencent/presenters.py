@@ -46,7 +46,17 @@ _MEMBER_STATUS = {MemberStatus.IN_ROTATION: "ok", MemberStatus.EVICTED: "elimina
 
 
 def time_text(value: datetime | None, default: str = NO_TIME) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else default
+    """``YYYY-MM-DD hh:mm:ss`` (isoformat is the same text as strftime, at a fraction of the cost)."""
+    return value.replace(tzinfo=None).isoformat(" ", "seconds") if value else default
+
+
+def _spec_of(catalogue: Catalogue, code: str) -> Spec:
+    """The spec an instance records by code. ``Catalogue.spec`` also matches flavor ids, which are
+    uuid5 hashes computed on every comparison: too slow for every row of a listing."""
+    for spec in catalogue.specs:
+        if spec.code == code:
+            return spec
+    return catalogue.spec(code)
 
 
 def instance_status(instance: Instance) -> str:
@@ -99,7 +109,7 @@ def net_info(host: str, port: int, vpc_id: str, subnet_id: str, *, opened: bool 
 
 def instance(i: Instance, catalogue: Catalogue, *, app_id: int, uin: str, replica_count: int = 0,
              master_code: str = "") -> dict[str, Any]:
-    spec = catalogue.spec(i.spec_code)
+    spec = _spec_of(catalogue, i.spec_code)
     return {
         "Region": i.region, "Zone": i.zone, "VpcId": i.network.vpc_id, "SubnetId": i.network.subnet_id,
         "DBInstanceId": i.code, "DBInstanceName": i.name, "DBInstanceStatus": instance_status(i),

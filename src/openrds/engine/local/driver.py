@@ -39,6 +39,8 @@ from openrds.engine.driver import (
     ServerNotFound,
     ServerRole,
     ServerState,
+    ServerStats,
+    SlotInfo,
     SourceUnavailable,
 )
 from openrds.engine.local import sql
@@ -802,6 +804,27 @@ class LocalDriver:
             replay_lsn=receiver.replay_lsn if receiver else None,
             replay_delay_seconds=receiver.replay_delay_seconds if receiver else None,
             wal_receiver_status=receiver.wal_receiver_status if receiver else None,
+        )
+
+    def stats(self, instance_id: str) -> ServerStats:
+        """Connections, database size and physical slots (each mapped to the replica it feeds).
+
+        :raises ServerNotFound: no such server.
+        :raises EngineError: the server is not running.
+        """
+        meta = self._complete_meta(instance_id)
+        by_slot = {slot_name(m.instance_id): m.instance_id for m in self.layout.all_meta() if m.source_id == instance_id}
+        try:
+            with self._connect(meta) as conn:
+                found = sql.figures(conn)
+        except psycopg.OperationalError as exc:
+            raise EngineError("stats", f"{instance_id} is not running or not reachable: {exc}", transient=True) from None
+        return ServerStats(
+            instance_id=instance_id,
+            connections=found.connections,
+            max_connections=found.max_connections,
+            database_size_bytes=found.database_size_bytes,
+            slots=tuple(SlotInfo(name, active, kept, by_slot.get(name)) for name, active, kept in found.slots),
         )
 
     def servers(self) -> Sequence[ServerInfo]:

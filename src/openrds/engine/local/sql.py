@@ -207,3 +207,29 @@ def receiver(conn: psycopg.Connection) -> ReceiverState:
     if row is None:
         return ReceiverState(None, None, None, None)
     return ReceiverState(*row)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFigures:
+    connections: int
+    max_connections: int
+    database_size_bytes: int
+    slots: list[tuple[str, bool, int | None]]  # name, active, retained bytes
+
+
+def figures(conn: psycopg.Connection) -> ServerFigures:
+    """Connections, total database size and physical slots, in one round trip each."""
+    counts = conn.execute(
+        "SELECT (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend'),"
+        " current_setting('max_connections')::int,"
+        " (SELECT COALESCE(sum(pg_catalog.pg_database_size(oid)), 0) FROM pg_catalog.pg_database"
+        "  WHERE datallowconn)::bigint"
+    ).fetchone()
+    assert counts is not None
+    slots = conn.execute(
+        "SELECT slot_name::text, active,"
+        f" CASE WHEN restart_lsn IS NULL THEN NULL ELSE pg_catalog.pg_wal_lsn_diff({CURRENT_LSN}, restart_lsn)::bigint END"
+        " FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name"
+    ).fetchall()
+    return ServerFigures(int(counts[0]), int(counts[1]), int(counts[2]),
+                         [(str(name), bool(active), None if kept is None else int(kept)) for name, active, kept in slots])
