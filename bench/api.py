@@ -3,7 +3,7 @@ CreateReadOnlyDBInstance to ``running`` next to the engine's raw floor.
 
     .venv/bin/python bench/api.py                      # both parts
     .venv/bin/python bench/api.py describe --duration 10 --instances 1000 --clients 1,4
-    .venv/bin/python bench/api.py replica --rounds 3
+    .venv/bin/python bench/api.py replica --rounds 5
 
 ``describe``: a real ``openrds serve`` (one uvicorn worker) on a temporary data root; 1,000 instances
 written straight into its store through ``openrds.persistence`` (no servers: lifecycle ``running``,
@@ -128,10 +128,11 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
-def load(service: RunningService, clients: int, duration: float, body: dict[str, Any]) -> Run:
+def load(service: RunningService, clients: int, duration: float, body: dict[str, Any],
+         action: str = "DescribeDBInstances") -> Run:
     start_at = time.time() + 1.5  # every client connected and warmed before the clock starts
     procs = [
-        subprocess.Popen([sys.executable, __file__, "client", service.url, "DescribeDBInstances", json.dumps(body),
+        subprocess.Popen([sys.executable, __file__, "client", service.url, action, json.dumps(body),
                           str(duration), str(start_at)], stdout=subprocess.PIPE, text=True)
         for _ in range(clients)
     ]
@@ -199,6 +200,11 @@ def describe_bench(args: argparse.Namespace) -> list[str]:
                 run = load(service, clients, args.duration, body)
                 print("  " + run.line())
                 lines.append("  " + run.line())
+        # The stack's own floor: the same signed round trip (key lookup included) with no listing behind it.
+        label = f"DescribeRegions (reference: HTTP + protocol + auth, no listing), {args.duration:.0f} s"
+        run = load(service, 1, args.duration, {}, "DescribeRegions")
+        lines += [label, "  " + run.line()]
+        print("\n".join(lines[-2:]))
     return lines
 
 
@@ -312,7 +318,7 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=1000)
     parser.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1, 4],
                         help="client process counts, comma-separated")
-    parser.add_argument("--rounds", type=int, default=3, help="replica creations to time")
+    parser.add_argument("--rounds", type=int, default=5, help="replica creations to time")
     args = parser.parse_args()
     lines: list[str] = []
     if args.part in ("all", "describe"):

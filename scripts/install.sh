@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 with_tests=0
 [ "${1:-}" = "--test" ] && with_tests=1
 
-packages=(postgresql postgresql-contrib)
+# haproxy: read-only group endpoints (one HAProxy per group, run by OpenRDS itself).
+packages=(postgresql postgresql-contrib haproxy)
 if [ "$with_tests" = 1 ]; then
   packages+=(xfsprogs)
 fi
@@ -23,6 +24,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   # Debian's postgresql package starts a cluster of its own on 5432; OpenRDS does not use it.
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [[ " ${missing[*]} " == *" haproxy "* ]]; then
+    # The package enables a system-wide haproxy service; OpenRDS runs its own processes, one per group.
+    if [ -d /run/systemd/system ]; then
+      $sudo systemctl disable --now haproxy >/dev/null 2>&1 || true
+    else
+      $sudo systemctl disable haproxy >/dev/null 2>&1 || true
+      $sudo /etc/init.d/haproxy stop >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 
 python=${PYTHON:-python3}

@@ -17,7 +17,7 @@ from openrds import __version__
 from openrds.settings import Settings, load_settings
 
 app = typer.Typer(help="OpenRDS: self-hosted managed PostgreSQL with cloud-compatible APIs.", no_args_is_help=True)
-admin = typer.Typer(help="Manage tenants, API keys, IAM users and projects.", no_args_is_help=True)
+admin = typer.Typer(help="Manage tenants, API keys, IAM users, projects and money.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
 console = Console()
 
@@ -64,7 +64,7 @@ def serve(
     settings = _settings(config, data_dir, listen=listen)
     _setup_logging(settings)
     container = build(settings)
-    first = bootstrap(container.identity, settings.data_dir)
+    first = bootstrap(container.identity, settings.data_dir, billing=container.billing)
     endpoint = f"{settings.listen_host}:{settings.listen_port}"
     if first is not None:
         # Secrets the operator supplied are not echoed: service output usually ends up in a journal.
@@ -228,6 +228,101 @@ def list_projects(tenant: str, config: ConfigOption = None, data_dir: DataDirOpt
     for project in identity.projects(identity.tenant(tenant).id):
         table.add_row(project.name, project.id, project.region)
     console.print(table)
+
+
+# --- money ---------------------------------------------------------------------------------------
+def _billing(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    """(IdentityService, BillingService) over the store; prices from the configured catalogue."""
+    import tomllib
+
+    from openrds.clock import SystemClock
+    from openrds.domain.catalogue import DEFAULT_REGIONS, build_catalogue
+    from openrds.persistence.db import open_engine, upgrade
+    from openrds.persistence.uow import Store
+    from openrds.services.billing import BillingService
+    from openrds.services.identity import IdentityService
+    from openrds.services.secrets import SecretBox
+
+    settings = _settings(config, data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = open_engine(settings.metadata_url)
+    upgrade(engine)
+    store = Store(engine)
+    overrides = {}
+    if settings.catalogue_file is not None:
+        with settings.catalogue_file.open("rb") as handle:
+            overrides = tomllib.load(handle)
+    box = SecretBox.from_key_file(settings.data_dir / "secret.key")
+    identity = IdentityService(store, box, SystemClock(), regions=tuple(r.name for r in DEFAULT_REGIONS))
+    return identity, BillingService(store, build_catalogue([], overrides), SystemClock())
+
+
+@admin.command("top-up")
+def top_up(tenant: str, yuan: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Add YUAN (e.g. 100 or 99.50) to a tenant's balance; recorded in its ledger."""
+    from openrds.domain.errors import OpenRDSError
+    from openrds.domain.money import cents_text, yuan_to_cents
+
+    identity, billing = _billing(config, data_dir)
+    try:
+        entry = billing.top_up(identity.tenant(tenant).id, yuan_to_cents(yuan))
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    console.print(f"topped up {cents_text(entry.amount_cents)} CNY; "
+                  f"balance {cents_text(entry.balance_after_cents)} CNY", highlight=False)
+
+
+@admin.command("balance")
+def balance(tenant: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Show a tenant's balance, its ledger and its vouchers."""
+    from openrds.domain.errors import OpenRDSError
+    from openrds.domain.money import cents_text
+
+    identity, billing = _billing(config, data_dir)
+    try:
+        statement = billing.statement(identity.tenant(tenant).id)
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    account = statement.account
+    arrears = f" (below zero since {account.arrears_since:%Y-%m-%d %H:%M:%S})" if account.arrears_since else ""
+    console.print(f"balance {cents_text(account.balance_cents)} CNY{arrears}", highlight=False)
+    ledger = Table("#", "time (UTC)", "kind", "amount", "balance", "reference", "note", title="ledger")
+    for e in statement.ledger:
+        ledger.add_row(str(e.id), f"{e.created_at:%Y-%m-%d %H:%M:%S}", e.kind, cents_text(e.amount_cents),
+                       cents_text(e.balance_after_cents), e.reference, e.note)
+    console.print(ledger)
+    if statement.vouchers:
+        vouchers = Table("voucher", "amount", "expires (UTC)", "spent", title="vouchers")
+        for v in statement.vouchers:
+            spent = f"{v.spent_at:%Y-%m-%d %H:%M:%S} bill {v.spent_reference}" if v.spent_at else ""
+            vouchers.add_row(v.id, cents_text(v.amount_cents), f"{v.expires_at:%Y-%m-%d %H:%M:%S}", spent)
+        console.print(vouchers)
+
+
+@admin.command("issue-voucher")
+def issue_voucher(
+    tenant: str,
+    yuan: str,
+    days: Annotated[float, typer.Option(help="days the voucher stays valid")] = 30.0,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Issue a voucher worth YUAN to a tenant, valid for --days; it pays (part of) one prepaid bill."""
+    from datetime import timedelta
+
+    from openrds.domain.errors import OpenRDSError
+    from openrds.domain.money import cents_text, yuan_to_cents
+
+    identity, billing = _billing(config, data_dir)
+    try:
+        voucher = billing.issue_voucher(identity.tenant(tenant).id, yuan_to_cents(yuan), timedelta(days=days))
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    console.print(f"voucher {voucher.id} worth {cents_text(voucher.amount_cents)} CNY, valid until "
+                  f"{voucher.expires_at:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
 
 
 def main() -> None:

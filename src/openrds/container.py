@@ -13,13 +13,14 @@ from datetime import timedelta
 from openrds.clock import Clock, SystemClock
 from openrds.domain.catalogue import Catalogue, Version, build_catalogue
 from openrds.engine.driver import Driver
+from openrds.jobs.endpoints import GroupEndpoints
 from openrds.jobs.kinds import KINDS, JobEnv, is_transient
 from openrds.jobs.runner import JobQueue, JobRunner
 from openrds.jobs.supervisor import Supervisor
 from openrds.monitoring.monitor import ReplicationMonitor
 from openrds.persistence.db import open_engine, upgrade
 from openrds.persistence.uow import Store
-from openrds.services.billing import BillingService
+from openrds.services.billing import BillingLoop, BillingService
 from openrds.services.groups import GroupService
 from openrds.services.identity import IdentityService
 from openrds.services.instances import InstanceService
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 def make_driver(settings: Settings) -> Driver:
     from openrds.engine.local import LocalDriver
 
-    return LocalDriver(settings.data_dir, bind_host=settings.server_host, port_range=settings.ports)
+    return LocalDriver(settings.data_dir, bind_host=settings.server_host, port_range=settings.ports,
+                       haproxy=settings.haproxy_bin or None)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Container:
     runner: JobRunner
     supervisor: Supervisor
     monitor: ReplicationMonitor
+    billing_loop: BillingLoop
     started: bool = field(default=False)
 
     def start(self) -> None:
@@ -60,11 +63,13 @@ class Container:
         self.runner.start()
         self.supervisor.start()
         self.monitor.start()
+        self.billing_loop.start()
         self.started = True
 
     def stop(self) -> None:
         """Stop background work. PostgreSQL servers keep running: they outlive the service."""
         if self.started:
+            self.billing_loop.stop()
             self.monitor.stop()
             self.supervisor.stop()
             self.runner.stop()
@@ -86,17 +91,24 @@ def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | No
             overrides = tomllib.load(handle)
     catalogue = build_catalogue([Version(v.major, v.full) for v in driver.versions()], overrides)
     queue = JobQueue(KINDS, clock)
-    billing = BillingService()
+    billing = BillingService(store, catalogue, clock, queue, retention=timedelta(days=settings.retention_days),
+                             arrears_grace=timedelta(hours=settings.arrears_grace_hours))
     identity = IdentityService(store, box, clock, regions=tuple(r.name for r in catalogue.regions),
                                token_ttl=timedelta(hours=settings.token_ttl_hours))
     instances = InstanceService(store, catalogue, queue, billing, box, clock,
                                 max_readonly_per_master=settings.max_readonly_per_master)
-    groups = GroupService(store, catalogue, clock)
+    # Read-only group endpoints: pushed to on every group change, reconciled and evicted each monitor round.
+    endpoints = GroupEndpoints(store, driver, clock, evict_after=settings.group_evict_samples,
+                               readmit_after=settings.group_readmit_samples)
+    groups = GroupService(store, catalogue, clock, endpoints)
     env = JobEnv(store=store, driver=driver, catalogue=catalogue, box=box, clock=clock)
     runner = JobRunner(store, KINDS, env, clock, workers=settings.job_workers, lease_seconds=settings.job_lease_seconds,
                        is_transient=is_transient)
     queue.on_submit(runner.wake)
     supervisor = Supervisor(env, interval=settings.supervise_interval)
+    monitor = ReplicationMonitor(store, driver, clock, interval=settings.monitor_interval)
+    monitor.on_round(endpoints.on_round)
     return Container(settings, clock, store, box, driver, catalogue, identity, instances, groups, billing,
                      JobService(store), queue, runner, supervisor,
-                     ReplicationMonitor(store, driver, clock, interval=settings.monitor_interval))
+                     monitor,
+                     BillingLoop(billing, interval=settings.billing_interval))

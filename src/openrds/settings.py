@@ -38,10 +38,19 @@ class Settings(BaseModel):
     job_lease_seconds: float = Field(30.0, gt=0, description="a job whose worker stops renewing is taken over")
     supervise_interval: float = Field(2.0, gt=0, description="seconds between server status checks")
     monitor_interval: float = Field(1.0, gt=0, description="seconds between replication lag samples")
+    haproxy_bin: str = Field("", description="HAProxy binary for read-only group endpoints; empty: searched for")
+    group_evict_samples: int = Field(
+        2, ge=1, description="read-only groups: consecutive lagging or faulty samples before a member is evicted")
+    group_readmit_samples: int = Field(
+        2, ge=1, description="read-only groups: consecutive good samples before an evicted member is re-admitted")
     rate_limit: int = Field(100, ge=1, description="Tencent API: requests per second per action and account")
     max_readonly_per_master: int = Field(6, ge=1, description="read-only instances one master may have")
     token_ttl_hours: float = Field(24.0, gt=0, description="Huawei IAM token lifetime")
     catalogue_file: Path | None = Field(None, description="TOML file replacing the default catalogue")
+    billing_interval: float = Field(60.0, gt=0, description="seconds between billing rounds (metering, expiry)")
+    retention_days: float = Field(7.0, ge=0, description="days an expired, unrenewed prepaid instance is kept isolated")
+    arrears_grace_hours: float = Field(
+        24.0, ge=0, description="hours a negative balance is tolerated before postpaid instances are isolated")
 
     @field_validator("port_range")
     @classmethod

@@ -86,7 +86,10 @@ def test_dry_run_still_checks_every_rule(api: Api, masters: Masters) -> None:
 def test_valid_edges_pass(api: Api, masters: Masters) -> None:
     """Boundaries that must be accepted (checked in verification mode, so nothing is built)."""
     edges = [
-        order(masters.prepaid, InstanceChargeType=PREPAID, Period=36, InstanceCount=6, Storage=1000),
+        # Prepaid orders are paid from the tenant's balance: each edge alone, to stay within it.
+        order(masters.prepaid, InstanceChargeType=PREPAID, Period=36),
+        order(masters.prepaid, InstanceChargeType=PREPAID, Period=1, InstanceCount=6),
+        order(masters.prepaid, InstanceChargeType=PREPAID, Period=1, Storage=1000),
         order(masters.prepaid, InstanceChargeType=PREPAID, Period=1, Storage=10),
         order(masters.prepaid, InstanceChargeType=None, Period=12),  # the default is PREPAID
         order(masters.prepaid),  # a postpaid replica of a prepaid master is fine
@@ -98,6 +101,16 @@ def test_valid_edges_pass(api: Api, masters: Masters) -> None:
         for body in edges:
             answer = api.call("CreateReadOnlyDBInstance", {**body, "DryRun": True})
             assert {k: answer[k] for k in EMPTY_ANSWER} == EMPTY_ANSWER, body
+
+
+def test_prepaid_purchase_returns_no_instance_ids(api: Api, masters: Masters) -> None:
+    """Documented: DBInstanceIdSet "is available only in postpaid scenarios"; the deal names are the receipt."""
+    before = set(api.instances(("db-master-instance-id", [masters.prepaid])))
+    answer = api.call("CreateReadOnlyDBInstance", order(masters.prepaid, InstanceChargeType=PREPAID, Period=1))
+    assert answer["DBInstanceIdSet"] == [] and len(answer["DealNames"]) == 1 and answer["BillId"].isdigit()
+    (replica,) = set(api.instances(("db-master-instance-id", [masters.prepaid]))) - before
+    shown = api.wait_status([replica], "running")[replica]
+    assert (shown.PayType, shown.DBInstanceType, shown.MasterDBInstanceId) == ("prepaid", "readonly", masters.prepaid)
 
 
 # --- one error code per rule ---------------------------------------------------------------------
@@ -127,6 +140,8 @@ ERROR_CASES = {
                                            "InstanceChargeType"),
     "default-prepaid-replica-of-postpaid-master": ("postpaid", {"InstanceChargeType": None}, BadCharge,
                                                    "InstanceChargeType"),
+    "more-than-the-balance": ("prepaid", {"InstanceChargeType": PREPAID, "Period": 36, "InstanceCount": 2,
+                                          "Storage": 1000}, "OperationDenied.InsufficientBalanceError", None),
     "unknown-charge-type": ("postpaid", {"InstanceChargeType": "MONTHLY"}, BadCharge, "InstanceChargeType"),
     "name-characters": ("postpaid", {"Name": "ro name!"}, "InvalidParameterValue.ParameterCharacterError", "Name"),
     "name-60-characters": ("postpaid", {"Name": "r" * 60}, "InvalidParameterValue.ParameterLengthLimitError", "Name"),
@@ -142,7 +157,7 @@ ERROR_CASES = {
 
 @pytest.mark.parametrize(("master", "changes", "code", "field"), ERROR_CASES.values(), ids=ERROR_CASES.keys())
 def test_refused_with_its_code(api: Api, masters: Masters, master: str, changes: dict[str, Any], code: str,
-                               field: str) -> None:
+                               field: str | None) -> None:
     body = order(getattr(masters, master), **changes)
     with nothing_created(api):
         expect_error(code, lambda: api.send("CreateReadOnlyDBInstance", body), field)

@@ -1,5 +1,6 @@
 """End to end through the official SDK only: buy a master, write to it, buy two read-only instances, read
-and replicate through them, then isolate and destroy everything and find nothing left behind.
+and replicate through them, then isolate and destroy everything (one replica alone, then the master
+with the rest) and find nothing left behind: no server, directory, process or replication slot.
 
 The service runs with ``OPENRDS_MAX_READONLY_PER_MASTER=2`` so the per-master limit is reached for
 real (a third read-only instance is refused after two exist).
@@ -167,11 +168,21 @@ def test_readonly_instances_end_to_end(service: RunningService) -> None:
     assert left == {slot_name(second)}
     assert api.instance(master_id).ReadOnlyInstanceNum == 1
 
-    # --- the master takes its remaining replica with it ---------------------------------------
+    # --- the freed place can be used again ------------------------------------------------------
+    third = api.send("CreateReadOnlyDBInstance", {
+        "MasterDBInstanceId": master_id, "Zone": ZONE, "SpecCode": SPEC, "Storage": 20, "InstanceCount": 1,
+        "Period": 1, "InstanceChargeType": POSTPAID,
+    }).DBInstanceIdSet[0]
+    replica_at[third] = address(api.wait_status([third], "running")[third])
+    assert wait_for(lambda: count_rows(replica_at[third]) == 150, 30, "the rows on the third replica")
+
+    # --- the master takes its replicas with it: the running one, and not the already isolated one twice
+    api.send("IsolateDBInstances", {"DBInstanceIdSet": [second]})
+    api.wait_status([second], "isolated", OPERATION_TIMEOUT)
     api.send("IsolateDBInstances", {"DBInstanceIdSet": [master_id]})
-    api.wait_status([master_id, second], "isolated", OPERATION_TIMEOUT)
+    api.wait_status([master_id, second, third], "isolated", OPERATION_TIMEOUT)
     api.send("DestroyDBInstance", {"DBInstanceId": master_id})
-    api.wait_gone([master_id, second])
+    api.wait_gone([master_id, second, third])
 
     # --- nothing is left ---------------------------------------------------------------------
     assert api.send("DescribeDBInstances", {}).TotalCount == 0
@@ -180,5 +191,5 @@ def test_readonly_instances_end_to_end(service: RunningService) -> None:
     for at in (master_at, *replica_at.values()):
         assert refuses_connections(at), f"something still answers on {at}"
     done = api.send("DescribeTasks", {"Limit": 100}).TaskSet
-    assert sorted(t.TaskType for t in done if t.TaskType in ("isolate", "destroy")) == ["destroy"] * 3 + ["isolate"] * 3
+    assert sorted(t.TaskType for t in done if t.TaskType in ("isolate", "destroy")) == ["destroy"] * 4 + ["isolate"] * 4
     assert all(t.Status == "Success" for t in done), [(t.TaskType, t.Status, t.TaskDetail.Message) for t in done]

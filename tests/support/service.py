@@ -121,9 +121,14 @@ def destroy_servers(data_dir: Path) -> None:
     """Stop and remove every PostgreSQL server under a data root (as the service would find them)."""
     from openrds.engine.local import LocalDriver
 
-    if not (data_dir / "instances").exists():
+    if not (data_dir / "instances").exists() and not (data_dir / "endpoints").exists():
         return
     driver = LocalDriver(data_dir)
+    for endpoint in driver.endpoints():  # read-only group endpoints (HAProxy) first: they front the servers
+        try:
+            driver.destroy_endpoint(endpoint.endpoint_id)
+        except Exception as exc:  # keep cleaning the others; report at the end
+            print(f"cleanup: could not destroy endpoint {endpoint.endpoint_id}: {exc}", file=sys.stderr)
     for server in driver.servers():
         try:
             driver.destroy(server.instance_id)

@@ -46,4 +46,10 @@ def create_app(container: Container, *, manage_background: bool = True) -> FastA
 
     app.include_router(huawei_routes.build(container))
     app.include_router(tencent_routes.build(container))
+
+    # Prometheus metrics at /metrics (and the lag history the console charts), then the web console.
+    from openrds import console, metrics
+
+    app.state.metrics = metrics.install(app, container)
+    app.state.console = console.mount(app, container, app.state.metrics.history)
     return app

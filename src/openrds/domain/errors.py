@@ -75,10 +75,6 @@ class VoucherRefused(InvalidInput):
     named, or named for something vouchers do not pay (a postpaid purchase)."""
 
 
-class NoDealNames(MissingInput):
-    """An order lookup that names no order."""
-
-
 # --- catalogue -----------------------------------------------------------------------------------
 class UnknownRegion(InvalidInput):
     """The region is not in the catalogue."""
@@ -122,9 +118,7 @@ class GroupNotFound(NotFound):
 
 
 class OrderNotFound(NotFound):
-    def __init__(self, deal_name: str) -> None:
-        super().__init__(f"order {deal_name} does not exist", field="deal_names")
-        self.deal_name = deal_name
+    """An order (deal name) that does not exist, or is another tenant's."""
 
 
 class JobNotFound(NotFound):

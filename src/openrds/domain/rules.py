@@ -26,7 +26,9 @@ CHARSETS = ("UTF8", "LATIN1")
 # Letters, digits, CJK, "_" and "-" (the seed's rule for Name).
 _NAME = re.compile(r"^[\w\-\u4e00-\u9fff]+$", re.UNICODE)
 _ACCOUNT = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
-_RESERVED_ACCOUNTS = frozenset({"postgres", "root", "openrds", "openrds_repl", "public", "pg_monitor", "admin"})
+# Roles the service itself uses or PostgreSQL defines. `root` is allowed: it is Huawei's admin account
+# name, and here an admin account is never a superuser whatever its name.
+_RESERVED_ACCOUNTS = frozenset({"postgres", "openrds", "openrds_repl", "public", "pg_monitor"})
 
 
 def check_name(name: str) -> None:

@@ -162,8 +162,120 @@ class ServerStats:
     slots: tuple[SlotInfo, ...] = ()
 
 
-class Driver(Protocol):
-    """Runs PostgreSQL servers. Implementations: `engine.local.LocalDriver` (this host)."""
+class EndpointUnavailable(EngineError):
+    """This host cannot run group endpoints (HAProxy is not installed, or is not runnable)."""
+
+
+class EndpointNotFound(EngineError):
+    """No endpoint with that id exists under the data root."""
+
+    def __init__(self, endpoint_id: str) -> None:
+        super().__init__("lookup", f"no endpoint {endpoint_id}")
+        self.endpoint_id = endpoint_id
+
+
+class MemberAdmin(enum.StrEnum):
+    """What an endpoint lets through to one member (the balancer's admin state)."""
+
+    READY = "ready"  # in rotation
+    DRAIN = "drain"  # no new connections; established sessions are kept
+    MAINT = "maint"  # being added or removed: no new connections, no health checks
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointMember:
+    """One server behind an endpoint, as the control plane wants it."""
+
+    instance_id: str  # a server of this driver (its address is the driver's business)
+    weight: int  # share of new connections, 1-256 (Tencent's 1-50 maps one to one)
+    drained: bool = False  # evicted: no new connections, established sessions kept
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSpec:
+    """The desired state of one endpoint: one address that balances new connections over members."""
+
+    endpoint_id: str  # the read-only group's id
+    members: tuple[EndpointMember, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberState:
+    """One member as the running balancer sees it."""
+
+    instance_id: str
+    address: str  # host:port the balancer connects to
+    weight: int  # current weight
+    admin: MemberAdmin
+    up: bool  # its health checks pass (a PostgreSQL startup exchange every second)
+    sessions: int  # established sessions through the endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointInfo:
+    endpoint_id: str
+    host: str  # where a client connects (the group's DBInstanceNetInfo)
+    port: int
+    state: ServerState  # RUNNING (the balancer answers), STOPPED, MISSING
+    pid: int | None = None  # the serving balancer process
+    members: tuple[MemberState, ...] = ()  # read live when RUNNING, else empty
+
+
+class EndpointDriver(Protocol):
+    """Runs read-only group endpoints: one balancer process per group, on the group's own port.
+
+    An endpoint is a data-plane process like a server: daemonised, it outlives the service and is
+    adopted by a new driver over the same data root. The control plane states what it wants with an
+    `EndpointSpec`; `ensure_endpoint` makes the running balancer match it through its runtime API
+    (membership, weights, drain take effect for the very next connection, without a reload), and
+    reloads (established sessions kept) only when its own configuration template changed. What the
+    runtime API changed is also written to the configuration file, and re-applied after any reload or
+    restart, so the recorded state always wins.
+    """
+
+    def endpoint_support(self) -> str:
+        """Empty when this host can run endpoints, else why not (one sentence). Pure read; ~µs."""
+        ...
+
+    def ensure_endpoint(self, spec: EndpointSpec) -> EndpointInfo:
+        """Create, start, adopt or correct the endpoint so that it serves exactly ``spec``; idempotent.
+
+        A new endpoint gets a port from the servers' range. Members whose server does not exist (yet)
+        are left out. A member leaving the endpoint has its sessions through it closed. Time budget:
+        ~1 ms per change when running, ~0.2 s when the balancer has to be started or reloaded.
+        :raises EndpointUnavailable: HAProxy is missing.
+        :raises EngineError: the balancer failed to start (with its output), or no port is free
+            (transient).
+        """
+        ...
+
+    def endpoint(self, endpoint_id: str) -> EndpointInfo:
+        """The endpoint's address, process and live member states. Read-only; ~ms.
+
+        :raises EndpointNotFound: no such endpoint.
+        """
+        ...
+
+    def endpoints(self) -> Sequence[EndpointInfo]:
+        """Every endpoint under the data root (without member states; adoption, orphan removal)."""
+        ...
+
+    def drop_sessions(self, endpoint_id: str) -> int:
+        """Close every session established through the endpoint, so new connections follow the current
+        weights (rebalance). Returns how many were open. No-op when not running.
+
+        :raises EndpointNotFound: no such endpoint.
+        """
+        ...
+
+    def destroy_endpoint(self, endpoint_id: str) -> None:
+        """Stop the balancer (its sessions end), remove its files and release its port; no-op when missing."""
+        ...
+
+
+class Driver(EndpointDriver, Protocol):
+    """Runs PostgreSQL servers (and the read-only group endpoints in front of them, `EndpointDriver`).
+    Implementations: `engine.local.LocalDriver` (this host)."""
 
     def versions(self) -> Sequence[InstalledVersion]:
         """The PostgreSQL major versions installed, newest first. Pure read; never fails."""

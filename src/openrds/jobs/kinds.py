@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from openrds.clock import Clock
 from openrds.domain.catalogue import Catalogue
 from openrds.domain.model import Instance
-from openrds.domain.states import Health, Lifecycle
+from openrds.domain.states import ChargeType, Health, Lifecycle
 from openrds.engine.driver import Driver, EngineError, PrimaryRequest, ReplicaRequest, ServerInfo, ServerSpec
 from openrds.jobs.model import JobContext, JobKind, Kind, Step
 from openrds.persistence.uow import Store
@@ -75,8 +75,12 @@ def _set_lifecycle(state: Lifecycle) -> Callable[[JobContext], None]:
         def change(i: Instance) -> Instance:
             if i.lifecycle is Lifecycle.DELETED:
                 return i
-            extra = {"isolated_at": now} if state is Lifecycle.ISOLATED else {}
+            extra: dict[str, object] = {"isolated_at": now} if state is Lifecycle.ISOLATED else {}
             health = Health.DOWN if state in (Lifecycle.ISOLATED, Lifecycle.DELETED) else Health.UP
+            if state is Lifecycle.RUNNING:
+                extra["isolation_reason"] = ""
+                if i.charge_type is ChargeType.POSTPAID and i.billed_until is None:
+                    extra["billed_until"] = now  # postpaid metering starts when the server is up
             if state is Lifecycle.DELETED:
                 extra["group_id"] = None
             return replace(i, lifecycle=state, health=health, status_reason="", **extra)

@@ -111,6 +111,7 @@ class JobRunner:
         self._busy_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._loop: threading.Thread | None = None
+        self._finish_listeners: list[Callable[[Job], None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -130,6 +131,11 @@ class JobRunner:
     def wake(self) -> None:
         """Look for new jobs now instead of at the next poll."""
         self._wake.set()
+
+    def on_finish(self, listener: Callable[[Job], None]) -> None:
+        """Call ``listener(job)`` (from a worker thread) each time a job this runner drives ends,
+        SUCCEEDED or FAILED, after that is recorded (the metrics count jobs and their durations)."""
+        self._finish_listeners.append(listener)
 
     @property
     def busy(self) -> int:
@@ -209,6 +215,12 @@ class JobRunner:
         job = replace(job, updated_at=self._clock.now(), **changes)
         with self._store.write() as uow:
             uow.jobs.save(job)
+        if "state" in changes and job.finished:
+            for listener in self._finish_listeners:
+                try:
+                    listener(job)
+                except Exception:  # an observer must never break a job
+                    log.exception("job %s: finish listener failed", job.id)
         return job
 
     def _drive(self, job_id: str) -> None:

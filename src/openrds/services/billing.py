@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -30,7 +31,7 @@ from openrds.domain.errors import (
     InstanceNotFound,
     InsufficientBalance,
     InvalidInput,
-    NoDealNames,
+    MissingInput,
     NotPrepaid,
     OrderNotFound,
     UnknownSpec,
@@ -346,18 +347,20 @@ class BillingService:
         return len({i.id for i in instances})
 
     # --- orders -------------------------------------------------------------------------------
-    def orders(self, uow: UnitOfWork | None, tenant_id: str, deal_names: Sequence[str]) -> list[OrderView]:
+    def orders(self, tenant_id: str, deal_names: Sequence[str]) -> list[OrderView]:
         """The tenant's orders by deal name, in the order asked; an unknown (or another tenant's) name
         fails the whole lookup."""
         if not deal_names:
-            raise NoDealNames("name at least one order", field="deal_names")
-        if uow is None:
-            with self._store.read() as own:
-                return self.orders(own, tenant_id, deal_names)
+            raise MissingInput("name at least one order", field="deal_names")
+        with self._store.read() as uow:
+            return self._orders(uow, tenant_id, deal_names)
+
+    @staticmethod
+    def _orders(uow: UnitOfWork, tenant_id: str, deal_names: Sequence[str]) -> list[OrderView]:
         found = {o.deal_name: o for o in uow.orders(tenant_id).by_deal_names(list(deal_names))}
         for name in deal_names:
             if name not in found:
-                raise OrderNotFound(name)
+                raise OrderNotFound(f"order {name} does not exist", field="deal_names")
         ordered = [found[name] for name in dict.fromkeys(deal_names)]
         codes = uow.instances(tenant_id).codes([o.instance_id for o in ordered])
         views = []
@@ -553,3 +556,34 @@ class BillingService:
                            params={"from": previous.value})
         uow.events.add(tenant_id, instance.id, f"billing.{kind}", message, now)
         log.info("billing: %s %s", instance.code, message)
+
+
+class BillingLoop:
+    """Runs :meth:`BillingService.tick` every ``interval`` seconds on a background thread (started and
+    stopped with the service). Each round works from stored times, so the first round after the
+    service was down charges and isolates exactly what the missed rounds would have."""
+
+    def __init__(self, billing: BillingService, interval: float = 60.0) -> None:
+        self._billing = billing
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="openrds-billing", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._billing.tick()
+            except Exception:  # the loop must outlive a bad round; the next one retries
+                log.exception("billing: round failed")
+            self._stop.wait(self._interval)

@@ -1,7 +1,8 @@
 """First start: a store with no tenant gets a default tenant with one API key and one IAM user.
 
 Their credentials come from ``OPENRDS_BOOTSTRAP_*`` (unattended installs) or are generated; either
-way they are written once to a 0600 file in the data root and shown once by the caller.
+way they are written once to a 0600 file in the data root and shown once by the caller. The tenant
+starts with ``OPENRDS_BOOTSTRAP_BALANCE`` yuan (default 10000), its first ledger entry.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from openrds.domain.money import yuan_to_cents
+from openrds.services.billing import BillingService
 from openrds.services.identity import IdentityService
 
 DEFAULT_TENANT = "default"
 DEFAULT_IAM_USER = "admin"
 CREDENTIALS_FILE = "bootstrap-credentials.json"
+DEFAULT_BALANCE_YUAN = "10000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +42,20 @@ def _password() -> str:
     return f"Or{body}7!"
 
 
-def bootstrap(identity: IdentityService, data_dir: Path, environ: Mapping[str, str] | None = None) -> BootstrapCredentials | None:
-    """Create the first tenant if the store has none; return its credentials (None when not first start)."""
+def bootstrap(identity: IdentityService, data_dir: Path, environ: Mapping[str, str] | None = None, *,
+              billing: BillingService | None = None) -> BootstrapCredentials | None:
+    """Create the first tenant if the store has none; return its credentials (None when not first start).
+    With ``billing``, the tenant gets its initial balance."""
     if identity.tenant_count() > 0:
         return None
     env = os.environ if environ is None else environ
+    # Checked before anything is created: a bad amount must not leave a tenant without its balance.
+    balance = yuan_to_cents(env.get("OPENRDS_BOOTSTRAP_BALANCE") or DEFAULT_BALANCE_YUAN)
+    if balance < 0:
+        raise ValueError("OPENRDS_BOOTSTRAP_BALANCE must not be negative")
     tenant = identity.create_tenant(DEFAULT_TENANT)
+    if billing is not None and balance > 0:
+        billing.top_up(tenant.id, balance, note="initial balance (OPENRDS_BOOTSTRAP_BALANCE)")
     key = identity.create_api_key(tenant.id, env.get("OPENRDS_BOOTSTRAP_SECRET_ID") or None,
                                   env.get("OPENRDS_BOOTSTRAP_SECRET_KEY") or None)
     user_name = env.get("OPENRDS_BOOTSTRAP_IAM_USER") or DEFAULT_IAM_USER

@@ -1,9 +1,17 @@
-"""Read-only groups: records and rules. The load-balanced endpoint that carries traffic is the engine's
-business (a later change); here a group is created, configured, given members and deleted."""
+"""Read-only groups: records and rules, and the live endpoint that carries their traffic.
+
+A group is one address (HAProxy, run by the engine) that spreads new connections over its members by
+weight. Every change here is committed first and then pushed to that endpoint synchronously through
+`Endpoints` (`jobs.endpoints.GroupEndpoints`: ~1 ms through HAProxy's runtime API; creation starts
+the balancer, ~50 ms); a push that fails is retried by every monitor round. Who is in rotation (lag
+and fault eviction) is decided by the monitor's listener, not here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
 from openrds.clock import Clock
 from openrds.domain import rules
@@ -16,6 +24,7 @@ from openrds.domain.errors import (
     InvalidInput,
     InvalidWeight,
     NotAPrimary,
+    ResourceExhausted,
 )
 from openrds.domain.ids import GROUP_PREFIX, short_code
 from openrds.domain.model import Instance, Network, ReadOnlyGroup
@@ -24,6 +33,31 @@ from openrds.persistence.uow import Store, UnitOfWork
 from openrds.services.instances import default_weight
 
 MIN_WEIGHT, MAX_WEIGHT = 1, 50
+T = TypeVar("T")
+
+
+class Endpoints(Protocol):
+    """The live side of groups (`jobs.endpoints.GroupEndpoints`)."""
+
+    def support(self) -> str:
+        """Empty when endpoints can run on this host, else why not."""
+        ...
+
+    def create(self, group_id: str, record: Callable[[str, int], T]) -> T:
+        """Start the group's endpoint, then ``record(host, port)`` it (undone if that fails)."""
+        ...
+
+    def try_apply(self, group_id: str) -> None:
+        """Push the stored state of the group to its endpoint; failures are logged and retried."""
+        ...
+
+    def rebalance(self, group_id: str) -> int:
+        """Drop the group's sessions so new ones follow the weights."""
+        ...
+
+    def destroy(self, group_id: str) -> None:
+        """Remove the endpoint of a deleted group."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +82,7 @@ class GroupConfig:
     min_delay_eliminate_reserve: int | None = None
     replay_lag_eliminate: bool | None = None
     replay_latency_eliminate: bool | None = None
+    rebalance: bool | None = None  # True: drop the group's sessions now and on every weight change
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +93,25 @@ class GroupView:
 
 
 def _check_thresholds(lag: int | None, latency: int | None, reserve: int | None) -> None:
-    for value, field in ((lag, "max_replay_lag"), (latency, "max_replay_latency"), (reserve, "min_delay_eliminate_reserve")):
+    for value, field in ((lag, "max_replay_lag"), (latency, "max_replay_latency"),
+                         (reserve, "min_delay_eliminate_reserve")):
         if value is not None and value < 0:
             raise InvalidInput(f"{field} must not be negative", field=field)
 
 
 class GroupService:
-    def __init__(self, store: Store, catalogue: Catalogue, clock: Clock) -> None:
+    """:param endpoints: the live endpoints; None keeps groups as records only (tests of the rules)."""
+
+    def __init__(self, store: Store, catalogue: Catalogue, clock: Clock, endpoints: Endpoints | None = None) -> None:
         self._store = store
         self._catalogue = catalogue
         self._clock = clock
+        self._endpoints = endpoints
+
+    def _push(self, *group_ids: str) -> None:
+        if self._endpoints is not None:
+            for group_id in group_ids:
+                self._endpoints.try_apply(group_id)
 
     def _group(self, uow: UnitOfWork, tenant_id: str, group_id: str) -> ReadOnlyGroup:
         group = uow.groups(tenant_id).find(group_id)
@@ -87,32 +131,51 @@ class GroupService:
         return GroupView(group, tuple(members), codes.get(group.master_id, group.master_id))
 
     def create(self, tenant_id: str, order: GroupOrder) -> GroupView | None:
-        """The new group; None for a dry run (every rule checked, nothing recorded)."""
+        """The new group, its endpoint listening; None for a dry run (every rule checked, nothing
+        recorded or started).
+
+        :raises ResourceExhausted: this host cannot run the endpoint (HAProxy missing, no free port).
+        """
         rules.check_name(order.name)
         self._catalogue.check_project(order.project_id)
         _check_thresholds(order.max_replay_lag_seconds, order.max_replay_latency_mb, order.min_delay_eliminate_reserve)
-        now = self._clock.now()
-        with self._store.write() as uow:
+
+        def master_of(uow: UnitOfWork) -> Instance:
             master = self._instance(uow, tenant_id, order.master)
             if master.role is not Role.PRIMARY:
                 raise NotAPrimary(master.code, "a read-only instance", "creating a read-only group")
-            network = order.network or master.network
-            self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
-            if order.dry_run:
-                return None
-            group = ReadOnlyGroup(
-                id=short_code(GROUP_PREFIX), tenant_id=tenant_id, master_id=master.id, name=order.name,
-                project_id=order.project_id, region=master.region, zone=master.zone, network=network,
-                status=GroupStatus.OK, max_replay_lag_seconds=order.max_replay_lag_seconds,
-                max_replay_latency_mb=order.max_replay_latency_mb,
-                min_delay_eliminate_reserve=order.min_delay_eliminate_reserve,
-                replay_lag_eliminate=order.replay_lag_eliminate, replay_latency_eliminate=order.replay_latency_eliminate,
-                created_at=now, updated_at=now,
-            )
-            uow.groups(tenant_id).add(group)
-            return GroupView(group, (), master.code)
+            return master
 
-    def describe(self, tenant_id: str, *, group_ids: tuple[str, ...] = (), master: str | None = None) -> list[GroupView]:
+        with self._store.read() as uow:
+            network = order.network or master_of(uow).network
+        self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
+        if self._endpoints is not None and (missing := self._endpoints.support()):
+            raise ResourceExhausted(missing)
+        if order.dry_run:
+            return None
+        group_id = short_code(GROUP_PREFIX)
+
+        def record(host: str, port: int) -> GroupView:
+            now = self._clock.now()
+            with self._store.write() as uow:
+                master = master_of(uow)  # again: it may have gone while the endpoint started
+                group = ReadOnlyGroup(
+                    id=group_id, tenant_id=tenant_id, master_id=master.id, name=order.name,
+                    project_id=order.project_id, region=master.region, zone=master.zone, network=network,
+                    status=GroupStatus.OK, max_replay_lag_seconds=order.max_replay_lag_seconds,
+                    max_replay_latency_mb=order.max_replay_latency_mb,
+                    min_delay_eliminate_reserve=order.min_delay_eliminate_reserve,
+                    replay_lag_eliminate=order.replay_lag_eliminate,
+                    replay_latency_eliminate=order.replay_latency_eliminate,
+                    created_at=now, updated_at=now, host=host, port=port,
+                )
+                uow.groups(tenant_id).add(group)
+                return GroupView(group, (), master.code)
+
+        return record("", 0) if self._endpoints is None else self._endpoints.create(group_id, record)
+
+    def describe(self, tenant_id: str, *, group_ids: tuple[str, ...] = (),
+                 master: str | None = None) -> list[GroupView]:
         with self._store.read() as uow:
             master_id = self._instance(uow, tenant_id, master).id if master else None
             groups = uow.groups(tenant_id).list(master_id)
@@ -132,11 +195,14 @@ class GroupService:
             if member.group_id == group.id:
                 return self._view(uow, tenant_id, group)
             if member.group_id is not None:
-                raise GroupMismatch(f"instance {member.code} is already in group {member.group_id}", field="instance_id")
+                raise GroupMismatch(f"instance {member.code} is already in group {member.group_id}",
+                                    field="instance_id")
             weight = default_weight(self._catalogue.spec(member.spec_code))
             uow.instances(tenant_id).save(replace(member, group_id=group.id, weight=weight,
                                                   member_status=MemberStatus.IN_ROTATION, updated_at=self._clock.now()))
-            return self._view(uow, tenant_id, group)
+            view = self._view(uow, tenant_id, group)
+        self._push(group.id)
+        return view
 
     def _check_member(self, group: ReadOnlyGroup, member: Instance) -> None:
         if member.role is not Role.READONLY or member.master_id != group.master_id:
@@ -151,7 +217,9 @@ class GroupService:
             if member.group_id != group.id:
                 raise GroupMismatch(f"instance {member.code} is not in group {group.id}", field="instance_id")
             uow.instances(tenant_id).save(replace(member, group_id=None, weight=0, updated_at=self._clock.now()))
-            return self._view(uow, tenant_id, group)
+            view = self._view(uow, tenant_id, group)
+        self._push(group.id)  # its sessions through the group's address are closed
+        return view
 
     def move_member(self, tenant_id: str, instance: str, from_group: str, to_group: str) -> GroupView:
         with self._store.write() as uow:
@@ -162,7 +230,9 @@ class GroupService:
                 raise GroupMismatch(f"instance {member.code} is not in group {source.id}", field="instance_id")
             self._check_member(target, member)
             uow.instances(tenant_id).save(replace(member, group_id=target.id, updated_at=self._clock.now()))
-            return self._view(uow, tenant_id, target)
+            view = self._view(uow, tenant_id, target)
+        self._push(source.id, target.id)
+        return view
 
     def set_weight(self, tenant_id: str, instance: str, weight: int, *, group_id: str | None = None) -> Instance:
         if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
@@ -174,14 +244,21 @@ class GroupService:
             if member.group_id is None or (group_id is not None and member.group_id != group_id):
                 raise GroupMismatch(f"instance {member.code} is not in group {group_id or '(any)'}",
                                     field="instance_id")
+            group = self._group(uow, tenant_id, member.group_id)
             member = replace(member, weight=weight, updated_at=self._clock.now())
             uow.instances(tenant_id).save(member)
-            return member
+        # New connections follow the new weight at once; with Rebalance on, established ones are
+        # dropped so that they reconnect by it too (Tencent's "auto load-balancing").
+        self._push(group.id)
+        if group.rebalance and self._endpoints is not None:
+            self._endpoints.rebalance(group.id)
+        return member
 
     def configure(self, tenant_id: str, group_id: str, config: GroupConfig) -> GroupView:
         if config.name is not None:
             rules.check_name(config.name)
-        _check_thresholds(config.max_replay_lag_seconds, config.max_replay_latency_mb, config.min_delay_eliminate_reserve)
+        _check_thresholds(config.max_replay_lag_seconds, config.max_replay_latency_mb,
+                          config.min_delay_eliminate_reserve)
         with self._store.write() as uow:
             group = self._group(uow, tenant_id, group_id)
             changes = {k: v for k, v in (
@@ -190,10 +267,21 @@ class GroupService:
                 ("min_delay_eliminate_reserve", config.min_delay_eliminate_reserve),
                 ("replay_lag_eliminate", config.replay_lag_eliminate),
                 ("replay_latency_eliminate", config.replay_latency_eliminate),
+                ("rebalance", config.rebalance),
             ) if v is not None}
             group = replace(group, updated_at=self._clock.now(), **changes)
             uow.groups(tenant_id).save(group)
-            return self._view(uow, tenant_id, group)
+            view = self._view(uow, tenant_id, group)
+        if config.rebalance and self._endpoints is not None:
+            self._endpoints.rebalance(group.id)  # switched on: the group rebalances now
+        return view
+
+    def rebalance(self, tenant_id: str, group_id: str) -> int:
+        """RebalanceReadOnlyGroup: drop every session through the group's address so that clients
+        reconnect by the current weights (Tencent: "a momentary disconnect"). Returns how many."""
+        with self._store.read() as uow:
+            group = self._group(uow, tenant_id, group_id)
+        return self._endpoints.rebalance(group.id) if self._endpoints is not None else 0
 
     def delete(self, tenant_id: str, group_id: str) -> None:
         with self._store.write() as uow:
@@ -201,3 +289,5 @@ class GroupService:
             if uow.instances(tenant_id).members_of(group.id):
                 raise GroupNotEmpty(f"read-only group {group.id} still has members", field="group_id")
             uow.groups(tenant_id).save(replace(group, status=GroupStatus.DELETED, updated_at=self._clock.now()))
+        if self._endpoints is not None:
+            self._endpoints.destroy(group.id)  # its address and port are freed

@@ -25,11 +25,12 @@ from openrds.domain.errors import (
 from openrds.domain.errors import InvalidChargeType as ChargeTypeMismatch
 from openrds.domain.ids import PRIMARY_PREFIX, READONLY_PREFIX, new_uuid, short_code
 from openrds.domain.model import Instance, InstanceQuery, Job, Network, Tag
+from openrds.domain.money import IsolationReason
 from openrds.domain.states import ChargeType, Lifecycle, MemberStatus, Operation, Role, ensure_allowed
 from openrds.jobs.model import Kind
 from openrds.jobs.runner import JobQueue
 from openrds.persistence.uow import Store, UnitOfWork
-from openrds.services.billing import BillingService, Placed
+from openrds.services.billing import BillingService, Payment, Placed
 from openrds.services.secrets import SecretBox
 
 
@@ -55,9 +56,12 @@ class PrimaryOrder:
     port: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
-    # The dialect fixes the admin account's name (Huawei's ``root``): the reserved-name rule, written
-    # for names a caller chooses, does not apply to it.
-    admin_name_fixed: bool = False
+    voucher_ids: tuple[str, ...] = ()  # at most one (services.billing)
+    auto_voucher: bool = False  # pay with the best usable voucher
+
+    @property
+    def payment(self) -> Payment:
+        return Payment(self.voucher_ids, self.auto_voucher)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,12 @@ class ReadOnlyOrder:
     tags: tuple[Tag, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+    voucher_ids: tuple[str, ...] = ()  # at most one (services.billing)
+    auto_voucher: bool = False  # pay with the best usable voucher
+
+    @property
+    def payment(self) -> Payment:
+        return Payment(self.voucher_ids, self.auto_voucher)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +130,27 @@ def _ensure_master_allows(master: Instance, state: Lifecycle) -> None:
         raise _about_master(exc) from None
 
 
+#: Replicas in these states are not cascaded into their master's isolate/destroy: they are there already.
+_CASCADE_DONE: dict[Operation, frozenset[Lifecycle]] = {
+    Operation.ISOLATE: frozenset({Lifecycle.ISOLATING, Lifecycle.ISOLATED}),
+    Operation.DESTROY: frozenset({Lifecycle.DELETING}),
+    Operation.DELETE: frozenset({Lifecycle.DELETING}),
+}
+
+
+# Tencent's console: "the RO group only supports system-assigned weights", by memory size (GB -> weight).
+_WEIGHT_BY_MEMORY_GB = ((2, 1), (4, 2), (8, 2), (12, 4), (16, 4), (24, 8), (32, 8), (48, 10), (64, 12), (96, 14),
+                        (128, 16), (240, 26), (480, 50))
+
+
 def default_weight(spec: Spec) -> int:
-    """Tencent assigns read-only group weights by memory size by default: 1 per GB, within 1-50."""
-    return max(1, min(50, spec.memory_mb // 1024))
+    """The read-only group weight Tencent assigns by memory size: the weight of the largest step of its
+    table at or below the spec's memory (2 GB -> 1, 4 -> 2, ... 480 -> 50; less than 2 GB -> 1)."""
+    weight = 1
+    for gb, step_weight in _WEIGHT_BY_MEMORY_GB:
+        if spec.memory_mb >= gb * 1024:
+            weight = step_weight
+    return weight
 
 
 class InstanceService:
@@ -149,14 +177,15 @@ class InstanceService:
         rules.check_period(charge_type, order.period_months)
         version = self._catalogue.version(order.version)
         charset = rules.check_charset(order.charset)
-        if not order.admin_name_fixed:
-            rules.check_admin_name(order.admin_user)
+        rules.check_admin_name(order.admin_user)
         rules.check_password(order.admin_password)
         self._catalogue.check_project(order.project_id)
         network = order.network
         self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
         rules.check_name(order.name)
-        if order.dry_run:
+        if order.dry_run:  # priced and the balance checked, nothing charged
+            self._billing.check(tenant_id, spec, order.storage_gb, charge_type, order.period_months, order.count,
+                                order.payment)
             return Created((), None, None)
         now = self._clock.now()
         instances = tuple(
@@ -173,10 +202,12 @@ class InstanceService:
         )
         instances = tuple(replace(i, name=i.name or i.code) for i in instances)
         with self._store.write() as uow:
+            # Paid first: a refused payment (InsufficientBalance, a voucher) rolls back everything.
+            placed = self._billing.place_orders(uow, tenant_id, instances, spec, "create", now, order.payment)
+            instances = placed.instances
             repo = uow.instances(tenant_id)
             for instance in instances:
                 repo.add(instance)
-            placed = self._billing.place_orders(uow, tenant_id, instances, spec, "create", now)
             job = self._jobs.submit(
                 uow, kind=Kind.CREATE_PRIMARIES, tenant_id=tenant_id, instance_ids=[i.id for i in instances],
                 # The admin password waits for the job sealed, never in plain text in the store.
@@ -224,7 +255,9 @@ class InstanceService:
                     f"master {master.code} has {existing} read-only instances; at most {self._max_readonly} allowed",
                     field="instance_count",
                 )
-        if order.dry_run:
+        if order.dry_run:  # priced and the balance checked, nothing charged
+            self._billing.check(tenant_id, spec, storage, charge_type, order.period_months, order.count,
+                                order.payment)
             return Created((), None, None)
         now = self._clock.now()
         instances = []
@@ -250,10 +283,12 @@ class InstanceService:
             if len(uow.instances(tenant_id).replicas_of(master.id)) + order.count > self._max_readonly:
                 raise ReplicaLimitExceeded(f"master {master.code} has reached its read-only instance limit",
                                            field="instance_count")
+            # Paid first: a refused payment (InsufficientBalance, a voucher) rolls back everything.
+            placed = self._billing.place_orders(uow, tenant_id, instances, spec, "create", now, order.payment)
+            instances = list(placed.instances)
             repo = uow.instances(tenant_id)
             for instance in instances:
                 repo.add(instance)
-            placed = self._billing.place_orders(uow, tenant_id, instances, spec, "create", now)
             job = self._jobs.submit(uow, kind=Kind.CREATE_REPLICAS, tenant_id=tenant_id,
                                     instance_ids=[i.id for i in instances], params={"source_id": master.id})
         self._jobs.notify()
@@ -313,21 +348,29 @@ class InstanceService:
         return self._update(tenant_id, identifier, Operation.MODIFY, deletion_protection=enabled)
 
     def _transition(self, tenant_id: str, identifiers: Sequence[str], operation: Operation, during: Lifecycle,
-                    kind: str) -> list[Job]:
-        """Move every instance into ``during`` and submit one job each, all or nothing."""
+                    kind: str, *, months: int | None = None, payment: Payment = Payment()) -> list[Job]:
+        """Move every instance into ``during`` and submit one job each, all or nothing. Money moves in
+        the same transaction: stopping settles postpaid hours and refunds prepaid unused days;
+        coming back buys an expired prepaid instance another ``months`` (services.billing)."""
         jobs = []
         with self._store.write() as uow:
             repo = uow.instances(tenant_id)
             targets = [self._get(uow, tenant_id, identifier) for identifier in identifiers]
             if operation in (Operation.ISOLATE, Operation.DESTROY, Operation.DELETE):
                 # A master takes its read-only instances with it: they cannot outlive their source.
-                named = {t.id for t in targets}
+                # Replicas already on that way (isolated before their master) keep their own job.
+                named, done = {t.id for t in targets}, _CASCADE_DONE.get(operation, frozenset())
                 for master in [t for t in targets if t.role is Role.PRIMARY]:
-                    targets += [r for r in repo.replicas_of(master.id) if r.id not in named]
+                    targets += [r for r in repo.replicas_of(master.id) if r.id not in named and r.lifecycle not in done]
             for instance in targets:
                 ensure_allowed(operation, instance.code, instance.lifecycle)
                 if operation in (Operation.DESTROY, Operation.DELETE) and instance.deletion_protection:
                     raise DeletionProtected(f"instance {instance.code} has deletion protection on", field="instance_id")
+            now = self._clock.now()
+            if operation in (Operation.ISOLATE, Operation.DESTROY, Operation.DELETE):
+                targets = self._billing.on_stop(uow, tenant_id, targets, now, IsolationReason.USER)
+            elif operation is Operation.DISISOLATE:
+                targets, _placed = self._billing.on_restore(uow, tenant_id, targets, now, months, payment)
             for instance in targets:
                 repo.save(replace(instance, lifecycle=during, updated_at=self._clock.now()))
                 jobs.append(self._jobs.submit(uow, kind=kind, tenant_id=tenant_id, instance_ids=[instance.id],
@@ -341,8 +384,12 @@ class InstanceService:
     def isolate(self, tenant_id: str, identifiers: Sequence[str]) -> list[Job]:
         return self._transition(tenant_id, identifiers, Operation.ISOLATE, Lifecycle.ISOLATING, Kind.ISOLATE)
 
-    def disisolate(self, tenant_id: str, identifiers: Sequence[str]) -> list[Job]:
-        return self._transition(tenant_id, identifiers, Operation.DISISOLATE, Lifecycle.DISISOLATING, Kind.DISISOLATE)
+    def disisolate(self, tenant_id: str, identifiers: Sequence[str], *, months: int | None = None,
+                   payment: Payment = Payment()) -> list[Job]:
+        """Bring isolated instances back; an expired prepaid one is bought again for ``months`` (1 by
+        default), a postpaid one needs a balance that is not below zero."""
+        return self._transition(tenant_id, identifiers, Operation.DISISOLATE, Lifecycle.DISISOLATING, Kind.DISISOLATE,
+                                months=months, payment=payment)
 
     def destroy(self, tenant_id: str, identifier: str) -> Job:
         return self._transition(tenant_id, [identifier], Operation.DESTROY, Lifecycle.DELETING, Kind.DESTROY)[0]

@@ -20,8 +20,10 @@ class JobService:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def list(self, tenant_id: str, *, id_prefix: str | None = None, instance: str | None = None) -> list[JobView]:
-        """The tenant's jobs, newest first; by id prefix (Tencent task numbers) and/or instance id or code."""
+    def list(self, tenant_id: str, *, id_prefix: str | None = None, instance: str | None = None,
+             limit: int | None = None) -> list[JobView]:
+        """The tenant's jobs, newest first; by id prefix (Tencent task numbers) and/or instance id or code;
+        the newest ``limit`` only when given (the console's live list)."""
         with self._store.read() as uow:
             instance_id = None
             if instance is not None:
@@ -32,6 +34,8 @@ class JobService:
             jobs = uow.jobs.of_tenant(tenant_id, instance_id=instance_id)
             if id_prefix is not None:
                 jobs = [j for j in jobs if j.id.startswith(id_prefix)]
+            if limit is not None:
+                jobs = jobs[:limit]
             return [self._view(uow, tenant_id, j) for j in jobs]
 
     def get(self, tenant_id: str, job_id: str) -> JobView:

@@ -109,6 +109,7 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
     domain.InstanceNotFound: ErrorSpec(404, "RDS.3002", Text("The DB instance does not exist", "数据库实例不存在")),
     domain.GroupNotFound: ErrorSpec(404, "RDS.3003", Text("The read-only group does not exist", "只读组不存在")),
     domain.JobNotFound: ErrorSpec(404, "RDS.3004", Text("The job does not exist", "任务不存在")),
+    domain.OrderNotFound: ErrorSpec(404, "RDS.3005", Text("The order does not exist", "订单不存在")),
     # --- credentials (the wire layer's token checks answer with the same codes)
     domain.AuthenticationFailed: ErrorSpec(401, "RDS.4001", Text("Authentication failed", "认证失败")),
     domain.Forbidden: ErrorSpec(403, "RDS.4003", Text("The operation is not authorized", "操作未授权")),
@@ -139,6 +140,8 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
     ),
     domain.InsufficientBalance: ErrorSpec(400, "RDS.5008", Text("Insufficient account balance", "账户余额不足")),
     domain.QuotaExceeded: ErrorSpec(400, "RDS.5009", Text("The quota is exceeded", "超出配额")),
+    domain.NotPrepaid: ErrorSpec(400, "RDS.5010", Text("Only prepaid instances can be renewed", "仅包年包月实例可续费")),
+    domain.VoucherRefused: ErrorSpec(400, "RDS.1011", Text("The voucher cannot be used", "代金券不可用")),
     # --- capacity and internals
     domain.ResourceExhausted: ErrorSpec(
         503, "RDS.9001", Text("Not enough resources to fulfil the request", "资源不足，无法完成请求")

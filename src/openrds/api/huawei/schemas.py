@@ -144,7 +144,7 @@ class InstanceBody(_Model):
             raise InvalidInput("primary/standby pairs are not offered; create read replicas instead", field="ha")
         return PrimaryOrder(
             region=project.region, zone=zone.split(",")[0], spec_code=self.flavor_ref, storage_gb=volume.size,
-            admin_user=ADMIN_USER, admin_password=password, admin_name_fixed=True, charge_type="POSTPAID_BY_HOUR",
+            admin_user=ADMIN_USER, admin_password=password, charge_type="POSTPAID_BY_HOUR",
             version=datastore.version, name=self.name,
             network=Network(self.vpc or "", self.nics.subnet_id if self.nics else "",
                             (self.security_group.id,) if self.security_group else ()),

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from openrds.api.huawei import errors
+from openrds.api.metrics import tag_call
 from openrds.domain.errors import AuthenticationFailed, Forbidden, OpenRDSError
 
 log = logging.getLogger(__name__)
@@ -69,12 +70,16 @@ class RdsRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
         v3 = self.v3
+        action = self.name  # the route function's name: bounded, for the request metrics
 
         async def route(request: Request) -> Response:
             try:
-                return await handler(request)
+                answer = await handler(request)
+                tag_call(request.scope, "huawei", action)
+                return answer
             except Exception as exc:  # every failure becomes an answer in this dialect
                 failure = _as_api_error(exc)
+                tag_call(request.scope, "huawei", action, failure.code)
                 return JSONResponse(failure.body(errors.language_of(request.headers.get("X-Language")), v3=v3),
                                     status_code=failure.status)
 
@@ -121,12 +126,17 @@ class KeystoneRoute(APIRoute):
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
+        action = self.name  # the route function's name: bounded, for the request metrics
 
         async def route(request: Request) -> Response:
             try:
-                return await handler(request)
+                answer = await handler(request)
+                tag_call(request.scope, "huawei-iam", action)
+                return answer
             except Exception as exc:  # every failure becomes an answer in this dialect
-                return _as_keystone_error(exc).response()
+                failure = _as_keystone_error(exc)
+                tag_call(request.scope, "huawei-iam", action, str(failure.status))
+                return failure.response()
 
         return route
 

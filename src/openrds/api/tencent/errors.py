@@ -125,6 +125,12 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
         "InvalidParameterValue.ParameterOutOfRange",
         Text("The parameter is out of the settable range", "参数超出可设置范围"),
     ),
+    # A voucher that cannot pay (unknown or another tenant's, expired, used, more than one, or for a
+    # postpaid purchase): its parameter value is wrong; the message names `VoucherIds` and says why.
+    domain.VoucherRefused: ErrorSpec(
+        "InvalidParameterValue.InvalidParameterValueError",
+        Text("The voucher cannot be used", "代金券不可用"),
+    ),
     # --- catalogue
     domain.UnknownRegion: ErrorSpec(
         "InvalidParameterValue.IllegalRegion", Text("Invalid Region parameter", "非法的Region参数")
@@ -156,6 +162,10 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
         "FailedOperation.ROGroupNotFoundError", Text("The RO group does not exist", "只读组不存在")
     ),
     domain.JobNotFound: ErrorSpec("ResourceNotFound", Text("The task does not exist", "任务不存在")),
+    # An unknown (or another tenant's) deal name: the billing code for an invalid order.
+    domain.OrderNotFound: ErrorSpec(
+        "InvalidParameterValue.InvalidOrderNum", Text("Billing error: invalid order", "计费相关错误，订单无效")
+    ),
     # --- state and rules
     domain.OperationDenied: ErrorSpec("OperationDenied", Text("The operation is denied", "操作被拒绝")),
     domain.InvalidInstanceState: ErrorSpec(
@@ -209,6 +219,11 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
     domain.InsufficientBalance: ErrorSpec(
         "OperationDenied.InsufficientBalanceError", Text("Insufficient account balance", "账号余额不足")
     ),
+    # RenewInstance, InquiryPriceRenewDBInstance, SetAutoRenewFlag on a postpaid instance.
+    domain.NotPrepaid: ErrorSpec(
+        "OperationDenied.PostPaidPayModeError",
+        Text("Postpaid instances do not support renewal", "按量付费实例不支持续费"),
+    ),
     domain.QuotaExceeded: ErrorSpec("LimitExceeded", Text("The quota is exceeded", "超过配额限制")),
     # --- authentication raised by services (the wire layer raises its own AuthFailure.* codes)
     domain.AuthenticationFailed: ErrorSpec("AuthFailure", Text("Authentication failed", "鉴权失败")),
@@ -261,6 +276,9 @@ PARAMETER_NAMES: Mapping[str, str] = {
     "max_replay_lag": "MaxReplayLag",
     "max_replay_latency": "MaxReplayLatency",
     "min_delay_eliminate_reserve": "MinDelayEliminateReserve",
+    "voucher_ids": "VoucherIds",
+    "deal_names": "DealNames",
+    "auto_renew_flag": "AutoRenewFlag",
 }
 
 

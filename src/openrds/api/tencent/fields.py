@@ -1,6 +1,6 @@
 """Response shapes of the Tencent Cloud PostgreSQL API (2017-03-12), as TypedDicts for presenters.
 
-One TypedDict per structure the 25 actions of :mod:`.schemas` return (``DBInstance``,
+One TypedDict per structure the actions of :mod:`.schemas` return (``DBInstance``,
 ``DBInstanceNetInfo``, ``ReadOnlyGroup``, ``TaskSet``, ``ZoneInfo``, ``RegionInfo``, ``ClassInfo``,
 ``Version``, ``SpecInfo``/``SpecItemInfo``, ...) and one ``<Action>Response`` per action: the
 ``Response`` object without ``RequestId``, which the router adds. A handler can be typed
@@ -560,3 +560,65 @@ class ModifyReadOnlyDBInstanceWeightResponse(TypedDict):
 
 class RebalanceReadOnlyGroupResponse(TypedDict):
     """``RebalanceReadOnlyGroup`` result (the router adds ``RequestId``)."""
+
+
+class PgDeal(TypedDict):
+    """``PgDeal``: 订单详情"""
+
+    # 订单名
+    DealName: str
+    # 所属用户
+    OwnerUin: str
+    # 订单涉及多少个实例
+    Count: int
+    # 付费模式。1-预付费；0-后付费
+    PayMode: int
+    # 异步任务流程ID
+    FlowId: int
+    # 实例ID数组
+    DBInstanceIdSet: list[str]
+
+
+class InquiryPriceCreateDBInstancesResponse(TypedDict):
+    """``InquiryPriceCreateDBInstances`` result (the router adds ``RequestId``)."""
+
+    # 刊例价，单位：分
+    OriginalPrice: int
+    # 折后实际付款金额，单位：分
+    Price: int
+    # 币种。例如，CNY：人民币。
+    Currency: str
+
+
+class InquiryPriceRenewDBInstanceResponse(TypedDict):
+    """``InquiryPriceRenewDBInstance`` result (the router adds ``RequestId``)."""
+
+    # 刊例价，单位为分。如24650表示246.5元
+    OriginalPrice: int
+    # 折后实际付款金额，单位为分。如24650表示246.5元
+    Price: int
+    # 币种。例如，CNY：人民币。
+    Currency: str
+
+
+class RenewInstanceResponse(TypedDict):
+    """``RenewInstance`` result (the router adds ``RequestId``)."""
+
+    # 订单名
+    DealName: str
+
+
+class SetAutoRenewFlagResponse(TypedDict):
+    """``SetAutoRenewFlag`` result (the router adds ``RequestId``)."""
+
+    # 设置成功的实例个数
+    Count: int
+
+
+class DescribeOrdersResponse(TypedDict):
+    """``DescribeOrders`` result (the router adds ``RequestId``)."""
+
+    # 订单数量
+    TotalCount: int
+    # 订单数组
+    Deals: list[PgDeal]

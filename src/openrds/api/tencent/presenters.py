@@ -8,6 +8,7 @@ from typing import Any
 from openrds.domain.catalogue import Catalogue, Region, Spec, Version, Zone
 from openrds.domain.model import Instance, Job, ReadOnlyGroup
 from openrds.domain.states import ChargeType, GroupStatus, Health, JobState, Lifecycle, MemberStatus, Role
+from openrds.services.billing import OrderView, Quote
 
 ENGINE = "postgresql"
 NO_TIME = "0000-00-00 00:00:00"
@@ -42,7 +43,9 @@ _GROUP_STATUS = {
     GroupStatus.DELETED: "deleted",
 }
 
-_MEMBER_STATUS = {MemberStatus.IN_ROTATION: "ok", MemberStatus.EVICTED: "eliminated"}
+# "running" is what the documents' examples show for a member; for an evicted one they show nothing, and
+# "eliminated" follows the API's own word (ReplayLagEliminate; the console's 剔除中, "being evicted").
+_MEMBER_STATUS = {MemberStatus.IN_ROTATION: "running", MemberStatus.EVICTED: "eliminated"}
 
 
 def time_text(value: datetime | None, default: str = NO_TIME) -> str:
@@ -143,7 +146,7 @@ def group(g: ReadOnlyGroup, members: list[dict[str, Any]], master_code: str) -> 
         "MaxReplayLatency": g.max_replay_latency_mb, "ReplayLatencyEliminate": int(g.replay_latency_eliminate),
         "MaxReplayLag": float(g.max_replay_lag_seconds), "ReplayLagEliminate": int(g.replay_lag_eliminate),
         "VpcId": g.network.vpc_id, "SubnetId": g.network.subnet_id, "Region": g.region, "Zone": g.zone,
-        "Status": _GROUP_STATUS[g.status], "ReadOnlyDBInstanceList": members, "Rebalance": 0,
+        "Status": _GROUP_STATUS[g.status], "ReadOnlyDBInstanceList": members, "Rebalance": int(g.rebalance),
         "DBInstanceNetInfo": [net_info(g.host, g.port, g.network.vpc_id, g.network.subnet_id)] if g.port else [],
         "NetworkAccessList": [],
     }
@@ -157,3 +160,15 @@ def task(job: Job, instance_code: str) -> dict[str, Any]:
         "TaskDetail": {"CurrentStep": str(job.step), "AllSteps": str(job.steps_total), "Input": "", "Output": "",
                        "SwitchTag": 0, "SwitchTime": "", "Message": job.error},
     }
+
+
+def quote(q: Quote) -> dict[str, Any]:
+    """``InquiryPrice*`` answers: cents (分) as integers, and the currency."""
+    return {"OriginalPrice": q.original_cents, "Price": q.price_cents, "Currency": q.currency}
+
+
+def deal(view: OrderView, owner_uin: str) -> dict[str, Any]:
+    """``PgDeal``: one order; its flow is the task that carries it out (creates), 0 for the others."""
+    return {"DealName": view.order.deal_name, "OwnerUin": owner_uin, "Count": 1,
+            "PayMode": 1 if view.order.charge_type is ChargeType.PREPAID else 0,
+            "FlowId": task_number(view.job_id) if view.job_id else 0, "DBInstanceIdSet": [view.instance_code]}

@@ -59,6 +59,8 @@ from pydantic_core import ErrorDetails
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from openrds.api.metrics import UNKNOWN as UNKNOWN_ACTION
+from openrds.api.metrics import tag_call
 from openrds.api.tencent.auth import ApiKeyLookup, Caller, SignedRequest, authenticate
 from openrds.api.tencent.errors import (
     Language,
@@ -421,20 +423,28 @@ def build_router(
         request_id = str(uuid.uuid4())
         language = _language(request.headers.get("x-tc-language"))
         action_name = request.headers.get("x-tc-action", "")
+        # For the request metrics (openrds.api.metrics): only known action names, so labels stay bounded.
+        label = action_name.strip() if action_name.strip() in actions else UNKNOWN_ACTION
         try:
             # The envelope is rendered inside the try: a result that is not JSON-serialisable is our
             # bug and answers InternalError (logged), never a half-written body.
-            return _envelope(request_id, await _serve(request, request_id, language))
+            answer = _envelope(request_id, await _serve(request, request_id, language))
+            tag_call(request.scope, "tencent", label)
+            return answer
         except TencentApiError as exc:
             logger.info("tencent %s %s -> %s", action_name or "-", request_id, exc.code)
+            tag_call(request.scope, "tencent", label, exc.code)
             return _error(request_id, exc, language)
         except OpenRDSError as exc:
             error = from_domain(exc)
             logger.info("tencent %s %s -> %s (%s)", action_name, request_id, error.code, type(exc).__name__)
+            tag_call(request.scope, "tencent", label, error.code)
             return _error(request_id, error, language)
         except Exception:
             logger.exception("tencent %s %s -> InternalError", action_name or "-", request_id)
-            return _error(request_id, internal_error(request_id), language)
+            failure = internal_error(request_id)
+            tag_call(request.scope, "tencent", label, failure.code)
+            return _error(request_id, failure, language)
 
     async def _serve(request: Request, request_id: str, language: Language) -> Mapping[str, Any]:
         method = request.method

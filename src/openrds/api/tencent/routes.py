@@ -6,6 +6,7 @@ strings) are translated here; every rule is the services' and the domain's.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,6 +20,8 @@ from openrds.api.tencent.protocol import Action, ActionContext, build_router
 from openrds.container import Container
 from openrds.domain.errors import InvalidInput
 from openrds.domain.model import Instance, InstanceQuery, Network, Tag
+from openrds.domain.states import MemberStatus
+from openrds.services.billing import Payment, PriceQuery
 from openrds.services.groups import GroupConfig, GroupOrder
 from openrds.services.instances import PrimaryOrder, ReadOnlyOrder
 
@@ -36,6 +39,10 @@ def _extra(request: BaseModel, *names: str) -> dict[str, Any]:
 
 def _tags(tags: list[s.Tag] | None) -> tuple[Tag, ...]:
     return tuple(Tag(t.tag_key, t.tag_value) for t in tags or ())
+
+
+def _vouchers(voucher_ids: list[str] | None) -> tuple[str, ...]:
+    return tuple(voucher_ids or ())
 
 
 def _region(ctx: ActionContext) -> str:
@@ -87,7 +94,8 @@ class TencentActions:
             network=Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ())),
             auto_renew=req.auto_renew_flag == 1, deletion_protection=bool(req.deletion_protection),
             tags=_tags(req.tag_list), dry_run=req.dry_run,
-            extra=_extra(req, "DBNodeSet", "AutoVoucher", "VoucherIds", "ActivityId", "NeedSupportTDE", "KMSKeyId",
+            voucher_ids=_vouchers(req.voucher_ids), auto_voucher=req.auto_voucher == 1,
+            extra=_extra(req, "DBNodeSet", "ActivityId", "NeedSupportTDE", "KMSKeyId",
                          "KMSRegion", "KMSClusterId", "DBEngine", "DBEngineConfig", "SyncMode", "NeedSupportIpv6",
                          "StorageType"),
         ))
@@ -104,8 +112,9 @@ class TencentActions:
             if req.vpc_id or req.subnet_id or req.security_group_ids else None,
             auto_renew=req.auto_renew_flag == 1, deletion_protection=bool(req.deletion_protection),
             group_id=req.read_only_group_id or None, tags=_tags(req.tag_list) + _tags(req.tags), dry_run=req.dry_run,
+            voucher_ids=_vouchers(req.voucher_ids), auto_voucher=req.auto_voucher == 1,
             # DBVersion is accepted and ignored: a replica runs its master's version (the SDK marks it obsolete).
-            extra=_extra(req, "AutoVoucher", "VoucherIds", "ActivityId", "NeedSupportIpv6", "DedicatedClusterId",
+            extra=_extra(req, "ActivityId", "NeedSupportIpv6", "DedicatedClusterId",
                          "DBVersion", "DBMajorVersion", "DBKernelVersion", "BillingParameters"),
         ))
         result: dict[str, Any] = {
@@ -154,7 +163,8 @@ class TencentActions:
         return {}
 
     def dis_isolate_db_instances(self, ctx: ActionContext, req: s.DisIsolateDBInstancesRequest) -> Result:
-        self.c.instances.disisolate(ctx.caller.tenant_id, req.db_instance_id_set)
+        self.c.instances.disisolate(ctx.caller.tenant_id, req.db_instance_id_set, months=req.period,
+                                    payment=Payment(_vouchers(req.voucher_ids), bool(req.auto_voucher)))
         return {}
 
     def destroy_db_instance(self, ctx: ActionContext, req: s.DestroyDBInstanceRequest) -> Result:
@@ -169,6 +179,31 @@ class TencentActions:
         offset, limit = req.offset or 0, min(req.limit or 20, 100)
         tasks = [present.task(v.job, next(iter(v.instance_codes.values()), "")) for v in views[offset:offset + limit]]
         return {"TotalCount": len(views), "TaskSet": tasks}
+
+    # --- money -----------------------------------------------------------------------------
+    def inquiry_price_create_db_instances(self, ctx: ActionContext,
+                                          req: s.InquiryPriceCreateDBInstancesRequest) -> Result:
+        return present.quote(self.c.billing.quote_create(PriceQuery(
+            region=_region(ctx), zone=req.zone, spec_code=req.spec_code, storage_gb=req.storage,
+            count=req.instance_count, period_months=req.period, charge_type=req.instance_charge_type,
+            readonly=_readonly_type(req.instance_type),
+        )))
+
+    def inquiry_price_renew_db_instance(self, ctx: ActionContext, req: s.InquiryPriceRenewDBInstanceRequest) -> Result:
+        return present.quote(self.c.billing.quote_renewal(ctx.caller.tenant_id, req.db_instance_id, req.period))
+
+    def renew_instance(self, ctx: ActionContext, req: s.RenewInstanceRequest) -> Result:
+        placed = self.c.billing.renew(ctx.caller.tenant_id, req.db_instance_id, req.period,
+                                      Payment(_vouchers(req.voucher_ids), req.auto_voucher == 1))
+        return {"DealName": placed.deal_names[0]}
+
+    def set_auto_renew_flag(self, ctx: ActionContext, req: s.SetAutoRenewFlagRequest) -> Result:
+        return {"Count": self.c.billing.set_auto_renew(ctx.caller.tenant_id, req.db_instance_id_set,
+                                                       req.auto_renew_flag)}
+
+    def describe_orders(self, ctx: ActionContext, req: s.DescribeOrdersRequest) -> Result:
+        views = self.c.billing.orders(ctx.caller.tenant_id, req.deal_names)
+        return {"TotalCount": len(views), "Deals": [present.deal(v, ctx.caller.uin) for v in views]}
 
     # --- read-only groups ------------------------------------------------------------------
     def create_read_only_group(self, ctx: ActionContext, req: s.CreateReadOnlyGroupRequest) -> Result:
@@ -195,12 +230,13 @@ class TencentActions:
                 raise InvalidInput(f"filter {f.name} is not supported", field="Filters.Name")
         views = self.c.groups.describe(ctx.caller.tenant_id, group_ids=group_ids, master=master)
         size = req.page_size or 10
-        start = (req.page_number or 0) * size if req.page_number is not None else 0
+        start = max(0, (req.page_number or 1) - 1) * size  # PageNumber counts from 1 (0 is taken as 1)
         groups = []
         for view in views[start:start + size]:
             members = self._present(ctx.caller, view.members, {}, {view.group.master_id: view.master_code})
             for member, instance in zip(members, view.members, strict=True):
-                member["Weight"] = instance.weight  # not in DBInstance; clients read it from the group listing
+                # Not in DBInstance; clients read it from the group listing. Evicted: 0, as Tencent shows it.
+                member["Weight"] = 0 if instance.member_status is MemberStatus.EVICTED else instance.weight
             groups.append(present.group(view.group, members, view.master_code))
         return {"ReadOnlyGroupList": groups, "TotalCount": len(views)}
 
@@ -229,6 +265,7 @@ class TencentActions:
             max_replay_latency_mb=req.max_replay_latency, min_delay_eliminate_reserve=req.min_delay_eliminate_reserve,
             replay_lag_eliminate=None if req.replay_lag_eliminate is None else bool(req.replay_lag_eliminate),
             replay_latency_eliminate=None if req.replay_latency_eliminate is None else bool(req.replay_latency_eliminate),
+            rebalance=None if req.rebalance is None else bool(req.rebalance),
         ))
         return {}
 
@@ -239,8 +276,17 @@ class TencentActions:
         return {}
 
     def rebalance_read_only_group(self, ctx: ActionContext, req: s.RebalanceReadOnlyGroupRequest) -> Result:
-        self.c.groups.get(ctx.caller.tenant_id, req.read_only_group_id)
+        self.c.groups.rebalance(ctx.caller.tenant_id, req.read_only_group_id)
         return {}
+
+
+def _readonly_type(instance_type: str | None) -> bool:
+    """InquiryPriceCreateDBInstances ``InstanceType``: ``primary`` (the default) or ``readonly``."""
+    if instance_type in (None, "", "primary"):
+        return False
+    if instance_type == "readonly":
+        return True
+    raise InvalidInput("InstanceType must be primary or readonly", field="InstanceType")
 
 
 def _instance_query(region: str, req: s.DescribeDBInstancesRequest) -> InstanceQuery:
@@ -310,5 +356,7 @@ def build(container: Container) -> APIRouter:
         actions[name] = Action(name=name, request_model=model, handler=handler,
                                region_required=name not in s.REGION_OPTIONAL_ACTIONS)
     return build_router(actions, _Keys(container), regions=lambda: {r.name for r in container.catalogue.regions},
-                        clock=lambda: container.clock.now().timestamp(),
+                        # Signatures are about wall time: the router checks them (and counts the rate limit)
+                        # against the real clock, whatever clock the business runs on (tests move theirs).
+                        clock=time.time,
                         rate_limit_per_second=container.settings.rate_limit)

@@ -333,6 +333,51 @@ class RebalanceReadOnlyGroupRequest(TencentModel):
     read_only_group_id: str = Field(alias="ReadOnlyGroupId")
 
 
+# --- money ---------------------------------------------------------------------------------------
+class InquiryPriceCreateDBInstancesRequest(TencentModel):
+    """InquiryPriceCreateDBInstances: the price of new instances (``Pid`` is obsolete and ignored)."""
+
+    zone: str = Field(alias="Zone")
+    spec_code: str = Field(alias="SpecCode")
+    storage: UInt64 = Field(alias="Storage")
+    instance_count: UInt64 = Field(alias="InstanceCount")
+    period: UInt64 = Field(alias="Period")
+    pid: UInt64 | None = Field(None, alias="Pid")
+    instance_charge_type: str | None = Field(None, alias="InstanceChargeType")
+    instance_type: str | None = Field(None, alias="InstanceType")
+    db_engine: str | None = Field(None, alias="DBEngine")
+    storage_type: str | None = Field(None, alias="StorageType")
+
+
+class InquiryPriceRenewDBInstanceRequest(TencentModel):
+    """InquiryPriceRenewDBInstance: the price of renewing a prepaid instance for ``Period`` months."""
+
+    db_instance_id: str = Field(alias="DBInstanceId")
+    period: Int64 = Field(alias="Period")
+
+
+class RenewInstanceRequest(TencentModel):
+    """RenewInstance: buy ``Period`` more months of a prepaid instance."""
+
+    db_instance_id: str = Field(alias="DBInstanceId")
+    period: Int64 = Field(alias="Period")
+    auto_voucher: Int64 | None = Field(None, alias="AutoVoucher")
+    voucher_ids: list[str] | None = Field(None, alias="VoucherIds")
+
+
+class SetAutoRenewFlagRequest(TencentModel):
+    """SetAutoRenewFlag: 0 renew by hand, 1 renew automatically, 2 do not renew."""
+
+    db_instance_id_set: list[str] = Field(alias="DBInstanceIdSet")
+    auto_renew_flag: Int64 = Field(alias="AutoRenewFlag")
+
+
+class DescribeOrdersRequest(TencentModel):
+    """DescribeOrders: orders by deal name (``DealNames`` of the create and renew answers)."""
+
+    deal_names: list[str] = Field(alias="DealNames")
+
+
 #: Action name -> request model, for every action this module covers.
 REQUEST_MODELS: dict[str, type[TencentModel]] = {
     "DescribeRegions": DescribeRegionsRequest,
@@ -360,6 +405,11 @@ REQUEST_MODELS: dict[str, type[TencentModel]] = {
     "ModifyDBInstanceReadOnlyGroup": ModifyDBInstanceReadOnlyGroupRequest,
     "ModifyReadOnlyDBInstanceWeight": ModifyReadOnlyDBInstanceWeightRequest,
     "RebalanceReadOnlyGroup": RebalanceReadOnlyGroupRequest,
+    "InquiryPriceCreateDBInstances": InquiryPriceCreateDBInstancesRequest,
+    "InquiryPriceRenewDBInstance": InquiryPriceRenewDBInstanceRequest,
+    "RenewInstance": RenewInstanceRequest,
+    "SetAutoRenewFlag": SetAutoRenewFlagRequest,
+    "DescribeOrders": DescribeOrdersRequest,
 }
 
 #: Actions whose ``Region`` common parameter the API documents as not required.

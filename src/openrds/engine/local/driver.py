@@ -29,6 +29,8 @@ import psycopg
 
 from openrds.engine.driver import (
     CopyMethod,
+    EndpointInfo,
+    EndpointSpec,
     EngineError,
     InstalledVersion,
     PrimaryRequest,
@@ -58,6 +60,7 @@ from openrds.engine.local.files import (
     render_standby_conf,
     strip_standby_settings,
 )
+from openrds.engine.local.haproxy import HaproxyEndpoints
 from openrds.engine.local.layout import Layout, ServerMeta, check_instance_id, slot_name
 from openrds.engine.local.osuser import OsUser
 from openrds.engine.local.ports import PortAllocator, connect_host
@@ -100,6 +103,8 @@ class LocalDriver:
         ``pg_execute_server_program`` and ``pg_read_server_files`` included, i.e. run programs and
         read files as the servers' OS user (every tenant's data on this host) -- exactly what not
         making the admin a superuser is meant to prevent. 16 requires ADMIN OPTION for that.
+    :param haproxy: the HAProxy binary read-only group endpoints run with; None: searched for
+        (`engine.local.haproxy.find_haproxy`). Endpoints take their ports from ``port_range`` too.
     :raises EngineError: the OS user is unusable, the port range is invalid, or the socket path
         would be too long.
     """
@@ -122,6 +127,7 @@ class LocalDriver:
         os_user: str | None = None,
         advertise_host: str | None = None,
         admin_createrole: bool | None = None,
+        haproxy: str | None = None,
     ) -> None:
         self.data_root = Path(data_root).absolute()
         self.bind_host = bind_host
@@ -138,6 +144,12 @@ class LocalDriver:
         self._reflink: bool | None = None
         self._reflink_lock = threading.Lock()
         self._prepare_root()
+        self._endpoints = HaproxyEndpoints(
+            self.data_root, self.layout.run, ports=self.ports,
+            instance_ports=lambda: {m.port for m in self.layout.all_meta()}, address_of=self._address_of,
+            bind_host=bind_host, advertise_host=self.advertise_host, runner=self.runner, os_user=self.os_user,
+            binary=haproxy,
+        )
 
     # ------------------------------------------------------------------ data root
 
@@ -459,7 +471,7 @@ class LocalDriver:
     def _reserve(self, meta: ServerMeta, requested_port: int | None) -> ServerMeta:
         """Allocate a port and create the instance directory with a ``pending`` meta (one lock)."""
         with self.ports.locked():
-            taken = {m.port for m in self.layout.all_meta()}
+            taken = {m.port for m in self.layout.all_meta()} | self._endpoints.recorded_ports()
             port = self.ports.allocate(taken, requested_port)
             meta = meta.with_(port=port, creation="pending")
             self.os_user.mkdir(self.layout.instance(meta.instance_id))
@@ -728,6 +740,25 @@ class LocalDriver:
             self._drop_slot_on(instance_id, orphan)
         return orphans
 
+    def set_replay_paused(self, instance_id: str, paused: bool) -> None:
+        """Pause (``pg_wal_replay_pause()``) or resume (``pg_wal_replay_resume()``) WAL replay on a
+        replica; idempotent. While paused the replica keeps receiving (and forwarding to its cascades)
+        WAL but stops applying it, so its replay lag grows: tests and operators use it to rehearse a
+        lagging replica. Needs the service's superuser, which only the engine holds.
+
+        :raises ServerNotFound: no such server.
+        :raises EngineError: it is not running, or is not in recovery (a primary has no replay).
+        """
+        meta = self._complete_meta(instance_id)
+        try:
+            with self._connect(meta) as conn:
+                if not sql.in_recovery(conn):
+                    raise EngineError("replay pause", f"{instance_id} is not a replica in recovery")
+                conn.execute("SELECT pg_catalog.pg_wal_replay_pause()" if paused
+                             else "SELECT pg_catalog.pg_wal_replay_resume()")
+        except psycopg.OperationalError as exc:
+            raise EngineError("replay pause", f"{instance_id} is not reachable: {exc}", transient=True) from None
+
     def _drop_slot_on(self, source_id: str, slot: str) -> bool:
         """Drop ``slot`` on ``source_id`` if that server is running. True if the slot is gone."""
         try:
@@ -831,6 +862,44 @@ class LocalDriver:
         """Every complete server under the data root with its state (adoption after a restart of
         the service). Half-created directories are not servers; `destroy` removes them."""
         return [self._info(meta) for meta in self.layout.all_meta() if meta.complete]
+
+    # ------------------------------------------------------------------ group endpoints (engine.local.haproxy)
+
+    def endpoint_support(self) -> str:
+        """Empty when HAProxy is installed, else why read-only group endpoints cannot run here."""
+        return self._endpoints.support()
+
+    def ensure_endpoint(self, spec: EndpointSpec) -> EndpointInfo:
+        """Create, start, adopt or correct a group endpoint so it serves exactly ``spec`` (see
+        `engine.driver.EndpointDriver.ensure_endpoint`); members are servers of this data root."""
+        return self._endpoints.ensure(spec)
+
+    def endpoint(self, endpoint_id: str) -> EndpointInfo:
+        """Address, process and live member states of an endpoint.
+
+        :raises EndpointNotFound: no such endpoint.
+        """
+        return self._endpoints.info(endpoint_id)
+
+    def endpoints(self) -> Sequence[EndpointInfo]:
+        """Every endpoint under the data root (members not read)."""
+        return self._endpoints.all()
+
+    def drop_sessions(self, endpoint_id: str) -> int:
+        """Close every session through the endpoint (rebalance); returns how many were open."""
+        return self._endpoints.drop_sessions(endpoint_id)
+
+    def destroy_endpoint(self, endpoint_id: str) -> None:
+        """Stop an endpoint's balancer, remove its files, release its port; no-op when missing."""
+        self._endpoints.destroy(endpoint_id)
+
+    def _address_of(self, instance_id: str) -> tuple[str, int] | None:
+        """Where this host reaches a complete server; None when there is none (yet)."""
+        try:
+            meta = self.layout.read_meta(check_instance_id(instance_id))
+        except EngineError:
+            return None
+        return (self.connect_host, meta.port) if meta is not None and meta.complete else None
 
     def pending(self) -> list[str]:
         """Ids of half-created instance directories (a create that crashed and was not re-run)."""

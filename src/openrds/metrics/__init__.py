@@ -1,0 +1,63 @@
+"""Prometheus metrics at ``/metrics``, and the recent lag history the console charts.
+
+`install` wires it all onto the app over one container: a registry of its own (not the process-wide
+default, so two apps in one process never mix), the collector, the request-counting middleware, the
+monitor's round listener (lag history, inventory) and the job runner's finish listener.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from openrds.container import Container
+from openrds.domain.model import Job
+from openrds.metrics.collector import OpenRDSCollector
+from openrds.metrics.history import LagHistory
+from openrds.metrics.inventory import InventoryTracker
+from openrds.metrics.requests import ApiMetricsMiddleware
+from openrds.metrics.stats import API_BUCKETS, JOB_BUCKETS, HistogramSet
+from openrds.monitoring.snapshot import Snapshot
+from openrds.persistence.uow import Store
+
+
+class Metrics:
+    def __init__(self, snapshot: Callable[[], Snapshot], store: Store) -> None:
+        self.snapshot = snapshot
+        self.history = LagHistory()
+        self.inventory = InventoryTracker(store)
+        self.jobs = HistogramSet(JOB_BUCKETS)
+        self.requests = HistogramSet(API_BUCKETS)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(OpenRDSCollector(snapshot, self.inventory, self.jobs, self.requests))
+
+    def on_round(self, snapshot: Snapshot) -> None:
+        """Monitor round listener: one lag sample per replica, and the inventory when it is due."""
+        self.history.observe(snapshot)
+        self.inventory.maybe_refresh()
+
+    def on_job_finished(self, job: Job) -> None:
+        started = job.started_at or job.created_at
+        ended = job.ended_at or job.updated_at
+        self.jobs.observe((job.kind, job.state.value), max(0.0, (ended - started).total_seconds()))
+
+    def render(self, accept: str = "") -> tuple[bytes, str]:
+        encoder, content_type = choose_encoder(accept)
+        return encoder(self.registry), content_type
+
+
+def install(app: FastAPI, container: Container) -> Metrics:
+    metrics = Metrics(container.monitor.snapshot, container.store)
+    container.monitor.on_round(metrics.on_round)
+    container.runner.on_finish(metrics.on_job_finished)
+    app.add_middleware(ApiMetricsMiddleware, stats=metrics.requests)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics(request: Request) -> Response:  # plain def: runs off the event loop
+        body, content_type = metrics.render(request.headers.get("accept", ""))
+        return Response(body, media_type=content_type)
+
+    return metrics

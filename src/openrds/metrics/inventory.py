@@ -1,0 +1,124 @@
+"""What the store says, condensed for /metrics: refreshed after each monitor round, never at scrape time.
+
+The collector must answer from memory (a scrape must not wait on the store or any server), so this
+keeps the few facts the snapshot lacks: which tenant, role, upstream, version, spec and status each
+instance has, the read-only groups with their members' places in rotation, and the unfinished jobs by
+kind and state. It also counts evictions and re-admissions of group members, seen as a member's status
+changing between two refreshes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from openrds.domain.states import MemberStatus, Role
+from openrds.persistence.uow import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceFacts:
+    code: str
+    tenant_id: str
+    role: str  # primary | readonly
+    upstream: str  # code of the server it replicates from, "" for primaries
+    version: str
+    spec: str
+    status: str  # lifecycle
+
+
+@dataclass(frozen=True, slots=True)
+class GroupFacts:
+    id: str
+    tenant_id: str
+    master: str  # code
+    name: str
+    endpoint: str  # host:port, "" while it has none
+    in_rotation: int
+    evicted: int
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    refreshed_at: float = 0.0  # epoch seconds; 0 before the first refresh
+    tenants: dict[str, str] = field(default_factory=dict)  # id -> name
+    instances: dict[str, InstanceFacts] = field(default_factory=dict)  # by code
+    groups: tuple[GroupFacts, ...] = ()
+    unfinished_jobs: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, state) -> count
+
+    def tenant(self, tenant_id: str) -> str:
+        """The tenant's name (the ``tenant`` label), its id if unknown."""
+        return self.tenants.get(tenant_id, tenant_id)
+
+
+class InventoryTracker:
+    def __init__(self, store: Store, *, min_interval: float = 1.0) -> None:
+        self._store = store
+        self._min_interval = min_interval
+        self._inventory = Inventory()
+        self._members: dict[str, tuple[str, str]] = {}  # member code -> (group id, status)
+        self._evictions: Counter[tuple[str, str]] = Counter()  # (tenant id, group id)
+        self._readmissions: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+        self._last = 0.0
+
+    def current(self) -> Inventory:
+        with self._lock:
+            return self._inventory
+
+    def evictions(self) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+        with self._lock:
+            return dict(self._evictions), dict(self._readmissions)
+
+    def maybe_refresh(self, *_args: object) -> None:
+        """A monitor round listener: refresh unless the last refresh is younger than ``min_interval``."""
+        now = time.monotonic()
+        if now - self._last < self._min_interval:
+            return
+        self._last = now
+        self.refresh()
+
+    def refresh(self) -> Inventory:
+        with self._store.read() as uow:
+            tenants = {t.id: t.name for t in uow.tenants.list()}
+            instances = uow.instances(None).list()
+            groups = uow.groups(None).list()
+            unfinished = Counter((j.kind, j.state.value) for j in uow.jobs.unfinished())
+        codes = {i.id: i.code for i in instances}
+        facts = {
+            i.code: InstanceFacts(i.code, i.tenant_id, i.role.value,
+                                  codes.get(i.master_id, "") if i.master_id else "", i.version, i.spec_code,
+                                  i.lifecycle.value)
+            for i in instances
+        }
+        members: dict[str, tuple[str, str]] = {
+            i.code: (i.group_id, i.member_status.value) for i in instances if i.group_id and i.role is Role.READONLY
+        }
+        group_facts = []
+        for group in groups:
+            statuses = [status for gid, status in members.values() if gid == group.id]
+            endpoint = f"{group.host}:{group.port}" if group.host and group.port else ""
+            group_facts.append(GroupFacts(group.id, group.tenant_id, codes.get(group.master_id, group.master_id),
+                                          group.name, endpoint,
+                                          sum(s == MemberStatus.IN_ROTATION.value for s in statuses),
+                                          sum(s == MemberStatus.EVICTED.value for s in statuses)))
+        tenant_of_group = {g.id: g.tenant_id for g in groups}
+        inventory = Inventory(time.time(), tenants, facts, tuple(group_facts), dict(unfinished))
+        with self._lock:
+            for code, (group_id, status) in members.items():
+                before = self._members.get(code)
+                if before is None or before[0] != group_id or before[1] == status:
+                    continue
+                key = (tenant_of_group.get(group_id, ""), group_id)
+                if status == MemberStatus.EVICTED.value:
+                    self._evictions[key] += 1
+                elif status == MemberStatus.IN_ROTATION.value:
+                    self._readmissions[key] += 1
+            self._members = members
+            self._inventory = inventory
+        return inventory
