@@ -15,7 +15,7 @@ of client CPU per call and would measure itself.
 
 ``replica``: an empty master created through the API; per round, the wall time from sending
 ``CreateReadOnlyDBInstance`` to DescribeDBInstanceAttribute reporting ``running`` (polled every 20 ms),
-next to the floor: ``pg_basebackup -X stream -c fast`` from the same master plus ``pg_ctl start -w``
+next to the floor: ``pg_basebackup -X stream -c fast -R`` from the same master plus ``pg_ctl start -w``
 into a scratch directory, by hand, as the ``postgres`` OS user when run as root.
 
 Goals: >= 1,000 req/s and p99 < 20 ms on one worker; replica creation within 1.5x the floor.
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.support.service import SECRET_ID, SECRET_KEY, RunningService, running_service, wait_for  # noqa: E402
+from tests.support.service import SECRET_ID, SECRET_KEY, RunningService, free_port, running_service, wait_for  # noqa: E402
 
 REGION = "ap-beijing"
 # The service, without the parts that would measure something else: no rate limit (100/s per action
@@ -227,7 +227,8 @@ def _as_postgres(argv: list[str], env: dict[str, str] | None = None) -> subproce
 
 
 def floor_once(service: RunningService, master_code: str, scratch: Path, port: int) -> float:
-    """pg_basebackup + pg_ctl start -w by hand from the master, as the replication role the engine made."""
+    """pg_basebackup + pg_ctl start -w by hand from the master, as the replication role the engine made;
+    ``-R`` so that it starts as a standby of the master, as a replica does."""
     instance_dir = service.data_dir / "instances" / master_code
     meta = json.loads((instance_dir / "server.json").read_text())
     bindir = _bindir()
@@ -241,7 +242,7 @@ def floor_once(service: RunningService, master_code: str, scratch: Path, port: i
     user = passfile.read_text().strip().split(":")[3]
     begin = time.perf_counter()
     _as_postgres([str(bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(meta["port"]), "-U", user,
-                  "-D", str(target), "-X", "stream", "-c", "fast", "-w"], env)
+                  "-D", str(target), "-X", "stream", "-c", "fast", "-R", "-w"], env)
     _as_postgres([str(bindir / "pg_ctl"), "start", "-w", "-s", "-D", str(target), "-l", str(target / "log"),
                   "-o", f"-p {port} -k {scratch} -c listen_addresses=''"], env)
     took = time.perf_counter() - begin
@@ -279,7 +280,7 @@ def replica_bench(args: argparse.Namespace) -> list[str]:
         try:
             api_times, floor_times = [], []
             for _ in range(args.rounds):
-                floor_times.append(floor_once(service, master, scratch, 29500))
+                floor_times.append(floor_once(service, master, scratch, free_port()))
                 begin = time.perf_counter()
                 replica = send("CreateReadOnlyDBInstance", {
                     "MasterDBInstanceId": master, "Zone": "ap-beijing-4", "SpecCode": "pg.it.small2", "Storage": 20,

@@ -1,8 +1,8 @@
 """Benchmark of read-only group endpoints: what the group's address costs over connecting to a replica
 directly, and how fast lag eviction and re-admission follow the replication lag.
 
-    .venv/bin/python bench/ro_group.py                          # both parts, 3 rounds
-    .venv/bin/python bench/ro_group.py --rounds 1 --duration 5  # quick look
+    .venv/bin/python bench/ro_group.py                                   # both parts
+    .venv/bin/python bench/ro_group.py --pairs 2 --rounds 1 --duration 2  # quick look
 
 A real ``openrds serve`` on a temporary data root; through the official SDK: a master, a read-only
 group (``ReplayLatencyEliminate`` 1, ``MaxReplayLatency`` 16 MB) and two replicas bought into it
@@ -12,7 +12,8 @@ group (``ReplayLatencyEliminate`` 1, ``MaxReplayLatency`` 16 MB) and two replica
 client and eight (``-j 2``), against one replica's own port ("direct") and against the group's
 address ("group", HAProxy spreading the clients over both replicas); then the same with ``-C`` (a new
 connection per transaction), whose "average connection time" is the set-up cost of a connection
-(TCP, startup, scram authentication). Direct and group runs alternate, ``--rounds`` times; medians.
+(TCP, startup, scram authentication). ``--pairs`` direct/group pairs per case, interleaved; the
+overhead is the median of the pairs' differences (load from elsewhere on the host hits both alike).
 With 8 clients on a 2-vCPU host both cases are CPU-bound: the balancer takes CPU from PostgreSQL.
 
 ``eviction``: a writer on the master (~10 MB of WAL a second), ``pg_wal_replay_pause()`` on one
@@ -126,7 +127,9 @@ class Setup:
 
 
 # --- overhead ------------------------------------------------------------------------------------
-def overhead(setup: Setup, duration: int, rounds: int) -> dict[str, dict[str, list[float]]]:
+def overhead(setup: Setup, duration: int, pairs: int) -> dict[str, dict[str, list[float]]]:
+    """``pairs`` direct/group pairs of short runs per case, interleaved (the order alternates), so that
+    load from elsewhere on the host hits both sides alike; a pair's difference is one sample."""
     targets = {"direct": setup.ports[setup.a], "group": setup.group_port}
     cases: dict[str, tuple[str, ...]] = {
         "1 client: latency ms": ("-c", "1", "-j", "1"),
@@ -134,17 +137,20 @@ def overhead(setup: Setup, duration: int, rounds: int) -> dict[str, dict[str, li
         "1 client -C: connect ms": ("-c", "1", "-j", "1", "-C"),
         "8 clients -C: connect ms": ("-c", "8", "-j", "2", "-C"),
     }
-    results: dict[str, dict[str, list[float]]] = {case: {"direct": [], "group": [], "tps direct": [],
-                                                         "tps group": []} for case in cases}
-    for round_no in range(rounds):
+    results: dict[str, dict[str, list[float]]] = {
+        case: {"direct": [], "group": [], "difference": [], "tps direct": [], "tps group": []} for case in cases}
+    for pair in range(pairs):
         for case, args in cases.items():
-            for target, port in targets.items():
+            order = list(targets.items()) if pair % 2 == 0 else list(reversed(targets.items()))
+            for target, port in order:
                 out = run_pgbench(port, "-n", "-S", "-T", str(duration), *args)
                 value = figure(out, r"average connection time = ([\d.]+) ms") if "-C" in args \
                     else figure(out, r"latency average = ([\d.]+) ms")
                 results[case][target].append(value)
                 results[case][f"tps {target}"].append(figure(out, r"tps = ([\d.]+)"))
-                log(f"round {round_no + 1} {case:26s} {target:6s} {value:8.3f}")
+            results[case]["difference"].append(results[case]["group"][-1] - results[case]["direct"][-1])
+            log(f"pair {pair + 1} {case:26s} direct {results[case]['direct'][-1]:8.3f} "
+                f"group {results[case]['group'][-1]:8.3f}")
     return results
 
 
@@ -199,8 +205,9 @@ def eviction(setup: Setup, rounds: int) -> list[tuple[float, float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=8, help="seconds per pgbench run")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=3, help="seconds per pgbench run")
+    parser.add_argument("--pairs", type=int, default=8, help="direct/group pairs of runs per case")
+    parser.add_argument("--rounds", type=int, default=3, help="eviction rounds")
     parser.add_argument("--scale", type=int, default=5, help="pgbench -i scale (100,000 rows each)")
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-eviction", action="store_true")
@@ -210,14 +217,14 @@ def main() -> int:
         setup = Setup(Api(service), driver, args.scale)
         print(f"\nload average at start: {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
         if not args.skip_overhead:
-            results = overhead(setup, args.duration, args.rounds)
-            print(f"\n| pgbench -n -S, {args.duration} s, median of {args.rounds} | direct | group | "
-                  "difference | TPS direct | TPS group |")
-            print("|---|---|---|---|---|---|")
+            results = overhead(setup, args.duration, args.pairs)
+            print(f"\n| pgbench -n -S, {args.pairs} pairs of {args.duration} s runs | direct (median) | group (median) "
+                  "| group - direct (median of pairs) | min of pairs | TPS direct | TPS group |")
+            print("|---|---|---|---|---|---|---|")
             for case, values in results.items():
-                direct, group = statistics.median(values["direct"]), statistics.median(values["group"])
-                print(f"| {case} | {direct:.3f} | {group:.3f} | {group - direct:+.3f} | "
-                      f"{statistics.median(values['tps direct']):.0f} | {statistics.median(values['tps group']):.0f} |")
+                med = {k: statistics.median(v) for k, v in values.items()}
+                print(f"| {case} | {med['direct']:.3f} | {med['group']:.3f} | {med['difference']:+.3f} "
+                      f"| {min(values['difference']):+.3f} | {med['tps direct']:.0f} | {med['tps group']:.0f} |")
         if not args.skip_eviction:
             times = eviction(setup, args.rounds)
             print(f"\n| lag eviction ({args.rounds} rounds) | median | max |")

@@ -11,6 +11,9 @@ with_tests=0
 packages=(postgresql postgresql-contrib haproxy)
 if [ "$with_tests" = 1 ]; then
   packages+=(xfsprogs)
+  # The console's browser tests drive Debian's Chromium through Playwright (nothing is downloaded);
+  # fonts-liberation is only a recommendation of chromium, and pages need a font to be drawn.
+  packages+=(chromium fonts-liberation)
 fi
 
 missing=()

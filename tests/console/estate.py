@@ -10,9 +10,6 @@ service's own job runner then builds it through the engine, exactly as it builds
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,8 +73,12 @@ class Tencent:
             "Name": name})
         return str(answer["DBInstanceIdSet"][0])
 
-    def create_group(self, master: str, name: str) -> str:
-        answer = self.call("CreateReadOnlyGroup", {"MasterDBInstanceId": master, "Name": name})
+    def create_group(self, master: str, name: str, *, evict_over_mb: int | None = None) -> str:
+        """A read-only group; with ``evict_over_mb``, members lagging more than that are evicted (none kept)."""
+        params: dict[str, Any] = {"MasterDBInstanceId": master, "Name": name}
+        if evict_over_mb is not None:
+            params.update(ReplayLatencyEliminate=1, MaxReplayLatency=evict_over_mb, MinDelayEliminateReserve=0)
+        answer = self.call("CreateReadOnlyGroup", params)
         return str(answer["ReadOnlyGroupId"])
 
     def create_replica(self, master: str, group: str | None = None) -> str:
@@ -90,7 +91,8 @@ class Tencent:
 
 @dataclass
 class Estate:
-    """A primary, a replica of it in a read-only group, and a cascade from that replica."""
+    """A primary, a replica of it in a read-only group (which evicts members more than 1 MB behind),
+    and a cascade from that replica."""
 
     service: RunningService
     tenant_id: str
@@ -137,7 +139,7 @@ def build_estate(service: RunningService, name: str) -> Estate:
     try:
         primary_code = api.create_primary(name)
         primary = wait_running(store, primary_code)
-        group = api.create_group(primary_code, f"{name}-readers")
+        group = api.create_group(primary_code, f"{name}-readers", evict_over_mb=1)
         replica = wait_running(store, api.create_replica(primary_code, group))
         cascade = wait_running(store, record_cascade(store, replica))
         return Estate(service, primary.tenant_id, primary, replica, cascade, group)
@@ -170,11 +172,3 @@ def write_on(primary: Instance, megabytes: int) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS lag_probe (id bigserial, filler text)")
         conn.execute("INSERT INTO lag_probe (filler) SELECT repeat(md5(random()::text), 30) "
                      "FROM generate_series(1, %s)", (megabytes * 1024,))
-
-
-def temp_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="ordc-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)

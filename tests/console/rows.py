@@ -30,8 +30,11 @@ def primary(tenant_id: str, **changes: Any) -> Instance:
 
 def replica(master: Instance, **changes: Any) -> Instance:
     n = next(_n)
-    return replace(master, id=new_uuid(), code=f"{READONLY_PREFIX}{n:08d}", name=f"ro-{n}", role=Role.READONLY,
-                   master_id=master.id, created_at=T0 + timedelta(seconds=n), port=20000 + n, **changes)
+    values: dict[str, Any] = dict(id=new_uuid(), code=f"{READONLY_PREFIX}{n:08d}", name=f"ro-{n}", role=Role.READONLY,
+                                  master_id=master.id, created_at=T0 + timedelta(seconds=n), port=20000 + n,
+                                  group_id=None, weight=0, member_status=MemberStatus.IN_ROTATION)
+    values.update(changes)
+    return replace(master, **values)
 
 
 def group(master: Instance, **changes: Any) -> ReadOnlyGroup:

@@ -140,6 +140,7 @@ def test_instances_list_with_filters(page: Page, estate: Estate) -> None:
 # --- actions ---------------------------------------------------------------------------------------
 def test_create_a_replica_from_the_page_and_watch_its_job(page: Page, estate: Estate) -> None:
     page.goto(f"/console/instances/{estate.primary.code}")
+    shot(page, "instance-primary")
     form = page.get_by_test_id("create-replicas")
     form.locator("input[name=count]").fill("1")
     form.locator("button[type=submit]").click()
@@ -217,6 +218,10 @@ def test_paused_replay_shows_rising_lag(context: BrowserContext, estate: Estate)
         wait_for(lambda: int(chart.get_attribute("data-points") or 0) > points + 2, 30,
                  "the lag chart to take new points")
         expect(topology.get_by_test_id(f"edge-{r}")).to_have_class(re.compile(r"\bwarn\b"), timeout=15_000)
+        # Its group evicts members more than 1 MB behind: the page says so, and why.
+        member = topology.get_by_test_id(f"member-{r}")
+        expect(member).to_have_attribute("data-status", "evicted", timeout=30_000)
+        expect(member.locator("td").last).to_contain_text(re.compile(r"\S"))
         # The cascade is fed by R, which still receives and forwards WAL while its replay is paused.
         expect(topology.get_by_test_id(f"lag-{estate.cascade.code}")).to_have_attribute("data-state", "streaming")
         shot(charts, "lag")
@@ -236,6 +241,7 @@ def test_paused_replay_shows_rising_lag(context: BrowserContext, estate: Estate)
     try:
         check.goto("/console/topology")
         wait_for(lambda: lag_bytes(check, r) == 0, 60, f"{r} to catch up after replay resumed")
+        expect(check.get_by_test_id(f"member-{r}")).to_have_attribute("data-status", "in_rotation", timeout=30_000)
     finally:
         check.close()
 

@@ -68,6 +68,7 @@ def world() -> Iterator[World]:
         a = identity.create_tenant("alpha")
         container.billing.top_up(a.id, 100_000)  # purchases are paid from the balance (1000 yuan)
         identity.create_iam_user(a.id, "alice", "alice", PASSWORD)
+        container.billing.top_up(a.id, 1_000_000, note="console tests")  # money rules must not be what refuses
         b = identity.create_tenant("beta")
         identity.create_iam_user(b.id, "bob", "bob", PASSWORD)
         primary = rows.primary(a.id, name="orders")

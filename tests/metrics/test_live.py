@@ -161,7 +161,15 @@ def test_paused_replica_shows_growing_byte_lag(service: RunningService, estate: 
         assert (value(families, "openrds_wal_receiver_replay_lag_bytes", instance_id=r) or 0) > 1024 * 1024
         assert (value(families, "openrds_replication_lag_seconds", instance_id=r) or 0) > 0
         assert second > first
+        # Its group evicts members more than 1 MB behind.
+        group = estate.group_id
+        wait_for(lambda: value(scrape(service), "openrds_group_members", group_id=group, status="evicted") == 1, 30,
+                 f"{r} to be evicted from {group}")
+        assert (value(scrape(service), "openrds_group_evictions_total", group_id=group) or 0) >= 1
     finally:
         driver.set_replay_paused(r, False)
     wait_for(lambda: value(scrape(service), "openrds_replication_lag_bytes", instance_id=r) == 0, 60,
              f"{r} to catch up after replay resumed")
+    wait_for(lambda: value(scrape(service), "openrds_group_members", group_id=estate.group_id,
+                           status="in_rotation") == 1, 30, f"{r} to be re-admitted")
+    assert (value(scrape(service), "openrds_group_readmissions_total", group_id=estate.group_id) or 0) >= 1

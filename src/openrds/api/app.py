@@ -51,5 +51,5 @@ def create_app(container: Container, *, manage_background: bool = True) -> FastA
     from openrds import console, metrics
 
     app.state.metrics = metrics.install(app, container)
-    app.state.console = console.mount(app, container, app.state.metrics.history)
+    app.state.console = console.mount(app, container, app.state.metrics)
     return app

@@ -31,7 +31,7 @@ from openrds.container import Container
 from openrds.domain.errors import AuthenticationFailed, Forbidden, InvalidInput, NotFound, OpenRDSError
 from openrds.domain.model import Instance, InstanceQuery
 from openrds.domain.states import ChargeType, Lifecycle, MemberStatus, Role
-from openrds.metrics.history import LagHistory
+from openrds.metrics import Metrics
 from openrds.services.events import EventService
 from openrds.services.instances import PrimaryOrder, ReadOnlyOrder
 
@@ -42,6 +42,9 @@ MAX_FORM_BYTES = 64 * 1024
 PAGE_SIZE = 50
 JOBS_SHOWN = 50
 ALL = 100_000  # "every instance of the tenant" for the topology
+#: The metrics layer refreshes its in-memory inventory after each monitor round (about once a second);
+#: older than this (the monitor is not running) and the topology reads the store instead.
+INVENTORY_MAX_AGE = 5.0
 
 #: Pages the console shows, for the navigation bar.
 NAV = (("topology", "Topology"), ("instances", "Instances"), ("lag", "Lag"), ("jobs", "Jobs"))
@@ -102,10 +105,11 @@ class Page:
 
 
 class Console:
-    def __init__(self, container: Container, history: LagHistory, signer: Signer, throttle: SignInThrottle,
+    def __init__(self, container: Container, metrics: Metrics, signer: Signer, throttle: SignInThrottle,
                  *, secure_cookies: bool = False) -> None:
         self.c = container
-        self.history = history
+        self.history = metrics.history
+        self.inventory = metrics.inventory
         self.signer = signer
         self.throttle = throttle
         self.events = EventService(container.store)
@@ -114,7 +118,7 @@ class Console:
                                trim_blocks=True, lstrip_blocks=True, auto_reload=False)
         self.env.globals.update(
             fmt_bytes=topology.fmt_bytes, fmt_seconds=topology.fmt_seconds, when=_when, duration=_duration,
-            nav=NAV, version=__version__, NODE_W=topology.NODE_W, NODE_H=topology.NODE_H,
+            nav=NAV, version=__version__,
             vendor=self._vendor_files(),
         )
 
@@ -145,6 +149,11 @@ class Console:
         return self.render("error.html", self.page(session), refusal.status, message=refusal.message)
 
     # --- sessions ------------------------------------------------------------------------------------
+    def secure(self, request: Request) -> bool:
+        """Cookies get ``Secure`` when the console is reached over HTTPS (directly, or through a proxy
+        uvicorn trusts for ``X-Forwarded-Proto``), or when mounted with ``secure_cookies``."""
+        return self.secure_cookies or request.url.scheme == "https"
+
     def session(self, request: Request) -> Session | None:
         return self.signer.read(request.cookies.get(SESSION_COOKIE))
 
@@ -189,8 +198,14 @@ class Console:
         return list(self.c.instances.describe(tenant_id, InstanceQuery(limit=ALL)).items)
 
     def trees(self, tenant_id: str) -> list[topology.Tree]:
-        instances = self.tenant_instances(tenant_id)
-        groups = [view.group for view in self.c.groups.describe(tenant_id)]
+        inventory = self.inventory.current()
+        if inventory.fresh(INVENTORY_MAX_AGE):
+            # What the monitor's last round refreshed: no store query per redraw (every 2 s per browser).
+            instances = list(inventory.by_tenant.get(tenant_id, ()))
+            groups = list(inventory.groups_by_tenant.get(tenant_id, ()))
+        else:
+            instances = self.tenant_instances(tenant_id)
+            groups = [view.group for view in self.c.groups.describe(tenant_id)]
         evicted = [i.id for i in instances if i.group_id and i.member_status is MemberStatus.EVICTED]
         reasons: dict[str, str] = {}
         if evicted:
@@ -285,7 +300,7 @@ def build_router(console: Console) -> APIRouter:
                                   token=console.signer.csrf_token("login:" + nonce), domain=domain, user=user)
         if fresh:
             response.set_cookie(PRESESSION_COOKIE, nonce, httponly=True, samesite="strict", path="/console",
-                                secure=console.secure_cookies)
+                                secure=console.secure(request))
         return response
 
     @router.post("/login")
@@ -324,7 +339,7 @@ def build_router(console: Console) -> APIRouter:
                                          user=found.name)
         response = _see_other(next_url)
         response.set_cookie(SESSION_COOKIE, cookie, max_age=int(console.signer.ttl_seconds), httponly=True,
-                            samesite="lax", path="/console", secure=console.secure_cookies)
+                            samesite="lax", path="/console", secure=console.secure(request))
         response.delete_cookie(PRESESSION_COOKIE, path="/console")
         return response
 

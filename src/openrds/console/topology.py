@@ -13,6 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from markupsafe import Markup, escape
+
 from openrds.domain.model import Instance, ReadOnlyGroup
 from openrds.domain.states import MemberStatus, Role
 from openrds.monitoring.snapshot import LinkView, Snapshot
@@ -148,6 +150,37 @@ class Tree:
     @property
     def height(self) -> int:
         return 2 * MARGIN + (len(self.nodes) - 1) * ROW + NODE_H
+
+    def svg(self) -> Markup:
+        """The drawing, written here rather than in a template: one string per node and edge keeps a
+        page of 600 servers at a few milliseconds (a Jinja loop cost ~10 ms and ~20 objects per node)."""
+        width, height = self.width, self.height
+        parts = [f'<svg class="topology" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+                 f'role="img" aria-label="replication tree of {escape(self.root.code)}">']
+        for e in self.edges:
+            code = escape(e.replica.code)
+            lag_bytes = "" if e.lag_bytes is None else str(e.lag_bytes)
+            lag_seconds = "" if e.lag_seconds is None else f"{e.lag_seconds:.3f}"
+            parts.append(
+                f'<g class="edge{" warn" if e.warn else ""}" data-testid="edge-{code}" '
+                f'data-source="{escape(e.source.code)}"><path d="{e.path}"/>'
+                f'<text x="{e.label_x}" y="{e.label_y}" class="lag" data-testid="lag-{code}" '
+                f'data-bytes="{lag_bytes}" data-seconds="{lag_seconds}" data-state="{escape(e.state)}">'
+                f'{escape(e.label)}</text></g>')
+        for n in self.nodes:
+            code = escape(n.code)
+            status = escape(n.instance.lifecycle.value)
+            role = "cascade" if n.depth > 1 else n.instance.role.value
+            down = n.up is False
+            parts.append(
+                f'<a href="/console/instances/{code}"><g class="node status-{status}{" down" if down else ""}" '
+                f'data-testid="node-{code}" transform="translate({n.x},{n.y})">'
+                f'<title>{escape(n.instance.name)}</title>'
+                f'<rect width="{NODE_W}" height="{NODE_H}" rx="6"/>'
+                f'<text x="10" y="18" class="code">{code}</text>'
+                f'<text x="10" y="35" class="sub">{role} · {status}{" · down" if down else ""}</text></g></a>')
+        parts.append("</svg>")
+        return Markup("".join(parts))
 
 
 def build(instances: Sequence[Instance], snapshot: Snapshot, groups: Iterable[ReadOnlyGroup] = (),

@@ -109,9 +109,17 @@ class GroupEndpoints:
             if group is None:
                 self._driver.destroy_endpoint(group_id)
                 return
-            self._driver.ensure_endpoint(EndpointSpec(group.id, tuple(
+            info = self._driver.ensure_endpoint(EndpointSpec(group.id, tuple(
                 EndpointMember(m.code, max(1, m.weight), drained=m.member_status is MemberStatus.EVICTED)
                 for m in members if m.lifecycle not in _NOT_SERVED)))
+            if (info.host, info.port) != (group.host, group.port):
+                # The engine's word on the address wins (an endpoint made again, e.g. after its files were lost).
+                with self._store.write() as uow:
+                    current = uow.groups(None).find(group_id)
+                    if current is not None:
+                        uow.groups(None).save(replace(current, host=info.host, port=info.port,
+                                                      updated_at=self._clock.now()))
+                log.warning("read-only group %s now listens on %s:%d", group_id, info.host, info.port)
 
     def try_apply(self, group_id: str) -> None:
         """`apply`, logging instead of raising: for callers whose change is already committed."""
@@ -130,6 +138,9 @@ class GroupEndpoints:
             try:
                 return self._driver.drop_sessions(group_id)
             except EndpointNotFound:
+                return 0
+            except EngineError as exc:  # not answering: the next round starts it again, without sessions
+                log.warning("rebalance of %s: %s", group_id, exc)
                 return 0
 
     def destroy(self, group_id: str) -> None:

@@ -1,10 +1,14 @@
-"""What the store says, condensed for /metrics: refreshed after each monitor round, never at scrape time.
+"""What the store says, kept in memory: refreshed after each monitor round, never at scrape time.
 
 The collector must answer from memory (a scrape must not wait on the store or any server), so this
 keeps the few facts the snapshot lacks: which tenant, role, upstream, version, spec and status each
 instance has, the read-only groups with their members' places in rotation, and the unfinished jobs by
 kind and state. It also counts evictions and re-admissions of group members, seen as a member's status
 changing between two refreshes.
+
+The console's topology page, redrawn every two seconds by every open browser, reads the instances and
+groups from here too (each tenant its own), rather than loading every instance of the tenant from the
+store on each request; they are at most one refresh old.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from openrds.domain.model import Instance, ReadOnlyGroup
 from openrds.domain.states import MemberStatus, Role
 from openrds.persistence.uow import Store
 
@@ -50,10 +55,15 @@ class Inventory:
     instances: dict[str, InstanceFacts] = field(default_factory=dict)  # by code
     groups: tuple[GroupFacts, ...] = ()
     unfinished_jobs: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, state) -> count
+    by_tenant: dict[str, tuple[Instance, ...]] = field(default_factory=dict)  # not deleted, oldest first
+    groups_by_tenant: dict[str, tuple[ReadOnlyGroup, ...]] = field(default_factory=dict)
 
     def tenant(self, tenant_id: str) -> str:
         """The tenant's name (the ``tenant`` label), its id if unknown."""
         return self.tenants.get(tenant_id, tenant_id)
+
+    def fresh(self, max_age: float) -> bool:
+        return time.time() - self.refreshed_at <= max_age
 
 
 class InventoryTracker:
@@ -108,7 +118,15 @@ class InventoryTracker:
                                           sum(s == MemberStatus.IN_ROTATION.value for s in statuses),
                                           sum(s == MemberStatus.EVICTED.value for s in statuses)))
         tenant_of_group = {g.id: g.tenant_id for g in groups}
-        inventory = Inventory(time.time(), tenants, facts, tuple(group_facts), dict(unfinished))
+        by_tenant: dict[str, list[Instance]] = {}
+        for instance in instances:
+            by_tenant.setdefault(instance.tenant_id, []).append(instance)
+        groups_by_tenant: dict[str, list[ReadOnlyGroup]] = {}
+        for group in groups:
+            groups_by_tenant.setdefault(group.tenant_id, []).append(group)
+        inventory = Inventory(time.time(), tenants, facts, tuple(group_facts), dict(unfinished),
+                              {t: tuple(found) for t, found in by_tenant.items()},
+                              {t: tuple(found) for t, found in groups_by_tenant.items()})
         with self._lock:
             for code, (group_id, status) in members.items():
                 before = self._members.get(code)

@@ -205,19 +205,26 @@ class AdminSocket:
         self.path = path
 
     def __call__(self, command: str) -> str:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(self.TIMEOUT)
-            sock.connect(str(self.path))
-            sock.sendall(command.encode() + b"\n")
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
+        """HAProxy's answer to ``command``.
+
+        :raises EngineError: the socket is gone or silent (transient: the process may be restarting).
+        """
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(self.TIMEOUT)
+                sock.connect(str(self.path))
+                sock.sendall(command.encode() + b"\n")
+                chunks = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+        except OSError as exc:
+            raise EngineError("endpoint admin socket", f"{self.path.name}: {exc}", transient=True) from None
         return b"".join(chunks).decode(errors="replace").strip()
 
     def answers(self) -> bool:
         try:
             return bool(self("show info"))
-        except OSError:
+        except EngineError:
             return False
 
 
@@ -464,7 +471,7 @@ class HaproxyEndpoints:
         admin = AdminSocket(self._socket(endpoint_id)) if pid is not None and members else None
         try:
             return self._info(endpoint_id, meta.port, pid, admin)
-        except OSError:  # stopped between the pid check and the socket call
+        except EngineError:  # stopped between the pid check and the socket call
             return self._info(endpoint_id, meta.port, None, None)
 
     def all(self) -> list[EndpointInfo]:
