@@ -50,10 +50,15 @@ def sign_in(page: Page, user: str, password: str, domain: str = "") -> None:
     page.click("form[data-testid=login-form] button[type=submit]")
 
 
+page_errors: list[str] = []  # script errors and CSP refusals seen by the signed-in context
+
+
 @pytest.fixture(scope="module")
 def context(browser: Browser, service: RunningService, estate: Estate) -> Iterator[BrowserContext]:
-    """A context signed in as the bootstrap tenant's IAM user."""
+    """A context signed in as the bootstrap tenant's IAM user; it records every error a page logs."""
     context = new_context(browser, service)
+    context.on("console", lambda message: page_errors.append(message.text) if message.type == "error" else None)
+    context.on("weberror", lambda error: page_errors.append(str(error.error)))
     page = context.new_page()
     sign_in(page, IAM_USER, IAM_PASSWORD)
     expect(page).to_have_url(re.compile(r"/console/topology$"))
@@ -71,6 +76,14 @@ def page(context: BrowserContext) -> Iterator[Page]:
         yield page
     finally:
         page.close()
+
+
+@pytest.fixture(autouse=True)
+def no_page_errors() -> Iterator[None]:
+    """No test may leave a script error or a Content-Security-Policy refusal behind."""
+    page_errors.clear()
+    yield
+    assert page_errors == [], page_errors
 
 
 def shot(page: Page, name: str) -> None:
