@@ -69,25 +69,36 @@ def serve(
     endpoint = f"{settings.listen_host}:{settings.listen_port}"
     if first is not None:
         # Secrets the operator supplied are not echoed: service output usually ends up in a journal.
-        _print_first_start(first, endpoint, settings.data_dir / CREDENTIALS_FILE,
-                           key_given=bool(os.environ.get("OPENRDS_BOOTSTRAP_SECRET_KEY")),
-                           password_given=bool(os.environ.get("OPENRDS_BOOTSTRAP_IAM_PASSWORD")))
+        _print_first_start(
+            first,
+            endpoint,
+            settings.data_dir / CREDENTIALS_FILE,
+            key_given=bool(os.environ.get("OPENRDS_BOOTSTRAP_SECRET_KEY")),
+            password_given=bool(os.environ.get("OPENRDS_BOOTSTRAP_IAM_PASSWORD")),
+        )
     app = create_app(container)
     # Everything built so far (modules, the app, the store's metadata) lives as long as the process:
     # moved out of the collector's reach, a full collection no longer walks ~160k objects (it took
     # 100-300 ms here, a pause that landed on whichever console page or /metrics scrape was running).
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=settings.listen_host, port=settings.listen_port,
-                log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.listen_host,
+        port=settings.listen_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
 
 
-def _print_first_start(creds: object, endpoint: str, path: Path, *, key_given: bool = False,
-                       password_given: bool = False) -> None:
+def _print_first_start(
+    creds: object, endpoint: str, path: Path, *, key_given: bool = False, password_given: bool = False
+) -> None:
     c: Any = creds  # BootstrapCredentials
     secret_key = "(as given in OPENRDS_BOOTSTRAP_SECRET_KEY)" if key_given else c.secret_key
     iam_password = "(as given in OPENRDS_BOOTSTRAP_IAM_PASSWORD)" if password_given else c.iam_password
-    console.print(f"""[bold green]OpenRDS first start[/bold green]: a default tenant was created. These credentials are shown
+    console.print(
+        f"""[bold green]OpenRDS first start[/bold green]: a default tenant was created. These credentials are shown
 only now; they are also in {path} (mode 0600).
 
   endpoint        http://{endpoint}
@@ -106,7 +117,10 @@ Tencent Cloud SDK (pip install tencentcloud-sdk-python-postgres):
   profile = ClientProfile(httpProfile=HttpProfile(endpoint="{endpoint}", protocol="http"))
   client = postgres_client.PostgresClient(cred, "ap-beijing", profile)
   print(client.DescribeZones(models.DescribeZonesRequest()).to_json_string())
-""", highlight=False, soft_wrap=True)
+""",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -117,12 +131,12 @@ def version() -> None:
 
 # --- admin ---------------------------------------------------------------------------------------
 def _identity(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from openrds.clock import SystemClock
+    from openrds.domain.catalogue import DEFAULT_REGIONS
     from openrds.persistence.db import open_engine, upgrade
     from openrds.persistence.uow import Store
     from openrds.services.identity import IdentityService
     from openrds.services.secrets import SecretBox
-    from openrds.clock import SystemClock
-    from openrds.domain.catalogue import DEFAULT_REGIONS
 
     settings = _settings(config, data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -149,8 +163,10 @@ def create_tenant(name: str, config: ConfigOption = None, data_dir: DataDirOptio
     except OpenRDSError as exc:
         _fail(exc)
         return
-    console.print(f"tenant {tenant.name} ({tenant.id})\nSecretId  {key.key.secret_id}\nSecretKey {key.secret_key}",
-                  highlight=False)
+    console.print(
+        f"tenant {tenant.name} ({tenant.id})\nSecretId  {key.key.secret_id}\nSecretKey {key.secret_key}",
+        highlight=False,
+    )
 
 
 @admin.command("list-tenants")
@@ -213,8 +229,9 @@ def create_iam_user(
 
 
 @admin.command("create-project")
-def create_project(tenant: str, name: str, region: str, config: ConfigOption = None,
-                   data_dir: DataDirOption = None) -> None:
+def create_project(
+    tenant: str, name: str, region: str, config: ConfigOption = None, data_dir: DataDirOption = None
+) -> None:
     """Create a Huawei-style project for a tenant."""
     from openrds.domain.errors import OpenRDSError
 
@@ -276,8 +293,10 @@ def top_up(tenant: str, yuan: str, config: ConfigOption = None, data_dir: DataDi
     except OpenRDSError as exc:
         _fail(exc)
         return
-    console.print(f"topped up {cents_text(entry.amount_cents)} CNY; "
-                  f"balance {cents_text(entry.balance_after_cents)} CNY", highlight=False)
+    console.print(
+        f"topped up {cents_text(entry.amount_cents)} CNY; balance {cents_text(entry.balance_after_cents)} CNY",
+        highlight=False,
+    )
 
 
 @admin.command("balance")
@@ -297,8 +316,15 @@ def balance(tenant: str, config: ConfigOption = None, data_dir: DataDirOption = 
     console.print(f"balance {cents_text(account.balance_cents)} CNY{arrears}", highlight=False)
     ledger = Table("#", "time (UTC)", "kind", "amount", "balance", "reference", "note", title="ledger")
     for e in statement.ledger:
-        ledger.add_row(str(e.id), f"{e.created_at:%Y-%m-%d %H:%M:%S}", e.kind, cents_text(e.amount_cents),
-                       cents_text(e.balance_after_cents), e.reference, e.note)
+        ledger.add_row(
+            str(e.id),
+            f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+            e.kind,
+            cents_text(e.amount_cents),
+            cents_text(e.balance_after_cents),
+            e.reference,
+            e.note,
+        )
     console.print(ledger)
     if statement.vouchers:
         vouchers = Table("voucher", "amount", "expires (UTC)", "spent", title="vouchers")
@@ -328,8 +354,11 @@ def issue_voucher(
     except OpenRDSError as exc:
         _fail(exc)
         return
-    console.print(f"voucher {voucher.id} worth {cents_text(voucher.amount_cents)} CNY, valid until "
-                  f"{voucher.expires_at:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
+    console.print(
+        f"voucher {voucher.id} worth {cents_text(voucher.amount_cents)} CNY, valid until "
+        f"{voucher.expires_at:%Y-%m-%d %H:%M:%S} UTC",
+        highlight=False,
+    )
 
 
 def main() -> None:

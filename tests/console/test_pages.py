@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.support.service import destroy_servers
 
 from openrds.api.app import create_app
 from openrds.console.security import SignInThrottle
@@ -92,6 +93,7 @@ def world() -> Iterator[World]:
             yield World(container, client, a.id, b.id, primary, replica, cascade, evicted, group, snap)
     finally:
         container.stop()
+        destroy_servers(root / "data")  # console actions may have started a group endpoint
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -16,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from tests.console import rows
+from tests.support.service import destroy_servers
 
 from openrds.api.app import create_app
 from openrds.container import Container, build
@@ -71,6 +72,7 @@ def container() -> Iterator[Container]:
         yield built
     finally:
         built.stop()
+        destroy_servers(root / "data")
         shutil.rmtree(root, ignore_errors=True)
 
 

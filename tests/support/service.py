@@ -49,7 +49,9 @@ def wait_for(predicate: Callable[[], T | None], timeout: float, what: str, inter
         except Exception as exc:  # remember why, for the failure message
             last_error = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last_error})" if last_error else "")
+    )
 
 
 @dataclass
@@ -78,24 +80,33 @@ def _server_port_range() -> str:
     return f"{base}-{base + 99}"
 
 
-def start_service(data_dir: Path, *, extra_env: dict[str, str] | None = None, port: int | None = None) -> RunningService:
+def start_service(
+    data_dir: Path, *, extra_env: dict[str, str] | None = None, port: int | None = None
+) -> RunningService:
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENRDS_")}
-    env.update({
-        "OPENRDS_DATA_DIR": str(data_dir),
-        "OPENRDS_LISTEN": f"127.0.0.1:{port}",
-        "OPENRDS_PORT_RANGE": _server_port_range(),
-        "OPENRDS_BOOTSTRAP_SECRET_ID": SECRET_ID,
-        "OPENRDS_BOOTSTRAP_SECRET_KEY": SECRET_KEY,
-        "OPENRDS_BOOTSTRAP_IAM_USER": IAM_USER,
-        "OPENRDS_BOOTSTRAP_IAM_PASSWORD": IAM_PASSWORD,
-        "OPENRDS_SUPERVISE_INTERVAL": "1",
-    })
+    env.update(
+        {
+            "OPENRDS_DATA_DIR": str(data_dir),
+            "OPENRDS_LISTEN": f"127.0.0.1:{port}",
+            "OPENRDS_PORT_RANGE": _server_port_range(),
+            "OPENRDS_BOOTSTRAP_SECRET_ID": SECRET_ID,
+            "OPENRDS_BOOTSTRAP_SECRET_KEY": SECRET_KEY,
+            "OPENRDS_BOOTSTRAP_IAM_USER": IAM_USER,
+            "OPENRDS_BOOTSTRAP_IAM_PASSWORD": IAM_PASSWORD,
+            "OPENRDS_SUPERVISE_INTERVAL": "1",
+        }
+    )
     env.update(extra_env or {})
     log_path = data_dir.parent / f"service-{port}.log"
     with log_path.open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "openrds", "serve"], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "openrds", "serve"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     service = RunningService(process, data_dir, port, log_path, env)
 
     def healthy() -> bool:

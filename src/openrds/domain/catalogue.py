@@ -14,7 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from openrds.domain.errors import UnknownNetwork, UnknownProject, UnknownRegion, UnknownSpec, UnknownVersion, UnknownZone
+from openrds.domain.errors import (
+    UnknownNetwork,
+    UnknownProject,
+    UnknownRegion,
+    UnknownSpec,
+    UnknownVersion,
+    UnknownZone,
+)
 
 _FLAVOR_NAMESPACE = uuid.UUID("6f1c3f4e-7a43-4c1b-9a59-0b8d2f0e5a11")
 
@@ -130,9 +137,7 @@ class Catalogue:
 
 
 def _zones(region: str, numbers: Sequence[int], base_id: int, en: str, zh: str) -> tuple[Zone, ...]:
-    return tuple(
-        Zone(f"{region}-{n}", f"{en} Zone {n}", f"{zh}{n}区", base_id + n) for n in numbers
-    )
+    return tuple(Zone(f"{region}-{n}", f"{en} Zone {n}", f"{zh}{n}区", base_id + n) for n in numbers)
 
 
 def _huawei_zones(region: str, letters: str, base_id: int, en: str, zh: str) -> tuple[Zone, ...]:
@@ -142,18 +147,56 @@ def _huawei_zones(region: str, letters: str, base_id: int, en: str, zh: str) -> 
 
 
 DEFAULT_REGIONS: tuple[Region, ...] = (
-    Region("ap-beijing", "South China(Beijing)", "华北地区(北京)", 8, _zones("ap-beijing", (3, 4, 5, 6, 7), 800000, "Beijing", "北京")),
-    Region("ap-guangzhou", "South China(Guangzhou)", "华南地区(广州)", 1, _zones("ap-guangzhou", (3, 4, 6, 7), 100000, "Guangzhou", "广州")),
-    Region("ap-shanghai", "East China(Shanghai)", "华东地区(上海)", 4, _zones("ap-shanghai", (2, 3, 4, 5), 200000, "Shanghai", "上海")),
-    Region("cn-north-1", "CN North-Beijing1", "华北-北京一", 101, _huawei_zones("cn-north-1", "abc", 1010000, "CN North-Beijing1", "华北-北京一")),
-    Region("cn-north-4", "CN North-Beijing4", "华北-北京四", 104, _huawei_zones("cn-north-4", "abcg", 1040000, "CN North-Beijing4", "华北-北京四")),
+    Region(
+        "ap-beijing",
+        "South China(Beijing)",
+        "华北地区(北京)",
+        8,
+        _zones("ap-beijing", (3, 4, 5, 6, 7), 800000, "Beijing", "北京"),
+    ),
+    Region(
+        "ap-guangzhou",
+        "South China(Guangzhou)",
+        "华南地区(广州)",
+        1,
+        _zones("ap-guangzhou", (3, 4, 6, 7), 100000, "Guangzhou", "广州"),
+    ),
+    Region(
+        "ap-shanghai",
+        "East China(Shanghai)",
+        "华东地区(上海)",
+        4,
+        _zones("ap-shanghai", (2, 3, 4, 5), 200000, "Shanghai", "上海"),
+    ),
+    Region(
+        "cn-north-1",
+        "CN North-Beijing1",
+        "华北-北京一",
+        101,
+        _huawei_zones("cn-north-1", "abc", 1010000, "CN North-Beijing1", "华北-北京一"),
+    ),
+    Region(
+        "cn-north-4",
+        "CN North-Beijing4",
+        "华北-北京四",
+        104,
+        _huawei_zones("cn-north-4", "abcg", 1040000, "CN North-Beijing4", "华北-北京四"),
+    ),
 )
+
 
 def _spec(code: str, cpu: int, memory_gb: int, conns: int, max_storage: int, monthly_yuan: int, **kw: Any) -> Spec:
     return Spec(
-        code=code, cpu=cpu, memory_mb=memory_gb * 1024, max_connections=conns, min_storage_gb=10,
-        max_storage_gb=max_storage, qps=cpu * 2000, monthly_price_cents=monthly_yuan * 100,
-        hourly_price_cents=max(1, monthly_yuan * 100 // 720), **kw,
+        code=code,
+        cpu=cpu,
+        memory_mb=memory_gb * 1024,
+        max_connections=conns,
+        min_storage_gb=10,
+        max_storage_gb=max_storage,
+        qps=cpu * 2000,
+        monthly_price_cents=monthly_yuan * 100,
+        hourly_price_cents=max(1, monthly_yuan * 100 // 720),
+        **kw,
     )
 
 
@@ -182,9 +225,13 @@ def build_catalogue(versions: Sequence[Version], overrides: Mapping[str, Any] | 
     regions = DEFAULT_REGIONS
     if "regions" in data:
         regions = tuple(
-            Region(r["name"], r.get("display_name", r["name"]), r.get("display_name_zh", r["name"]),
-                   int(r.get("region_id", i + 1)),
-                   tuple(Zone(z, z, z, (i + 1) * 1000 + j) for j, z in enumerate(r["zones"])))
+            Region(
+                r["name"],
+                r.get("display_name", r["name"]),
+                r.get("display_name_zh", r["name"]),
+                int(r.get("region_id", i + 1)),
+                tuple(Zone(z, z, z, (i + 1) * 1000 + j) for j, z in enumerate(r["zones"])),
+            )
             for i, r in enumerate(data["regions"])
         )
     specs = DEFAULT_SPECS
@@ -193,8 +240,11 @@ def build_catalogue(versions: Sequence[Version], overrides: Mapping[str, Any] | 
     vpcs = dict(DEFAULT_VPCS)
     for vpc, subnets in data.get("vpcs", {}).items():
         vpcs[vpc] = frozenset(subnets)
-    prices = {name: int(data[name]) for name in ("storage_gb_month_price_cents", "storage_gb_hour_price_centicents")
-              if name in data}
+    prices = {
+        name: int(data[name])
+        for name in ("storage_gb_month_price_cents", "storage_gb_hour_price_centicents")
+        if name in data
+    }
     for spec in specs:
         if spec.monthly_price_cents <= 0 or spec.hourly_price_cents <= 0:
             raise ValueError(f"spec {spec.code}: monthly_price_cents and hourly_price_cents must be positive")

@@ -7,8 +7,8 @@ import re
 from openrds.domain.catalogue import Spec
 from openrds.domain.errors import (
     InvalidAccountName,
-    InvalidCharset,
     InvalidChargeType,
+    InvalidCharset,
     InvalidInstanceCount,
     InvalidName,
     InvalidPassword,
@@ -59,7 +59,9 @@ def parse_charge_type(value: str | None) -> ChargeType:
     try:
         return ChargeType(value)
     except ValueError:
-        raise InvalidChargeType(f"charge type {value} is not PREPAID or POSTPAID_BY_HOUR", field="charge_type") from None
+        raise InvalidChargeType(
+            f"charge type {value} is not PREPAID or POSTPAID_BY_HOUR", field="charge_type"
+        ) from None
 
 
 def check_period(charge_type: ChargeType, period: int) -> None:

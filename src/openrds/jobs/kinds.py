@@ -114,11 +114,17 @@ def _create_primaries(ctx: JobContext) -> None:
     password = env.box.open(sealed)
     port = ctx.params.get("port")
     for instance in _instances(ctx):
-        info = env.driver.create_primary(PrimaryRequest(
-            instance_id=instance.code, major_version=instance.major_version, spec=_spec(env, instance),
-            charset=instance.charset, admin_user=instance.admin_user, admin_password=password,
-            port=port if len(ctx.job.instance_ids) == 1 else None,
-        ))
+        info = env.driver.create_primary(
+            PrimaryRequest(
+                instance_id=instance.code,
+                major_version=instance.major_version,
+                spec=_spec(env, instance),
+                charset=instance.charset,
+                admin_user=instance.admin_user,
+                admin_password=password,
+                port=port if len(ctx.job.instance_ids) == 1 else None,
+            )
+        )
         _record_server(ctx, info)
 
 
@@ -151,30 +157,43 @@ def _for_each(action: Callable[[Driver, str], object]) -> Callable[[JobContext],
 KINDS: dict[str, JobKind] = {
     Kind.CREATE_PRIMARIES: JobKind(
         Kind.CREATE_PRIMARIES,
-        (Step("create servers", _create_primaries, _destroy_servers),
-         Step("forget the admin password", _forget_password),
-         Step("mark running", _set_lifecycle(Lifecycle.RUNNING))),
+        (
+            Step("create servers", _create_primaries, _destroy_servers),
+            Step("forget the admin password", _forget_password),
+            Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
+        ),
         on_failure=_fail_instances,
     ),
     Kind.CREATE_REPLICAS: JobKind(
         Kind.CREATE_REPLICAS,
-        (Step("create replicas", _create_replicas, _destroy_servers),
-         Step("mark running", _set_lifecycle(Lifecycle.RUNNING))),
+        (
+            Step("create replicas", _create_replicas, _destroy_servers),
+            Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
+        ),
         on_failure=_fail_instances,
     ),
     Kind.RESTART: JobKind(
         Kind.RESTART,
-        (Step("restart server", _for_each(lambda d, i: d.restart(i))), Step("mark running", _set_lifecycle(Lifecycle.RUNNING))),
+        (
+            Step("restart server", _for_each(lambda d, i: d.restart(i))),
+            Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
+        ),
         on_failure=_back_to_previous,
     ),
     Kind.ISOLATE: JobKind(
         Kind.ISOLATE,
-        (Step("stop server", _for_each(lambda d, i: d.stop(i))), Step("mark isolated", _set_lifecycle(Lifecycle.ISOLATED))),
+        (
+            Step("stop server", _for_each(lambda d, i: d.stop(i))),
+            Step("mark isolated", _set_lifecycle(Lifecycle.ISOLATED)),
+        ),
         on_failure=_back_to_previous,
     ),
     Kind.DISISOLATE: JobKind(
         Kind.DISISOLATE,
-        (Step("start server", _for_each(lambda d, i: d.start(i))), Step("mark running", _set_lifecycle(Lifecycle.RUNNING))),
+        (
+            Step("start server", _for_each(lambda d, i: d.start(i))),
+            Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
+        ),
         on_failure=_back_to_previous,
     ),
     Kind.DESTROY: JobKind(

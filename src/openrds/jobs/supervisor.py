@@ -48,7 +48,9 @@ class Supervisor:
         env = self._env
         states = {s.instance_id: s.state for s in env.driver.servers()}
         with env.store.read() as uow:
-            instances = [i for i in uow.instances(None).list() if i.lifecycle in (Lifecycle.RUNNING, Lifecycle.ISOLATED)]
+            instances = [
+                i for i in uow.instances(None).list() if i.lifecycle in (Lifecycle.RUNNING, Lifecycle.ISOLATED)
+            ]
         for instance in instances:
             if self._stop.is_set():
                 return

@@ -13,10 +13,10 @@ from sqlalchemy import Select, String, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from openrds.domain.model import (
-    InstanceQuery,
     ApiKey,
     IamUser,
     Instance,
+    InstanceQuery,
     Job,
     Network,
     Order,
@@ -53,7 +53,11 @@ def _copy_into(row: Any, values: dict[str, Any]) -> None:
 
 # --- conversions ---------------------------------------------------------------------------------
 def _network_to_json(network: Network) -> dict[str, Any]:
-    return {"vpc_id": network.vpc_id, "subnet_id": network.subnet_id, "security_group_ids": list(network.security_group_ids)}
+    return {
+        "vpc_id": network.vpc_id,
+        "subnet_id": network.subnet_id,
+        "security_group_ids": list(network.security_group_ids),
+    }
 
 
 def _network_from_json(data: dict[str, Any]) -> Network:
@@ -74,28 +78,66 @@ def instance_to_row_values(instance: Instance) -> dict[str, Any]:
 
 def instance_from_row(row: InstanceRow) -> Instance:
     return Instance(
-        id=row.id, code=row.code, tenant_id=row.tenant_id, name=row.name, role=Role(row.role), region=row.region,
-        zone=row.zone, project_id=row.project_id, spec_code=row.spec_code, storage_gb=row.storage_gb,
-        major_version=row.major_version, version=row.version, charset=row.charset, admin_user=row.admin_user,
-        network=_network_from_json(row.network), charge_type=ChargeType(row.charge_type),
-        period_months=row.period_months, auto_renew=row.auto_renew, deletion_protection=row.deletion_protection,
-        lifecycle=Lifecycle(row.lifecycle), created_at=row.created_at, updated_at=row.updated_at,
-        master_id=row.master_id, group_id=row.group_id, weight=row.weight,
-        member_status=MemberStatus(row.member_status), host=row.host, port=row.port, health=Health(row.health),
-        status_reason=row.status_reason, expire_at=row.expire_at, isolated_at=row.isolated_at,
-        tags=tuple(Tag(t["key"], t["value"]) for t in row.tags), extra=dict(row.extra),
-        billed_until=row.billed_until, isolation_reason=row.isolation_reason,
+        id=row.id,
+        code=row.code,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        role=Role(row.role),
+        region=row.region,
+        zone=row.zone,
+        project_id=row.project_id,
+        spec_code=row.spec_code,
+        storage_gb=row.storage_gb,
+        major_version=row.major_version,
+        version=row.version,
+        charset=row.charset,
+        admin_user=row.admin_user,
+        network=_network_from_json(row.network),
+        charge_type=ChargeType(row.charge_type),
+        period_months=row.period_months,
+        auto_renew=row.auto_renew,
+        deletion_protection=row.deletion_protection,
+        lifecycle=Lifecycle(row.lifecycle),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        master_id=row.master_id,
+        group_id=row.group_id,
+        weight=row.weight,
+        member_status=MemberStatus(row.member_status),
+        host=row.host,
+        port=row.port,
+        health=Health(row.health),
+        status_reason=row.status_reason,
+        expire_at=row.expire_at,
+        isolated_at=row.isolated_at,
+        tags=tuple(Tag(t["key"], t["value"]) for t in row.tags),
+        extra=dict(row.extra),
+        billed_until=row.billed_until,
+        isolation_reason=row.isolation_reason,
     )
 
 
 def group_from_row(row: GroupRow) -> ReadOnlyGroup:
     return ReadOnlyGroup(
-        id=row.id, tenant_id=row.tenant_id, master_id=row.master_id, name=row.name, project_id=row.project_id,
-        region=row.region, zone=row.zone, network=_network_from_json(row.network), status=GroupStatus(row.status),
-        max_replay_lag_seconds=row.max_replay_lag_seconds, max_replay_latency_mb=row.max_replay_latency_mb,
-        min_delay_eliminate_reserve=row.min_delay_eliminate_reserve, replay_lag_eliminate=row.replay_lag_eliminate,
-        replay_latency_eliminate=row.replay_latency_eliminate, created_at=row.created_at, updated_at=row.updated_at,
-        host=row.host, port=row.port, rebalance=row.rebalance,
+        id=row.id,
+        tenant_id=row.tenant_id,
+        master_id=row.master_id,
+        name=row.name,
+        project_id=row.project_id,
+        region=row.region,
+        zone=row.zone,
+        network=_network_from_json(row.network),
+        status=GroupStatus(row.status),
+        max_replay_lag_seconds=row.max_replay_lag_seconds,
+        max_replay_latency_mb=row.max_replay_latency_mb,
+        min_delay_eliminate_reserve=row.min_delay_eliminate_reserve,
+        replay_lag_eliminate=row.replay_lag_eliminate,
+        replay_latency_eliminate=row.replay_latency_eliminate,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        host=row.host,
+        port=row.port,
+        rebalance=row.rebalance,
     )
 
 
@@ -108,10 +150,22 @@ def group_to_row_values(group: ReadOnlyGroup) -> dict[str, Any]:
 
 def job_from_row(row: JobRow) -> Job:
     return Job(
-        id=row.id, tenant_id=row.tenant_id, kind=row.kind, params=dict(row.params), state=JobState(row.state),
-        step=row.step, steps_total=row.steps_total, attempts=row.attempts, error=row.error,
-        created_at=row.created_at, updated_at=row.updated_at, started_at=row.started_at, ended_at=row.ended_at,
-        instance_ids=tuple(row.instance_ids), lease_owner=row.lease_owner, lease_until=row.lease_until,
+        id=row.id,
+        tenant_id=row.tenant_id,
+        kind=row.kind,
+        params=dict(row.params),
+        state=JobState(row.state),
+        step=row.step,
+        steps_total=row.steps_total,
+        attempts=row.attempts,
+        error=row.error,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        instance_ids=tuple(row.instance_ids),
+        lease_owner=row.lease_owner,
+        lease_until=row.lease_until,
         not_before=row.not_before,
     )
 
@@ -144,7 +198,10 @@ class TenantRepository:
         return None if row is None else Tenant(row.id, row.name, row.created_at)
 
     def list(self) -> list[Tenant]:
-        return [Tenant(r.id, r.name, r.created_at) for r in self._s.scalars(select(TenantRow).order_by(TenantRow.created_at))]
+        return [
+            Tenant(r.id, r.name, r.created_at)
+            for r in self._s.scalars(select(TenantRow).order_by(TenantRow.created_at))
+        ]
 
     def count(self) -> int:
         return int(self._s.scalar(select(func.count()).select_from(TenantRow)) or 0)
@@ -157,27 +214,49 @@ class CredentialRepository:
         self._s = session
 
     def add_key(self, key: ApiKey, secret_encrypted: str) -> None:
-        self._s.add(ApiKeyRow(secret_id=key.secret_id, tenant_id=key.tenant_id, secret_encrypted=secret_encrypted,
-                              app_id=key.app_id, uin=key.uin, created_at=key.created_at, revoked_at=key.revoked_at))
+        self._s.add(
+            ApiKeyRow(
+                secret_id=key.secret_id,
+                tenant_id=key.tenant_id,
+                secret_encrypted=secret_encrypted,
+                app_id=key.app_id,
+                uin=key.uin,
+                created_at=key.created_at,
+                revoked_at=key.revoked_at,
+            )
+        )
 
     def key(self, secret_id: str) -> tuple[ApiKey, str] | None:
         row = self._s.get(ApiKeyRow, secret_id)
         if row is None:
             return None
-        return ApiKey(row.secret_id, row.tenant_id, row.app_id, row.uin, row.created_at, row.revoked_at), row.secret_encrypted
+        return ApiKey(
+            row.secret_id, row.tenant_id, row.app_id, row.uin, row.created_at, row.revoked_at
+        ), row.secret_encrypted
 
     def keys_of(self, tenant_id: str) -> list[ApiKey]:
         rows = self._s.scalars(select(ApiKeyRow).where(ApiKeyRow.tenant_id == tenant_id).order_by(ApiKeyRow.created_at))
         return [ApiKey(r.secret_id, r.tenant_id, r.app_id, r.uin, r.created_at, r.revoked_at) for r in rows]
 
     def revoke_key(self, secret_id: str, when: datetime) -> bool:
-        result = self._s.execute(update(ApiKeyRow).where(ApiKeyRow.secret_id == secret_id, ApiKeyRow.revoked_at.is_(None))
-                                 .values(revoked_at=when))
+        result = self._s.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.secret_id == secret_id, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=when)
+        )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def add_user(self, user: IamUser, password_hash: str) -> None:
-        self._s.add(IamUserRow(id=user.id, tenant_id=user.tenant_id, domain=user.domain, name=user.name,
-                               password_hash=password_hash, created_at=user.created_at))
+        self._s.add(
+            IamUserRow(
+                id=user.id,
+                tenant_id=user.tenant_id,
+                domain=user.domain,
+                name=user.name,
+                password_hash=password_hash,
+                created_at=user.created_at,
+            )
+        )
         self._s.flush()  # tokens refer to it (see TenantRepository.add)
 
     def user(self, domain: str, name: str) -> tuple[IamUser, str] | None:
@@ -201,10 +280,25 @@ class CredentialRepository:
         row = self._s.get(ProjectRow, project_id)
         return None if row is None else Project(row.id, row.tenant_id, row.name, row.region)
 
-    def add_token(self, token_hash: str, user_id: str, tenant_id: str, project_id: str | None,
-                  created_at: datetime, expires_at: datetime) -> None:
-        self._s.add(TokenRow(token_hash=token_hash, user_id=user_id, tenant_id=tenant_id, project_id=project_id,
-                             created_at=created_at, expires_at=expires_at))
+    def add_token(
+        self,
+        token_hash: str,
+        user_id: str,
+        tenant_id: str,
+        project_id: str | None,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> None:
+        self._s.add(
+            TokenRow(
+                token_hash=token_hash,
+                user_id=user_id,
+                tenant_id=tenant_id,
+                project_id=project_id,
+                created_at=created_at,
+                expires_at=expires_at,
+            )
+        )
 
     def token(self, token_hash: str) -> TokenRow | None:
         row = self._s.get(TokenRow, token_hash)
@@ -238,7 +332,9 @@ class InstanceRepository:
 
     def find(self, identifier: str) -> Instance | None:
         """By internal id or by Tencent code; deleted instances are not found."""
-        query = self._scoped(select(InstanceRow).where(or_(InstanceRow.id == identifier, InstanceRow.code == identifier)))
+        query = self._scoped(
+            select(InstanceRow).where(or_(InstanceRow.id == identifier, InstanceRow.code == identifier))
+        )
         row = self._s.scalars(query.where(InstanceRow.lifecycle != Lifecycle.DELETED.value)).first()
         return None if row is None else instance_from_row(row)
 
@@ -251,13 +347,19 @@ class InstanceRepository:
         return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at, InstanceRow.code))]
 
     def replicas_of(self, master_id: str) -> list[Instance]:
-        query = self._scoped(select(InstanceRow).where(InstanceRow.master_id == master_id,
-                                                       InstanceRow.lifecycle != Lifecycle.DELETED.value))
+        query = self._scoped(
+            select(InstanceRow).where(
+                InstanceRow.master_id == master_id, InstanceRow.lifecycle != Lifecycle.DELETED.value
+            )
+        )
         return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at))]
 
     def members_of(self, group_id: str) -> list[Instance]:
-        query = self._scoped(select(InstanceRow).where(InstanceRow.group_id == group_id,
-                                                       InstanceRow.lifecycle != Lifecycle.DELETED.value))
+        query = self._scoped(
+            select(InstanceRow).where(
+                InstanceRow.group_id == group_id, InstanceRow.lifecycle != Lifecycle.DELETED.value
+            )
+        )
         return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at))]
 
     def query(self, q: InstanceQuery) -> tuple[int, list[Instance]]:
@@ -286,9 +388,14 @@ class InstanceRepository:
             query = query.where(or_(*[InstanceRow.network["vpc_id"].as_string() == v for v in q.vpc_ids]))
         if q.tag_keys:
             # Match the key as the JSON column stores it (json.dumps: non-ASCII as \uXXXX escapes).
-            query = query.where(or_(*[func.cast(InstanceRow.tags, String).contains(f'"key": {json.dumps(k)}',
-                                                                                   autoescape=True)
-                                      for k in q.tag_keys]))
+            query = query.where(
+                or_(
+                    *[
+                        func.cast(InstanceRow.tags, String).contains(f'"key": {json.dumps(k)}', autoescape=True)
+                        for k in q.tag_keys
+                    ]
+                )
+            )
         total = int(self._s.scalar(select(func.count()).select_from(query.subquery())) or 0)
         column = {"name": InstanceRow.name, "expire": InstanceRow.expire_at}.get(q.order_by, InstanceRow.created_at)
         # NULL (no expiry) sorts as the earliest value on every backend, as SQLite does by itself.
@@ -371,20 +478,33 @@ class OrderRepository:
         self._s.add(OrderRow(**values))
 
     def by_deal_names(self, names: Sequence[str]) -> list[Order]:
-        rows = self._s.scalars(select(OrderRow).where(OrderRow.tenant_id == self._tenant, OrderRow.deal_name.in_(names)))
+        rows = self._s.scalars(
+            select(OrderRow).where(OrderRow.tenant_id == self._tenant, OrderRow.deal_name.in_(names))
+        )
         return [_order_from_row(r) for r in rows]
 
     def of_instance(self, instance_id: str) -> list[Order]:
         """Every order of one instance, oldest first (its paid periods, renewals and refunds)."""
-        rows = self._s.scalars(select(OrderRow).where(OrderRow.tenant_id == self._tenant,
-                                                      OrderRow.instance_id == instance_id)
-                               .order_by(OrderRow.created_at, OrderRow.deal_name))
+        rows = self._s.scalars(
+            select(OrderRow)
+            .where(OrderRow.tenant_id == self._tenant, OrderRow.instance_id == instance_id)
+            .order_by(OrderRow.created_at, OrderRow.deal_name)
+        )
         return [_order_from_row(r) for r in rows]
 
 
 def _order_from_row(r: OrderRow) -> Order:
-    return Order(r.deal_name, r.bill_id, r.tenant_id, r.instance_id, r.action, ChargeType(r.charge_type),
-                 r.period_months, r.amount_cents, r.created_at)
+    return Order(
+        r.deal_name,
+        r.bill_id,
+        r.tenant_id,
+        r.instance_id,
+        r.action,
+        ChargeType(r.charge_type),
+        r.period_months,
+        r.amount_cents,
+        r.created_at,
+    )
 
 
 class AccountRepository:
@@ -428,8 +548,15 @@ class AccountRepository:
             row.arrears_since = None
         elif row.arrears_since is None:
             row.arrears_since = when
-        entry = LedgerRow(tenant_id=self._tenant, amount_cents=amount_cents, balance_after_cents=row.balance_cents,
-                          kind=kind, reference=reference, note=note, created_at=when)
+        entry = LedgerRow(
+            tenant_id=self._tenant,
+            amount_cents=amount_cents,
+            balance_after_cents=row.balance_cents,
+            kind=kind,
+            reference=reference,
+            note=note,
+            created_at=when,
+        )
         self._s.add(entry)
         self._s.flush()
         return _entry_from_row(entry)
@@ -445,8 +572,9 @@ class AccountRepository:
 
 
 def _entry_from_row(r: LedgerRow) -> LedgerEntry:
-    return LedgerEntry(r.id, r.tenant_id, r.amount_cents, r.balance_after_cents, r.kind, r.reference, r.note,
-                       r.created_at)
+    return LedgerEntry(
+        r.id, r.tenant_id, r.amount_cents, r.balance_after_cents, r.kind, r.reference, r.note, r.created_at
+    )
 
 
 def _voucher_from_row(r: VoucherRow) -> Voucher:
@@ -463,9 +591,17 @@ class VoucherRepository:
     def add(self, voucher: Voucher) -> None:
         if voucher.tenant_id != self._tenant:
             raise ValueError("voucher of another tenant")
-        self._s.add(VoucherRow(id=voucher.id, tenant_id=voucher.tenant_id, amount_cents=voucher.amount_cents,
-                               expires_at=voucher.expires_at, created_at=voucher.created_at,
-                               spent_at=voucher.spent_at, spent_reference=voucher.spent_reference))
+        self._s.add(
+            VoucherRow(
+                id=voucher.id,
+                tenant_id=voucher.tenant_id,
+                amount_cents=voucher.amount_cents,
+                expires_at=voucher.expires_at,
+                created_at=voucher.created_at,
+                spent_at=voucher.spent_at,
+                spent_reference=voucher.spent_reference,
+            )
+        )
 
     def find(self, voucher_id: str) -> Voucher | None:
         row = self._s.get(VoucherRow, voucher_id)
@@ -474,16 +610,20 @@ class VoucherRepository:
         return _voucher_from_row(row)
 
     def list(self) -> list[Voucher]:
-        rows = self._s.scalars(select(VoucherRow).where(VoucherRow.tenant_id == self._tenant)
-                               .order_by(VoucherRow.created_at, VoucherRow.id))
+        rows = self._s.scalars(
+            select(VoucherRow)
+            .where(VoucherRow.tenant_id == self._tenant)
+            .order_by(VoucherRow.created_at, VoucherRow.id)
+        )
         return [_voucher_from_row(r) for r in rows]
 
     def spend(self, voucher_id: str, reference: str, when: datetime) -> bool:
         """Compare-and-set: false if it was spent meanwhile (the caller's transaction then fails)."""
-        result = self._s.execute(update(VoucherRow).where(VoucherRow.id == voucher_id,
-                                                          VoucherRow.tenant_id == self._tenant,
-                                                          VoucherRow.spent_at.is_(None))
-                                 .values(spent_at=when, spent_reference=reference))
+        result = self._s.execute(
+            update(VoucherRow)
+            .where(VoucherRow.id == voucher_id, VoucherRow.tenant_id == self._tenant, VoucherRow.spent_at.is_(None))
+            .values(spent_at=when, spent_reference=reference)
+        )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -526,13 +666,15 @@ class JobRepository:
     def try_lease(self, job_id: str, expected_owner: str | None, owner: str, until: datetime) -> bool:
         """Compare-and-set: take the lease only if its holder is still the one the caller saw."""
         holder = JobRow.lease_owner.is_(None) if expected_owner is None else JobRow.lease_owner == expected_owner
-        result = self._s.execute(update(JobRow).where(JobRow.id == job_id, holder)
-                                 .values(lease_owner=owner, lease_until=until))
+        result = self._s.execute(
+            update(JobRow).where(JobRow.id == job_id, holder).values(lease_owner=owner, lease_until=until)
+        )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def renew(self, job_id: str, owner: str, until: datetime) -> bool:
-        result = self._s.execute(update(JobRow).where(JobRow.id == job_id, JobRow.lease_owner == owner)
-                                 .values(lease_until=until))
+        result = self._s.execute(
+            update(JobRow).where(JobRow.id == job_id, JobRow.lease_owner == owner).values(lease_until=until)
+        )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -544,6 +686,7 @@ class EventRepository:
         self._s.add(EventRow(tenant_id=tenant_id, resource_id=resource_id, kind=kind, message=message, created_at=when))
 
     def of(self, resource_id: str, limit: int = 100) -> list[tuple[datetime, str, str]]:
-        rows = self._s.scalars(select(EventRow).where(EventRow.resource_id == resource_id)
-                               .order_by(EventRow.id.desc()).limit(limit))
+        rows = self._s.scalars(
+            select(EventRow).where(EventRow.resource_id == resource_id).order_by(EventRow.id.desc()).limit(limit)
+        )
         return [(r.created_at, r.kind, r.message) for r in rows]

@@ -49,7 +49,7 @@ class PrimaryOrder:
     charset: str = "UTF8"
     project_id: int = 0
     name: str = ""
-    network: Network = Network()
+    network: Network = Network()  # noqa: RUF009 - frozen value object, safe to share
     auto_renew: bool = False
     deletion_protection: bool = False
     tags: tuple[Tag, ...] = ()
@@ -139,8 +139,21 @@ _CASCADE_DONE: dict[Operation, frozenset[Lifecycle]] = {
 
 
 # Tencent's console: "the RO group only supports system-assigned weights", by memory size (GB -> weight).
-_WEIGHT_BY_MEMORY_GB = ((2, 1), (4, 2), (8, 2), (12, 4), (16, 4), (24, 8), (32, 8), (48, 10), (64, 12), (96, 14),
-                        (128, 16), (240, 26), (480, 50))
+_WEIGHT_BY_MEMORY_GB = (
+    (2, 1),
+    (4, 2),
+    (8, 2),
+    (12, 4),
+    (16, 4),
+    (24, 8),
+    (32, 8),
+    (48, 10),
+    (64, 12),
+    (96, 14),
+    (128, 16),
+    (240, 26),
+    (480, 50),
+)
 
 
 def default_weight(spec: Spec) -> int:
@@ -154,8 +167,17 @@ def default_weight(spec: Spec) -> int:
 
 
 class InstanceService:
-    def __init__(self, store: Store, catalogue: Catalogue, jobs: JobQueue, billing: BillingService, box: SecretBox,
-                 clock: Clock, *, max_readonly_per_master: int = 6) -> None:
+    def __init__(
+        self,
+        store: Store,
+        catalogue: Catalogue,
+        jobs: JobQueue,
+        billing: BillingService,
+        box: SecretBox,
+        clock: Clock,
+        *,
+        max_readonly_per_master: int = 6,
+    ) -> None:
         self._store = store
         self._catalogue = catalogue
         self._jobs = jobs
@@ -184,19 +206,37 @@ class InstanceService:
         self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
         rules.check_name(order.name)
         if order.dry_run:  # priced and the balance checked, nothing charged
-            self._billing.check(tenant_id, spec, order.storage_gb, charge_type, order.period_months, order.count,
-                                order.payment)
+            self._billing.check(
+                tenant_id, spec, order.storage_gb, charge_type, order.period_months, order.count, order.payment
+            )
             return Created((), None, None)
         now = self._clock.now()
         instances = tuple(
             Instance(
-                id=new_uuid(), code=short_code(PRIMARY_PREFIX), tenant_id=tenant_id, name=order.name, role=Role.PRIMARY,
-                region=region.name, zone=zone.name, project_id=order.project_id, spec_code=spec.code,
-                storage_gb=order.storage_gb, major_version=version.major, version=version.full, charset=charset,
-                admin_user=order.admin_user, network=network, charge_type=charge_type,
-                period_months=order.period_months, auto_renew=order.auto_renew,
-                deletion_protection=order.deletion_protection, lifecycle=Lifecycle.CREATING, created_at=now,
-                updated_at=now, tags=order.tags, extra=dict(order.extra),
+                id=new_uuid(),
+                code=short_code(PRIMARY_PREFIX),
+                tenant_id=tenant_id,
+                name=order.name,
+                role=Role.PRIMARY,
+                region=region.name,
+                zone=zone.name,
+                project_id=order.project_id,
+                spec_code=spec.code,
+                storage_gb=order.storage_gb,
+                major_version=version.major,
+                version=version.full,
+                charset=charset,
+                admin_user=order.admin_user,
+                network=network,
+                charge_type=charge_type,
+                period_months=order.period_months,
+                auto_renew=order.auto_renew,
+                deletion_protection=order.deletion_protection,
+                lifecycle=Lifecycle.CREATING,
+                created_at=now,
+                updated_at=now,
+                tags=order.tags,
+                extra=dict(order.extra),
             )
             for _ in range(order.count)
         )
@@ -209,7 +249,10 @@ class InstanceService:
             for instance in instances:
                 repo.add(instance)
             job = self._jobs.submit(
-                uow, kind=Kind.CREATE_PRIMARIES, tenant_id=tenant_id, instance_ids=[i.id for i in instances],
+                uow,
+                kind=Kind.CREATE_PRIMARIES,
+                tenant_id=tenant_id,
+                instance_ids=[i.id for i in instances],
                 # The admin password waits for the job sealed, never in plain text in the store.
                 params={"admin_password": self._box.seal(order.admin_password), "port": order.port},
             )
@@ -240,8 +283,9 @@ class InstanceService:
                 raise _about_master(NotAPrimary(master.code, "a read-only instance", "creating read-only instances"))
             _ensure_master_allows(master, master.lifecycle)
             if master.charge_type is ChargeType.POSTPAID and charge_type is ChargeType.PREPAID:
-                raise ChargeTypeMismatch("the master is postpaid, so its read-only instances must be postpaid too",
-                                         field="charge_type")
+                raise ChargeTypeMismatch(
+                    "the master is postpaid, so its read-only instances must be postpaid too", field="charge_type"
+                )
             group = None
             if order.group_id:
                 group = uow.groups(tenant_id).find(order.group_id)
@@ -256,24 +300,44 @@ class InstanceService:
                     field="instance_count",
                 )
         if order.dry_run:  # priced and the balance checked, nothing charged
-            self._billing.check(tenant_id, spec, storage, charge_type, order.period_months, order.count,
-                                order.payment)
+            self._billing.check(tenant_id, spec, storage, charge_type, order.period_months, order.count, order.payment)
             return Created((), None, None)
         now = self._clock.now()
         instances = []
         for _ in range(order.count):
             code = short_code(READONLY_PREFIX)
-            instances.append(Instance(
-                id=new_uuid(), code=code, tenant_id=tenant_id, name=order.name or code, role=Role.READONLY,
-                region=region.name, zone=zone.name, project_id=project_id, spec_code=spec.code, storage_gb=storage,
-                major_version=master.major_version, version=master.version, charset=master.charset,
-                admin_user=master.admin_user, network=network, charge_type=charge_type,
-                period_months=order.period_months, auto_renew=order.auto_renew,
-                deletion_protection=order.deletion_protection, lifecycle=Lifecycle.CREATING, created_at=now,
-                updated_at=now, master_id=master.id, group_id=group.id if group else None,
-                weight=default_weight(spec) if group else 0, member_status=MemberStatus.IN_ROTATION,
-                tags=order.tags, extra=dict(order.extra),
-            ))
+            instances.append(
+                Instance(
+                    id=new_uuid(),
+                    code=code,
+                    tenant_id=tenant_id,
+                    name=order.name or code,
+                    role=Role.READONLY,
+                    region=region.name,
+                    zone=zone.name,
+                    project_id=project_id,
+                    spec_code=spec.code,
+                    storage_gb=storage,
+                    major_version=master.major_version,
+                    version=master.version,
+                    charset=master.charset,
+                    admin_user=master.admin_user,
+                    network=network,
+                    charge_type=charge_type,
+                    period_months=order.period_months,
+                    auto_renew=order.auto_renew,
+                    deletion_protection=order.deletion_protection,
+                    lifecycle=Lifecycle.CREATING,
+                    created_at=now,
+                    updated_at=now,
+                    master_id=master.id,
+                    group_id=group.id if group else None,
+                    weight=default_weight(spec) if group else 0,
+                    member_status=MemberStatus.IN_ROTATION,
+                    tags=order.tags,
+                    extra=dict(order.extra),
+                )
+            )
         with self._store.write() as uow:
             # Checked again under the write lock: two concurrent calls must not both pass the limit.
             current = uow.instances(tenant_id).find(master.id)
@@ -281,16 +345,22 @@ class InstanceService:
                 raise _about_master(InstanceNotFound(order.master))
             _ensure_master_allows(master, current.lifecycle)
             if len(uow.instances(tenant_id).replicas_of(master.id)) + order.count > self._max_readonly:
-                raise ReplicaLimitExceeded(f"master {master.code} has reached its read-only instance limit",
-                                           field="instance_count")
+                raise ReplicaLimitExceeded(
+                    f"master {master.code} has reached its read-only instance limit", field="instance_count"
+                )
             # Paid first: a refused payment (InsufficientBalance, a voucher) rolls back everything.
             placed = self._billing.place_orders(uow, tenant_id, instances, spec, "create", now, order.payment)
             instances = list(placed.instances)
             repo = uow.instances(tenant_id)
             for instance in instances:
                 repo.add(instance)
-            job = self._jobs.submit(uow, kind=Kind.CREATE_REPLICAS, tenant_id=tenant_id,
-                                    instance_ids=[i.id for i in instances], params={"source_id": master.id})
+            job = self._jobs.submit(
+                uow,
+                kind=Kind.CREATE_REPLICAS,
+                tenant_id=tenant_id,
+                instance_ids=[i.id for i in instances],
+                params={"source_id": master.id},
+            )
         self._jobs.notify()
         return Created(tuple(instances), job, placed)
 
@@ -347,8 +417,17 @@ class InstanceService:
     def set_deletion_protection(self, tenant_id: str, identifier: str, enabled: bool) -> Instance:
         return self._update(tenant_id, identifier, Operation.MODIFY, deletion_protection=enabled)
 
-    def _transition(self, tenant_id: str, identifiers: Sequence[str], operation: Operation, during: Lifecycle,
-                    kind: str, *, months: int | None = None, payment: Payment = Payment()) -> list[Job]:
+    def _transition(
+        self,
+        tenant_id: str,
+        identifiers: Sequence[str],
+        operation: Operation,
+        during: Lifecycle,
+        kind: str,
+        *,
+        months: int | None = None,
+        payment: Payment = Payment(),
+    ) -> list[Job]:
         """Move every instance into ``during`` and submit one job each, all or nothing. Money moves in
         the same transaction: stopping settles postpaid hours and refunds prepaid unused days;
         coming back buys an expired prepaid instance another ``months`` (services.billing)."""
@@ -373,8 +452,15 @@ class InstanceService:
                 targets, _placed = self._billing.on_restore(uow, tenant_id, targets, now, months, payment)
             for instance in targets:
                 repo.save(replace(instance, lifecycle=during, updated_at=self._clock.now()))
-                jobs.append(self._jobs.submit(uow, kind=kind, tenant_id=tenant_id, instance_ids=[instance.id],
-                                              params={"from": instance.lifecycle.value}))
+                jobs.append(
+                    self._jobs.submit(
+                        uow,
+                        kind=kind,
+                        tenant_id=tenant_id,
+                        instance_ids=[instance.id],
+                        params={"from": instance.lifecycle.value},
+                    )
+                )
         self._jobs.notify()
         return jobs
 
@@ -384,12 +470,20 @@ class InstanceService:
     def isolate(self, tenant_id: str, identifiers: Sequence[str]) -> list[Job]:
         return self._transition(tenant_id, identifiers, Operation.ISOLATE, Lifecycle.ISOLATING, Kind.ISOLATE)
 
-    def disisolate(self, tenant_id: str, identifiers: Sequence[str], *, months: int | None = None,
-                   payment: Payment = Payment()) -> list[Job]:
+    def disisolate(
+        self, tenant_id: str, identifiers: Sequence[str], *, months: int | None = None, payment: Payment = Payment()
+    ) -> list[Job]:
         """Bring isolated instances back; an expired prepaid one is bought again for ``months`` (1 by
         default), a postpaid one needs a balance that is not below zero."""
-        return self._transition(tenant_id, identifiers, Operation.DISISOLATE, Lifecycle.DISISOLATING, Kind.DISISOLATE,
-                                months=months, payment=payment)
+        return self._transition(
+            tenant_id,
+            identifiers,
+            Operation.DISISOLATE,
+            Lifecycle.DISISOLATING,
+            Kind.DISISOLATE,
+            months=months,
+            payment=payment,
+        )
 
     def destroy(self, tenant_id: str, identifier: str) -> Job:
         return self._transition(tenant_id, [identifier], Operation.DESTROY, Lifecycle.DELETING, Kind.DESTROY)[0]

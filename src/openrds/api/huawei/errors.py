@@ -84,9 +84,7 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
     ),
     domain.InvalidCharset: ErrorSpec(400, "RDS.1005", Text("Invalid character set", "字符集不合法")),
     domain.InvalidStorage: ErrorSpec(400, "RDS.1006", Text("Invalid storage size", "存储空间大小不合法")),
-    domain.InvalidInstanceCount: ErrorSpec(
-        400, "RDS.1007", Text("Invalid number of instances", "实例数量不合法")
-    ),
+    domain.InvalidInstanceCount: ErrorSpec(400, "RDS.1007", Text("Invalid number of instances", "实例数量不合法")),
     domain.InvalidPeriod: ErrorSpec(400, "RDS.1008", Text("Invalid purchase period", "购买时长不合法")),
     domain.InvalidChargeType: ErrorSpec(400, "RDS.1009", Text("Invalid billing mode", "计费模式不合法")),
     domain.InvalidWeight: ErrorSpec(400, "RDS.1010", Text("Invalid weight", "权重不合法")),
@@ -119,11 +117,13 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
         409, "RDS.5001", Text("The DB instance status does not allow this operation", "数据库实例当前状态不允许此操作")
     ),
     domain.NotAPrimary: ErrorSpec(
-        400, "RDS.5002",
+        400,
+        "RDS.5002",
         Text("Read replicas can be created only from a master instance", "只能为主实例创建只读实例"),
     ),
     domain.ReplicaLimitExceeded: ErrorSpec(
-        400, "RDS.5003",
+        400,
+        "RDS.5003",
         Text("The master instance has reached its maximum number of read replicas", "主实例的只读实例数量已达上限"),
     ),
     domain.GroupMismatch: ErrorSpec(
@@ -140,7 +140,9 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
     ),
     domain.InsufficientBalance: ErrorSpec(400, "RDS.5008", Text("Insufficient account balance", "账户余额不足")),
     domain.QuotaExceeded: ErrorSpec(400, "RDS.5009", Text("The quota is exceeded", "超出配额")),
-    domain.NotPrepaid: ErrorSpec(400, "RDS.5010", Text("Only prepaid instances can be renewed", "仅包年包月实例可续费")),
+    domain.NotPrepaid: ErrorSpec(
+        400, "RDS.5010", Text("Only prepaid instances can be renewed", "仅包年包月实例可续费")
+    ),
     domain.VoucherRefused: ErrorSpec(400, "RDS.1011", Text("The voucher cannot be used", "代金券不可用")),
     # --- capacity and internals
     domain.ResourceExhausted: ErrorSpec(
@@ -195,8 +197,9 @@ def from_domain(exc: domain.OpenRDSError) -> HuaweiApiError:
 # --- the wire layer's own errors -----------------------------------------------------------------
 def malformed_body(reason: str) -> HuaweiApiError:
     """The body is not a JSON object."""
-    return HuaweiApiError(400, "RDS.0001", Text(f"The request body is not valid JSON: {reason}",
-                                                 f"请求体不是合法的JSON：{reason}"))
+    return HuaweiApiError(
+        400, "RDS.0001", Text(f"The request body is not valid JSON: {reason}", f"请求体不是合法的JSON：{reason}")
+    )
 
 
 def missing_parameter(name: str) -> HuaweiApiError:
@@ -204,30 +207,44 @@ def missing_parameter(name: str) -> HuaweiApiError:
 
 
 def invalid_parameter(name: str, problem: str) -> HuaweiApiError:
-    return HuaweiApiError(400, "RDS.0003", Text(f"Invalid parameter value ({name}): {problem}",
-                                                 f"参数值不合法（{name}）：{problem}"))
+    return HuaweiApiError(
+        400, "RDS.0003", Text(f"Invalid parameter value ({name}): {problem}", f"参数值不合法（{name}）：{problem}")
+    )
 
 
 def unsupported_action(names: str) -> HuaweiApiError:
-    return HuaweiApiError(400, "RDS.0006", Text(f"The action is not supported: {names or '(none)'}",
-                                                 f"不支持该操作：{names or '（无）'}"))
+    return HuaweiApiError(
+        400, "RDS.0006", Text(f"The action is not supported: {names or '(none)'}", f"不支持该操作：{names or '（无）'}")
+    )
 
 
 def unknown_datastore(name: str) -> HuaweiApiError:
-    return HuaweiApiError(400, "RDS.2005", Text(f"The datastore {name} is not supported; only PostgreSQL is",
-                                                 f"不支持数据库引擎 {name}，仅支持PostgreSQL"))
+    return HuaweiApiError(
+        400,
+        "RDS.2005",
+        Text(
+            f"The datastore {name} is not supported; only PostgreSQL is", f"不支持数据库引擎 {name}，仅支持PostgreSQL"
+        ),
+    )
 
 
 def token_missing() -> HuaweiApiError:
-    return HuaweiApiError(401, "RDS.4001", Text("Authentication failed: the X-Auth-Token header is missing",
-                                                 "认证失败：缺少X-Auth-Token请求头"))
+    return HuaweiApiError(
+        401,
+        "RDS.4001",
+        Text("Authentication failed: the X-Auth-Token header is missing", "认证失败：缺少X-Auth-Token请求头"),
+    )
 
 
 def wrong_project(project_id: str) -> HuaweiApiError:
-    return HuaweiApiError(403, "RDS.4003", Text(
-        f"The operation is not authorized: the token is not scoped to project {project_id}",
-        f"操作未授权：Token的作用域不是项目 {project_id}",
-    ))
+    return HuaweiApiError(
+        403,
+        "RDS.4003",
+        Text(
+            f"The operation is not authorized: the token is not scoped to project {project_id}",
+            f"操作未授权：Token的作用域不是项目 {project_id}",
+        ),
+    )
 
 
 def internal_error() -> HuaweiApiError:

@@ -77,48 +77,108 @@ class TencentActions:
         region = self.c.catalogue.region(_region(ctx))
         zones = [region.zone(req.zone)] if req.zone else list(region.zones)
         specs = [spec for spec in self.c.catalogue.specs if not spec.readonly_only]
-        return {"SpecInfoList": [
-            {"Region": region.name, "Zone": z.name, "SupportKMSRegions": [],
-             "SpecItemInfoList": [present.spec_item(spec, v) for v in self.c.catalogue.versions for spec in specs]}
-            for z in zones
-        ]}
+        return {
+            "SpecInfoList": [
+                {
+                    "Region": region.name,
+                    "Zone": z.name,
+                    "SupportKMSRegions": [],
+                    "SpecItemInfoList": [
+                        present.spec_item(spec, v) for v in self.c.catalogue.versions for spec in specs
+                    ],
+                }
+                for z in zones
+            ]
+        }
 
     # --- instances -------------------------------------------------------------------------
     def create_instances(self, ctx: ActionContext, req: s.CreateInstancesRequest) -> Result:
-        created = self.c.instances.create_primaries(ctx.caller.tenant_id, PrimaryOrder(
-            region=_region(ctx), zone=req.zone, spec_code=req.spec_code, storage_gb=req.storage,
-            admin_user=req.admin_name, admin_password=req.admin_password, count=req.instance_count,
-            period_months=req.period, charge_type=req.instance_charge_type,
-            version=req.db_version or req.db_major_version or req.db_kernel_version, charset=req.charset,
-            project_id=req.project_id or 0, name=req.name or "",
-            network=Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ())),
-            auto_renew=req.auto_renew_flag == 1, deletion_protection=bool(req.deletion_protection),
-            tags=_tags(req.tag_list), dry_run=req.dry_run,
-            voucher_ids=_vouchers(req.voucher_ids), auto_voucher=req.auto_voucher == 1,
-            extra=_extra(req, "DBNodeSet", "ActivityId", "NeedSupportTDE", "KMSKeyId",
-                         "KMSRegion", "KMSClusterId", "DBEngine", "DBEngineConfig", "SyncMode", "NeedSupportIpv6",
-                         "StorageType"),
-        ))
-        return {"DealNames": list(created.deal_names), "BillId": created.bill_id,
-                "DBInstanceIdSet": [i.code for i in created.instances]}
+        created = self.c.instances.create_primaries(
+            ctx.caller.tenant_id,
+            PrimaryOrder(
+                region=_region(ctx),
+                zone=req.zone,
+                spec_code=req.spec_code,
+                storage_gb=req.storage,
+                admin_user=req.admin_name,
+                admin_password=req.admin_password,
+                count=req.instance_count,
+                period_months=req.period,
+                charge_type=req.instance_charge_type,
+                version=req.db_version or req.db_major_version or req.db_kernel_version,
+                charset=req.charset,
+                project_id=req.project_id or 0,
+                name=req.name or "",
+                network=Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ())),
+                auto_renew=req.auto_renew_flag == 1,
+                deletion_protection=bool(req.deletion_protection),
+                tags=_tags(req.tag_list),
+                dry_run=req.dry_run,
+                voucher_ids=_vouchers(req.voucher_ids),
+                auto_voucher=req.auto_voucher == 1,
+                extra=_extra(
+                    req,
+                    "DBNodeSet",
+                    "ActivityId",
+                    "NeedSupportTDE",
+                    "KMSKeyId",
+                    "KMSRegion",
+                    "KMSClusterId",
+                    "DBEngine",
+                    "DBEngineConfig",
+                    "SyncMode",
+                    "NeedSupportIpv6",
+                    "StorageType",
+                ),
+            ),
+        )
+        return {
+            "DealNames": list(created.deal_names),
+            "BillId": created.bill_id,
+            "DBInstanceIdSet": [i.code for i in created.instances],
+        }
 
     def create_read_only_db_instance(self, ctx: ActionContext, req: s.CreateReadOnlyDBInstanceRequest) -> Result:
-        created = self.c.instances.create_readonly(ctx.caller.tenant_id, ReadOnlyOrder(
-            region=_region(ctx), master=req.master_db_instance_id, spec_code=req.spec_code, zone=req.zone,
-            storage_gb=req.storage, count=req.instance_count, period_months=req.period,
-            charge_type=req.instance_charge_type, project_id=req.project_id or 0, name=req.name or "",
-            # No network given: the replica joins its master's (ReadOnlyOrder's None).
-            network=Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ()))
-            if req.vpc_id or req.subnet_id or req.security_group_ids else None,
-            auto_renew=req.auto_renew_flag == 1, deletion_protection=bool(req.deletion_protection),
-            group_id=req.read_only_group_id or None, tags=_tags(req.tag_list) + _tags(req.tags), dry_run=req.dry_run,
-            voucher_ids=_vouchers(req.voucher_ids), auto_voucher=req.auto_voucher == 1,
-            # DBVersion is accepted and ignored: a replica runs its master's version (the SDK marks it obsolete).
-            extra=_extra(req, "ActivityId", "NeedSupportIpv6", "DedicatedClusterId",
-                         "DBVersion", "DBMajorVersion", "DBKernelVersion", "BillingParameters"),
-        ))
+        created = self.c.instances.create_readonly(
+            ctx.caller.tenant_id,
+            ReadOnlyOrder(
+                region=_region(ctx),
+                master=req.master_db_instance_id,
+                spec_code=req.spec_code,
+                zone=req.zone,
+                storage_gb=req.storage,
+                count=req.instance_count,
+                period_months=req.period,
+                charge_type=req.instance_charge_type,
+                project_id=req.project_id or 0,
+                name=req.name or "",
+                # No network given: the replica joins its master's (ReadOnlyOrder's None).
+                network=Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ()))
+                if req.vpc_id or req.subnet_id or req.security_group_ids
+                else None,
+                auto_renew=req.auto_renew_flag == 1,
+                deletion_protection=bool(req.deletion_protection),
+                group_id=req.read_only_group_id or None,
+                tags=_tags(req.tag_list) + _tags(req.tags),
+                dry_run=req.dry_run,
+                voucher_ids=_vouchers(req.voucher_ids),
+                auto_voucher=req.auto_voucher == 1,
+                # DBVersion is accepted and ignored: a replica runs its master's version (the SDK marks it obsolete).
+                extra=_extra(
+                    req,
+                    "ActivityId",
+                    "NeedSupportIpv6",
+                    "DedicatedClusterId",
+                    "DBVersion",
+                    "DBMajorVersion",
+                    "DBKernelVersion",
+                    "BillingParameters",
+                ),
+            ),
+        )
         result: dict[str, Any] = {
-            "DealNames": list(created.deal_names), "BillId": created.bill_id,
+            "DealNames": list(created.deal_names),
+            "BillId": created.bill_id,
             # Documented: instance ids are returned for postpaid purchases only.
             "DBInstanceIdSet": [i.code for i in created.instances if i.charge_type.value == "POSTPAID_BY_HOUR"],
         }
@@ -126,17 +186,32 @@ class TencentActions:
             result["BillingParameters"] = req.billing_parameters
         return result
 
-    def _present(self, caller: Caller, instances: tuple[Instance, ...] | list[Instance], replica_counts: dict[str, int],
-                 codes: dict[str, str]) -> list[dict[str, Any]]:
-        return [present.instance(i, self.c.catalogue, app_id=caller.app_id, uin=caller.uin,
-                                 replica_count=replica_counts.get(i.id, 0),
-                                 master_code=codes.get(i.master_id or "", "")) for i in instances]
+    def _present(
+        self,
+        caller: Caller,
+        instances: tuple[Instance, ...] | list[Instance],
+        replica_counts: dict[str, int],
+        codes: dict[str, str],
+    ) -> list[dict[str, Any]]:
+        return [
+            present.instance(
+                i,
+                self.c.catalogue,
+                app_id=caller.app_id,
+                uin=caller.uin,
+                replica_count=replica_counts.get(i.id, 0),
+                master_code=codes.get(i.master_id or "", ""),
+            )
+            for i in instances
+        ]
 
     def describe_db_instances(self, ctx: ActionContext, req: s.DescribeDBInstancesRequest) -> Result:
         query = _instance_query(_region(ctx), req)
         page = self.c.instances.describe(ctx.caller.tenant_id, query)
-        return {"TotalCount": page.total,
-                "DBInstanceSet": self._present(ctx.caller, page.items, page.replica_counts, page.codes)}
+        return {
+            "TotalCount": page.total,
+            "DBInstanceSet": self._present(ctx.caller, page.items, page.replica_counts, page.codes),
+        }
 
     def describe_db_instance_attribute(self, ctx: ActionContext, req: s.DescribeDBInstanceAttributeRequest) -> Result:
         page = self.c.instances.describe(ctx.caller.tenant_id, InstanceQuery(ids=(req.db_instance_id,), limit=1))
@@ -148,8 +223,9 @@ class TencentActions:
         self.c.instances.rename(ctx.caller.tenant_id, req.db_instance_id, req.instance_name)
         return {}
 
-    def modify_db_instance_deletion_protection(self, ctx: ActionContext,
-                                               req: s.ModifyDBInstanceDeletionProtectionRequest) -> Result:
+    def modify_db_instance_deletion_protection(
+        self, ctx: ActionContext, req: s.ModifyDBInstanceDeletionProtectionRequest
+    ) -> Result:
         self.c.instances.set_deletion_protection(ctx.caller.tenant_id, req.db_instance_id, req.deletion_protection)
         return {}
 
@@ -163,8 +239,12 @@ class TencentActions:
         return {}
 
     def dis_isolate_db_instances(self, ctx: ActionContext, req: s.DisIsolateDBInstancesRequest) -> Result:
-        self.c.instances.disisolate(ctx.caller.tenant_id, req.db_instance_id_set, months=req.period,
-                                    payment=Payment(_vouchers(req.voucher_ids), bool(req.auto_voucher)))
+        self.c.instances.disisolate(
+            ctx.caller.tenant_id,
+            req.db_instance_id_set,
+            months=req.period,
+            payment=Payment(_vouchers(req.voucher_ids), bool(req.auto_voucher)),
+        )
         return {}
 
     def destroy_db_instance(self, ctx: ActionContext, req: s.DestroyDBInstanceRequest) -> Result:
@@ -177,29 +257,44 @@ class TencentActions:
         if (req.order_by_type or "desc").lower() == "asc":
             views.reverse()
         offset, limit = req.offset or 0, min(req.limit or 20, 100)
-        tasks = [present.task(v.job, next(iter(v.instance_codes.values()), "")) for v in views[offset:offset + limit]]
+        tasks = [present.task(v.job, next(iter(v.instance_codes.values()), "")) for v in views[offset : offset + limit]]
         return {"TotalCount": len(views), "TaskSet": tasks}
 
     # --- money -----------------------------------------------------------------------------
-    def inquiry_price_create_db_instances(self, ctx: ActionContext,
-                                          req: s.InquiryPriceCreateDBInstancesRequest) -> Result:
-        return present.quote(self.c.billing.quote_create(PriceQuery(
-            region=_region(ctx), zone=req.zone, spec_code=req.spec_code, storage_gb=req.storage,
-            count=req.instance_count, period_months=req.period, charge_type=req.instance_charge_type,
-            readonly=_readonly_type(req.instance_type),
-        )))
+    def inquiry_price_create_db_instances(
+        self, ctx: ActionContext, req: s.InquiryPriceCreateDBInstancesRequest
+    ) -> Result:
+        return present.quote(
+            self.c.billing.quote_create(
+                PriceQuery(
+                    region=_region(ctx),
+                    zone=req.zone,
+                    spec_code=req.spec_code,
+                    storage_gb=req.storage,
+                    count=req.instance_count,
+                    period_months=req.period,
+                    charge_type=req.instance_charge_type,
+                    readonly=_readonly_type(req.instance_type),
+                )
+            )
+        )
 
     def inquiry_price_renew_db_instance(self, ctx: ActionContext, req: s.InquiryPriceRenewDBInstanceRequest) -> Result:
         return present.quote(self.c.billing.quote_renewal(ctx.caller.tenant_id, req.db_instance_id, req.period))
 
     def renew_instance(self, ctx: ActionContext, req: s.RenewInstanceRequest) -> Result:
-        placed = self.c.billing.renew(ctx.caller.tenant_id, req.db_instance_id, req.period,
-                                      Payment(_vouchers(req.voucher_ids), req.auto_voucher == 1))
+        placed = self.c.billing.renew(
+            ctx.caller.tenant_id,
+            req.db_instance_id,
+            req.period,
+            Payment(_vouchers(req.voucher_ids), req.auto_voucher == 1),
+        )
         return {"DealName": placed.deal_names[0]}
 
     def set_auto_renew_flag(self, ctx: ActionContext, req: s.SetAutoRenewFlagRequest) -> Result:
-        return {"Count": self.c.billing.set_auto_renew(ctx.caller.tenant_id, req.db_instance_id_set,
-                                                       req.auto_renew_flag)}
+        return {
+            "Count": self.c.billing.set_auto_renew(ctx.caller.tenant_id, req.db_instance_id_set, req.auto_renew_flag)
+        }
 
     def describe_orders(self, ctx: ActionContext, req: s.DescribeOrdersRequest) -> Result:
         views = self.c.billing.orders(ctx.caller.tenant_id, req.deal_names)
@@ -207,15 +302,24 @@ class TencentActions:
 
     # --- read-only groups ------------------------------------------------------------------
     def create_read_only_group(self, ctx: ActionContext, req: s.CreateReadOnlyGroupRequest) -> Result:
-        network = Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ())) \
-            if req.vpc_id else None
-        view = self.c.groups.create(ctx.caller.tenant_id, GroupOrder(
-            master=req.master_db_instance_id, name=req.name, project_id=req.project_id or 0, network=network,
-            max_replay_lag_seconds=req.max_replay_lag or 0, max_replay_latency_mb=req.max_replay_latency or 0,
-            min_delay_eliminate_reserve=req.min_delay_eliminate_reserve or 0,
-            replay_lag_eliminate=bool(req.replay_lag_eliminate), replay_latency_eliminate=bool(req.replay_latency_eliminate),
-            dry_run=req.dry_run,
-        ))
+        network = (
+            Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ())) if req.vpc_id else None
+        )
+        view = self.c.groups.create(
+            ctx.caller.tenant_id,
+            GroupOrder(
+                master=req.master_db_instance_id,
+                name=req.name,
+                project_id=req.project_id or 0,
+                network=network,
+                max_replay_lag_seconds=req.max_replay_lag or 0,
+                max_replay_latency_mb=req.max_replay_latency or 0,
+                min_delay_eliminate_reserve=req.min_delay_eliminate_reserve or 0,
+                replay_lag_eliminate=bool(req.replay_lag_eliminate),
+                replay_latency_eliminate=bool(req.replay_latency_eliminate),
+                dry_run=req.dry_run,
+            ),
+        )
         return {"ReadOnlyGroupId": view.group.id if view else "", "FlowId": 0, "TaskId": 0}
 
     def describe_read_only_groups(self, ctx: ActionContext, req: s.DescribeReadOnlyGroupsRequest) -> Result:
@@ -232,7 +336,7 @@ class TencentActions:
         size = req.page_size or 10
         start = max(0, (req.page_number or 1) - 1) * size  # PageNumber counts from 1 (0 is taken as 1)
         groups = []
-        for view in views[start:start + size]:
+        for view in views[start : start + size]:
             members = self._present(ctx.caller, view.members, {}, {view.group.master_id: view.master_code})
             for member, instance in zip(members, view.members, strict=True):
                 # Not in DBInstance; clients read it from the group listing. Evicted: 0, as Tencent shows it.
@@ -240,19 +344,24 @@ class TencentActions:
             groups.append(present.group(view.group, members, view.master_code))
         return {"ReadOnlyGroupList": groups, "TotalCount": len(views)}
 
-    def add_db_instance_to_read_only_group(self, ctx: ActionContext, req: s.AddDBInstanceToReadOnlyGroupRequest) -> Result:
+    def add_db_instance_to_read_only_group(
+        self, ctx: ActionContext, req: s.AddDBInstanceToReadOnlyGroupRequest
+    ) -> Result:
         self.c.groups.add_member(ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id)
         return {"FlowId": 0, "TaskId": 0}
 
-    def remove_db_instance_from_read_only_group(self, ctx: ActionContext,
-                                                req: s.RemoveDBInstanceFromReadOnlyGroupRequest) -> Result:
+    def remove_db_instance_from_read_only_group(
+        self, ctx: ActionContext, req: s.RemoveDBInstanceFromReadOnlyGroupRequest
+    ) -> Result:
         self.c.groups.remove_member(ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id)
         return {"FlowId": 0, "TaskId": 0}
 
-    def modify_db_instance_read_only_group(self, ctx: ActionContext,
-                                           req: s.ModifyDBInstanceReadOnlyGroupRequest) -> Result:
-        self.c.groups.move_member(ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id,
-                                  req.new_read_only_group_id)
+    def modify_db_instance_read_only_group(
+        self, ctx: ActionContext, req: s.ModifyDBInstanceReadOnlyGroupRequest
+    ) -> Result:
+        self.c.groups.move_member(
+            ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id, req.new_read_only_group_id
+        )
         return {"FlowId": 0, "TaskId": 0}
 
     def delete_read_only_group(self, ctx: ActionContext, req: s.DeleteReadOnlyGroupRequest) -> Result:
@@ -260,17 +369,26 @@ class TencentActions:
         return {"FlowId": 0}
 
     def modify_read_only_group_config(self, ctx: ActionContext, req: s.ModifyReadOnlyGroupConfigRequest) -> Result:
-        self.c.groups.configure(ctx.caller.tenant_id, req.read_only_group_id, GroupConfig(
-            name=req.read_only_group_name, max_replay_lag_seconds=req.max_replay_lag,
-            max_replay_latency_mb=req.max_replay_latency, min_delay_eliminate_reserve=req.min_delay_eliminate_reserve,
-            replay_lag_eliminate=None if req.replay_lag_eliminate is None else bool(req.replay_lag_eliminate),
-            replay_latency_eliminate=None if req.replay_latency_eliminate is None else bool(req.replay_latency_eliminate),
-            rebalance=None if req.rebalance is None else bool(req.rebalance),
-        ))
+        self.c.groups.configure(
+            ctx.caller.tenant_id,
+            req.read_only_group_id,
+            GroupConfig(
+                name=req.read_only_group_name,
+                max_replay_lag_seconds=req.max_replay_lag,
+                max_replay_latency_mb=req.max_replay_latency,
+                min_delay_eliminate_reserve=req.min_delay_eliminate_reserve,
+                replay_lag_eliminate=None if req.replay_lag_eliminate is None else bool(req.replay_lag_eliminate),
+                replay_latency_eliminate=None
+                if req.replay_latency_eliminate is None
+                else bool(req.replay_latency_eliminate),
+                rebalance=None if req.rebalance is None else bool(req.rebalance),
+            ),
+        )
         return {}
 
-    def modify_read_only_db_instance_weight(self, ctx: ActionContext,
-                                            req: s.ModifyReadOnlyDBInstanceWeightRequest) -> Result:
+    def modify_read_only_db_instance_weight(
+        self, ctx: ActionContext, req: s.ModifyReadOnlyDBInstanceWeightRequest
+    ) -> Result:
         view = self.c.groups.get(ctx.caller.tenant_id, req.read_only_group_id)
         self.c.groups.set_weight(ctx.caller.tenant_id, req.db_instance_id, req.weight, group_id=view.group.id)
         return {}
@@ -320,9 +438,14 @@ def _instance_query(region: str, req: s.DescribeDBInstancesRequest) -> InstanceQ
     limit = req.limit or 10
     if limit > 100:
         raise InvalidInput("Limit must be between 0 and 100", field="Limit")
-    return InstanceQuery(region=region, order_by=_ORDER_BY.get(req.order_by or "CreateTime", "created"),
-                         descending=(req.order_by_type or "asc").lower() == "desc", offset=req.offset or 0,
-                         limit=limit, **values)
+    return InstanceQuery(
+        region=region,
+        order_by=_ORDER_BY.get(req.order_by or "CreateTime", "created"),
+        descending=(req.order_by_type or "asc").lower() == "desc",
+        offset=req.offset or 0,
+        limit=limit,
+        **values,
+    )
 
 
 def _snake(name: str) -> str:
@@ -353,10 +476,15 @@ def build(container: Container) -> APIRouter:
     actions: dict[str, Action[Any]] = {}
     for name, model in s.REQUEST_MODELS.items():
         handler: Callable[[ActionContext, Any], Result] = getattr(handlers, _snake(name).replace("d_b_", "db_"))
-        actions[name] = Action(name=name, request_model=model, handler=handler,
-                               region_required=name not in s.REGION_OPTIONAL_ACTIONS)
-    return build_router(actions, _Keys(container), regions=lambda: {r.name for r in container.catalogue.regions},
-                        # Signatures are about wall time: the router checks them (and counts the rate limit)
-                        # against the real clock, whatever clock the business runs on (tests move theirs).
-                        clock=time.time,
-                        rate_limit_per_second=container.settings.rate_limit)
+        actions[name] = Action(
+            name=name, request_model=model, handler=handler, region_required=name not in s.REGION_OPTIONAL_ACTIONS
+        )
+    return build_router(
+        actions,
+        _Keys(container),
+        regions=lambda: {r.name for r in container.catalogue.regions},
+        # Signatures are about wall time: the router checks them (and counts the rate limit)
+        # against the real clock, whatever clock the business runs on (tests move theirs).
+        clock=time.time,
+        rate_limit_per_second=container.settings.rate_limit,
+    )

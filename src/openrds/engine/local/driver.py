@@ -145,9 +145,15 @@ class LocalDriver:
         self._reflink_lock = threading.Lock()
         self._prepare_root()
         self._endpoints = HaproxyEndpoints(
-            self.data_root, self.layout.run, ports=self.ports,
-            instance_ports=lambda: {m.port for m in self.layout.all_meta()}, address_of=self._address_of,
-            bind_host=bind_host, advertise_host=self.advertise_host, runner=self.runner, os_user=self.os_user,
+            self.data_root,
+            self.layout.run,
+            ports=self.ports,
+            instance_ports=lambda: {m.port for m in self.layout.all_meta()},
+            address_of=self._address_of,
+            bind_host=bind_host,
+            advertise_host=self.advertise_host,
+            runner=self.runner,
+            os_user=self.os_user,
             binary=haproxy,
         )
 
@@ -754,8 +760,9 @@ class LocalDriver:
             with self._connect(meta) as conn:
                 if not sql.in_recovery(conn):
                     raise EngineError("replay pause", f"{instance_id} is not a replica in recovery")
-                conn.execute("SELECT pg_catalog.pg_wal_replay_pause()" if paused
-                             else "SELECT pg_catalog.pg_wal_replay_resume()")
+                conn.execute(
+                    "SELECT pg_catalog.pg_wal_replay_pause()" if paused else "SELECT pg_catalog.pg_wal_replay_resume()"
+                )
         except psycopg.OperationalError as exc:
             raise EngineError("replay pause", f"{instance_id} is not reachable: {exc}", transient=True) from None
 
@@ -844,12 +851,16 @@ class LocalDriver:
         :raises EngineError: the server is not running.
         """
         meta = self._complete_meta(instance_id)
-        by_slot = {slot_name(m.instance_id): m.instance_id for m in self.layout.all_meta() if m.source_id == instance_id}
+        by_slot = {
+            slot_name(m.instance_id): m.instance_id for m in self.layout.all_meta() if m.source_id == instance_id
+        }
         try:
             with self._connect(meta) as conn:
                 found = sql.figures(conn)
         except psycopg.OperationalError as exc:
-            raise EngineError("stats", f"{instance_id} is not running or not reachable: {exc}", transient=True) from None
+            raise EngineError(
+                "stats", f"{instance_id} is not running or not reachable: {exc}", transient=True
+            ) from None
         return ServerStats(
             instance_id=instance_id,
             connections=found.connections,

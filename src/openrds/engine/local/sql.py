@@ -228,8 +228,13 @@ def figures(conn: psycopg.Connection) -> ServerFigures:
     assert counts is not None
     slots = conn.execute(
         "SELECT slot_name::text, active,"
-        f" CASE WHEN restart_lsn IS NULL THEN NULL ELSE pg_catalog.pg_wal_lsn_diff({CURRENT_LSN}, restart_lsn)::bigint END"
+        " CASE WHEN restart_lsn IS NULL THEN NULL"
+        f" ELSE pg_catalog.pg_wal_lsn_diff({CURRENT_LSN}, restart_lsn)::bigint END"
         " FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name"
     ).fetchall()
-    return ServerFigures(int(counts[0]), int(counts[1]), int(counts[2]),
-                         [(str(name), bool(active), None if kept is None else int(kept)) for name, active, kept in slots])
+    return ServerFigures(
+        int(counts[0]),
+        int(counts[1]),
+        int(counts[2]),
+        [(str(name), bool(active), None if kept is None else int(kept)) for name, active, kept in slots],
+    )
