@@ -23,6 +23,9 @@ from openrds.domain.model import Instance, ReadOnlyGroup
 from openrds.domain.states import MemberStatus, Role
 from openrds.persistence.uow import Store
 
+# Even when nothing seems to have changed, rebuild this often (a change that kept counts and times).
+FULL_REFRESH_SECONDS = 10.0
+
 log = logging.getLogger(__name__)
 
 
@@ -76,6 +79,8 @@ class InventoryTracker:
         self._readmissions: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
         self._last = 0.0
+        self._last_full = 0.0
+        self._stamp: tuple[object, ...] | None = None
 
     def current(self) -> Inventory:
         with self._lock:
@@ -86,11 +91,18 @@ class InventoryTracker:
             return dict(self._evictions), dict(self._readmissions)
 
     def maybe_refresh(self, *_args: object) -> None:
-        """A monitor round listener: refresh unless the last refresh is younger than ``min_interval``."""
+        """A monitor round listener: refresh unless the last refresh is younger than ``min_interval`` or
+        nothing it is built from has changed since (a count-and-max query instead of loading every row)."""
         now = time.monotonic()
         if now - self._last < self._min_interval:
             return
         self._last = now
+        with self._store.read() as uow:
+            stamp = uow.change_stamp()
+        if stamp == self._stamp and now - self._last_full < FULL_REFRESH_SECONDS:
+            return
+        self._stamp = stamp
+        self._last_full = now
         self.refresh()
 
     def refresh(self) -> Inventory:

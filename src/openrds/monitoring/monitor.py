@@ -73,9 +73,9 @@ class ReplicationMonitor:
 
     def _targets(self) -> list[_Target]:
         with self._store.read() as uow:
-            instances = [i for i in uow.instances(None).list() if i.lifecycle in _WATCHED and i.port]
-        codes = {i.id: i.code for i in instances}
-        return [_Target(i.code, i.tenant_id, codes.get(i.master_id) if i.master_id else None) for i in instances]
+            watched = uow.instances(None).watched(_WATCHED)
+        codes = {instance_id: code for instance_id, code, _, _ in watched}
+        return [_Target(code, tenant, codes.get(master) if master else None) for _, code, tenant, master in watched]
 
     def poll_once(self) -> Snapshot:
         started = time.monotonic()

@@ -227,7 +227,8 @@ class CredentialRepository:
         )
 
     def key(self, secret_id: str) -> tuple[ApiKey, str] | None:
-        row = self._s.get(ApiKeyRow, secret_id)
+        # Read on every signed call: a plain row, not an ORM object (no identity map to maintain).
+        row = self._s.execute(select(*ApiKeyRow.__table__.columns).where(ApiKeyRow.secret_id == secret_id)).first()
         if row is None:
             return None
         return ApiKey(
@@ -401,7 +402,20 @@ class InstanceRepository:
         # NULL (no expiry) sorts as the earliest value on every backend, as SQLite does by itself.
         order = column.desc().nulls_last() if q.descending else column.asc().nulls_first()
         query = query.order_by(order, InstanceRow.code).offset(q.offset).limit(q.limit)
-        return total, [instance_from_row(r) for r in self._s.scalars(query)]
+        # Plain rows, not ORM objects: a listing is read-only and this is the API's hottest read.
+        rows = self._s.execute(query.with_only_columns(*InstanceRow.__table__.columns)).all()
+        return total, [instance_from_row(r) for r in rows]  # type: ignore[arg-type]
+
+    def watched(self, lifecycles: Sequence[Lifecycle]) -> list[tuple[str, str, str, str | None]]:
+        """(id, code, tenant id, master id) of every instance in ``lifecycles`` that has a server port:
+        what the monitor polls each second, without loading whole instances."""
+        table = InstanceRow.__table__.c
+        query = select(table.id, table.code, table.tenant_id, table.master_id).where(
+            table.lifecycle.in_([lc.value for lc in lifecycles]), table.port != 0
+        )
+        if self._tenant is not None:
+            query = query.where(table.tenant_id == self._tenant)
+        return [(r.id, r.code, r.tenant_id, r.master_id) for r in self._s.execute(query)]
 
     def replica_counts(self, master_ids: Sequence[str]) -> dict[str, int]:
         query = (

@@ -55,6 +55,20 @@ class UnitOfWork:
     def vouchers(self, tenant_id: str) -> VoucherRepository:
         return VoucherRepository(self.session, tenant_id)
 
+    def change_stamp(self) -> tuple[object, ...]:
+        """A cheap fingerprint of what in-memory views of instances, groups and jobs are built from:
+        it changes whenever a row is added or updated (counts and newest update times)."""
+        from sqlalchemy import func, select
+
+        from openrds.persistence.tables import GroupRow, InstanceRow, JobRow, TenantRow
+
+        stamp: list[object] = []
+        for table in (InstanceRow, GroupRow, JobRow):
+            row = self.session.execute(select(func.count(), func.max(table.updated_at))).one()
+            stamp += [row[0], row[1]]
+        stamp.append(self.session.scalar(select(func.count()).select_from(TenantRow)))
+        return tuple(stamp)
+
     def flush(self) -> None:
         self.session.flush()
 
