@@ -9,13 +9,13 @@ job.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import replace
 
 from openrds.domain.model import Instance
 from openrds.domain.states import Health, Lifecycle
 from openrds.engine.driver import EngineError, ServerState
 from openrds.jobs.kinds import JobEnv
+from openrds.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -23,26 +23,13 @@ log = logging.getLogger(__name__)
 class Supervisor:
     def __init__(self, env: JobEnv, interval: float = 2.0) -> None:
         self._env = env
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("supervisor", interval, self.check_once)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="openrds-supervisor", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.check_once()
-            except Exception:  # the loop must outlive a bad round; the next one retries
-                log.exception("supervisor: check failed")
-            self._stop.wait(self._interval)
+        self._loop.stop()
 
     def check_once(self) -> None:
         env = self._env
@@ -52,7 +39,7 @@ class Supervisor:
                 i for i in uow.instances(None).list() if i.lifecycle in (Lifecycle.RUNNING, Lifecycle.ISOLATED)
             ]
         for instance in instances:
-            if self._stop.is_set():
+            if self._loop.stopping:
                 return
             state = states.get(instance.code, ServerState.MISSING)
             if instance.lifecycle is Lifecycle.ISOLATED:

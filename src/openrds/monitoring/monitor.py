@@ -19,6 +19,7 @@ from openrds.domain.states import Lifecycle
 from openrds.engine.driver import Driver, EngineError, ReplicaLink, ServerState, SlotInfo
 from openrds.monitoring.lag import LsnHistory, parse_lsn
 from openrds.monitoring.snapshot import LinkView, ServerView, Snapshot
+from openrds.periodic import Periodic
 from openrds.persistence.uow import Store
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,10 @@ class ReplicationMonitor:
         self._store = store
         self._driver = driver
         self._clock = clock
-        self._interval = interval
         self._histories: dict[str, LsnHistory] = {}
         self._snapshot = Snapshot(taken_at=clock.now(), round_seconds=0.0)
         self._listeners: list[Callable[[Snapshot], None]] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("monitor", interval, self.poll_once)
         self._lock = threading.Lock()
 
     def snapshot(self) -> Snapshot:
@@ -54,22 +53,10 @@ class ReplicationMonitor:
         self._listeners.append(listener)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="openrds-monitor", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                self.poll_once()
-            except Exception:  # a bad round must not end monitoring; the next one retries
-                log.exception("monitor: round failed")
-            self._stop.wait(max(0.05, self._interval - (time.monotonic() - started)))
+        self._loop.stop()
 
     def _targets(self) -> list[_Target]:
         with self._store.read() as uow:

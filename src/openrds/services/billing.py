@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import secrets
 import string
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -43,6 +42,7 @@ from openrds.domain.money import Account, Bill, IsolationReason, LedgerEntry, Le
 from openrds.domain.states import ChargeType, Lifecycle, Operation, Role, allowed, ensure_allowed
 from openrds.jobs.model import Kind
 from openrds.jobs.runner import JobQueue
+from openrds.periodic import Periodic
 from openrds.persistence.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -564,26 +564,10 @@ class BillingLoop:
     service was down charges and isolates exactly what the missed rounds would have."""
 
     def __init__(self, billing: BillingService, interval: float = 60.0) -> None:
-        self._billing = billing
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic("billing", interval, billing.tick)
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="openrds-billing", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._billing.tick()
-            except Exception:  # the loop must outlive a bad round; the next one retries
-                log.exception("billing: round failed")
-            self._stop.wait(self._interval)
+        self._loop.stop()
