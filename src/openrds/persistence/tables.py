@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -157,7 +168,7 @@ class OrderRow(Base):
     action: Mapped[str] = mapped_column(String(32))
     charge_type: Mapped[str] = mapped_column(String(32))
     period_months: Mapped[int]
-    amount_cents: Mapped[int]
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
 
 
@@ -200,7 +211,7 @@ class AccountRow(Base):
 
     __tablename__ = "accounts"
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    balance_cents: Mapped[int]
+    balance_cents: Mapped[int] = mapped_column(BigInteger)
     arrears_since: Mapped[datetime | None]
 
 
@@ -208,8 +219,8 @@ class LedgerRow(Base):
     __tablename__ = "ledger"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
-    amount_cents: Mapped[int]  # + top-up, refund; - purchase, renewal, metering
-    balance_after_cents: Mapped[int]
+    amount_cents: Mapped[int] = mapped_column(BigInteger)  # + top-up, refund; - purchase, renewal, metering
+    balance_after_cents: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(32))
     reference: Mapped[str] = mapped_column(String(64))  # bill id, deal name, instance id
     note: Mapped[str] = mapped_column(Text)
@@ -220,7 +231,7 @@ class VoucherRow(Base):
     __tablename__ = "vouchers"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
-    amount_cents: Mapped[int]
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime]
     spent_at: Mapped[datetime | None]
