@@ -7,6 +7,11 @@ about, so a dialect can say which input was bad without parsing messages.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
+_Answer = TypeVar("_Answer")
+
 
 class OpenRDSError(Exception):
     """Root of every error a client may see.
@@ -194,3 +199,15 @@ class ResourceExhausted(OpenRDSError):
 
 class InternalFailure(OpenRDSError):
     """Something failed on our side; the message is safe to show, details are in the log."""
+
+
+def resolve(table: Mapping[type[OpenRDSError], _Answer], cls: type[OpenRDSError]) -> _Answer:
+    """A dialect's answer for an error class: its own row, else its nearest ancestor's (MRO order), so a
+    new subclass answers with its parent's code until it gets a row of its own.
+
+    :raises LookupError: no row for the class or any ancestor (a table without an OpenRDSError row).
+    """
+    for klass in cls.__mro__:
+        if klass in table:
+            return table[klass]  # type: ignore[index]
+    raise LookupError(f"no error code for {cls.__qualname__}")

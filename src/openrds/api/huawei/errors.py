@@ -177,11 +177,7 @@ FIELD_NAMES: Mapping[str, str] = {
 
 def spec_for(cls: type[domain.OpenRDSError]) -> ErrorSpec:
     """The row for a domain error class, else its nearest ancestor's."""
-    for klass in cls.__mro__:
-        spec = DOMAIN_ERRORS.get(klass)
-        if spec is not None:
-            return spec
-    raise LookupError(f"no Huawei error code for {cls.__qualname__}")  # only if the root row is removed
+    return domain.resolve(DOMAIN_ERRORS, cls)
 
 
 def from_domain(exc: domain.OpenRDSError) -> HuaweiApiError:

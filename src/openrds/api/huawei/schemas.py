@@ -25,8 +25,9 @@ VolumeType = Literal["COMMON", "HIGH", "ULTRAHIGH"]
 DEFAULT_VOLUME_TYPE: VolumeType = "COMMON"
 DEFAULT_BACKUP = {"startTime": "00:00:00", "keepDays": 7}
 
-# Huawei's instance names: 4-64 characters, a letter first, then letters, digits, "-" and "_".
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{3,63}$")
+# Huawei's name shape: at least 4 characters, a letter first, then letters, digits, "-" and "_". The
+# upper bound is the domain's (rules.check_name, the same for every face), not Huawei's 64.
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{3,}$")
 
 
 class _Model(BaseModel):
@@ -128,8 +129,8 @@ class InstanceBody(_Model):
 
     def check_name(self) -> None:
         if not _NAME.match(self.name):
-            raise InvalidName("the name must be 4-64 characters: a letter first, then letters, digits, '-' or '_'",
-                              field="name")
+            raise InvalidName("the name must have 4 or more characters: a letter first, then letters, digits,"
+                              " '-' or '_'", field="name")
 
     def to_primary(self, project: Project) -> PrimaryOrder:
         self.check_name()

@@ -283,13 +283,8 @@ PARAMETER_NAMES: Mapping[str, str] = {
 
 
 def spec_for(cls: type[domain.OpenRDSError]) -> ErrorSpec:
-    """The answer for a domain error class: its own row, else its nearest ancestor's (MRO order)."""
-    for klass in cls.__mro__:
-        spec = DOMAIN_ERRORS.get(klass)
-        if spec is not None:
-            return spec
-    # Unreachable while OpenRDSError has a row; kept so a broken table fails loudly, not silently.
-    raise LookupError(f"no Tencent error code for {cls.__qualname__}")
+    """The row for a domain error class, else its nearest ancestor's."""
+    return domain.resolve(DOMAIN_ERRORS, cls)
 
 
 def from_domain(exc: domain.OpenRDSError) -> TencentApiError:
