@@ -156,6 +156,17 @@ _WEIGHT_BY_MEMORY_GB = (
 )
 
 
+def _fresh(count: int, prefix: str, template: Instance) -> tuple[Instance, ...]:
+    """``count`` new instances like ``template``, each with its own id and code (and named after its code
+    when the order gave no name)."""
+    fresh = []
+    for _ in range(count):
+        code = short_code(prefix)
+        name = template.name or code
+        fresh.append(replace(template, id=new_uuid(), code=code, name=name, extra=dict(template.extra)))
+    return tuple(fresh)
+
+
 def default_weight(spec: Spec) -> int:
     """The read-only group weight Tencent assigns by memory size: the weight of the largest step of its
     table at or below the spec's memory (2 GB -> 1, 4 -> 2, ... 480 -> 50; less than 2 GB -> 1)."""
@@ -211,36 +222,14 @@ class InstanceService:
             )
             return Created((), None, None)
         now = self._clock.now()
-        instances = tuple(
-            Instance(
-                id=new_uuid(),
-                code=short_code(PRIMARY_PREFIX),
-                tenant_id=tenant_id,
-                name=order.name,
-                role=Role.PRIMARY,
-                region=region.name,
-                zone=zone.name,
-                project_id=order.project_id,
-                spec_code=spec.code,
-                storage_gb=order.storage_gb,
-                major_version=version.major,
-                version=version.full,
-                charset=charset,
-                admin_user=order.admin_user,
-                network=network,
-                charge_type=charge_type,
-                period_months=order.period_months,
-                auto_renew=order.auto_renew,
-                deletion_protection=order.deletion_protection,
-                lifecycle=Lifecycle.CREATING,
-                created_at=now,
-                updated_at=now,
-                tags=order.tags,
-                extra=dict(order.extra),
-            )
-            for _ in range(order.count)
-        )
-        instances = tuple(replace(i, name=i.name or i.code) for i in instances)
+        instances = _fresh(order.count, PRIMARY_PREFIX, Instance(
+            id="", code="", tenant_id=tenant_id, name=order.name, role=Role.PRIMARY, region=region.name,
+            zone=zone.name, project_id=order.project_id, spec_code=spec.code, storage_gb=order.storage_gb,
+            major_version=version.major, version=version.full, charset=charset, admin_user=order.admin_user,
+            network=network, charge_type=charge_type, period_months=order.period_months,
+            auto_renew=order.auto_renew, deletion_protection=order.deletion_protection,
+            lifecycle=Lifecycle.CREATING, created_at=now, updated_at=now, tags=order.tags, extra=dict(order.extra),
+        ))
         with self._store.write() as uow:
             # Paid first: a refused payment (InsufficientBalance, a voucher) rolls back everything.
             placed = self._billing.place_orders(uow, tenant_id, instances, spec, "create", now, order.payment)
@@ -303,41 +292,18 @@ class InstanceService:
             self._billing.check(tenant_id, spec, storage, charge_type, order.period_months, order.count, order.payment)
             return Created((), None, None)
         now = self._clock.now()
-        instances = []
-        for _ in range(order.count):
-            code = short_code(READONLY_PREFIX)
-            instances.append(
-                Instance(
-                    id=new_uuid(),
-                    code=code,
-                    tenant_id=tenant_id,
-                    name=order.name or code,
-                    role=Role.READONLY,
-                    region=region.name,
-                    zone=zone.name,
-                    project_id=project_id,
-                    spec_code=spec.code,
-                    storage_gb=storage,
-                    major_version=master.major_version,
-                    version=master.version,
-                    charset=master.charset,
-                    admin_user=master.admin_user,
-                    network=network,
-                    charge_type=charge_type,
-                    period_months=order.period_months,
-                    auto_renew=order.auto_renew,
-                    deletion_protection=order.deletion_protection,
-                    lifecycle=Lifecycle.CREATING,
-                    created_at=now,
-                    updated_at=now,
-                    master_id=master.id,
-                    group_id=group.id if group else None,
-                    weight=default_weight(spec) if group else 0,
-                    member_status=MemberStatus.IN_ROTATION,
-                    tags=order.tags,
-                    extra=dict(order.extra),
-                )
-            )
+        # A replica runs its master's version with its master's charset and accounts (a physical copy).
+        instances = _fresh(order.count, READONLY_PREFIX, Instance(
+            id="", code="", tenant_id=tenant_id, name=order.name, role=Role.READONLY, region=region.name,
+            zone=zone.name, project_id=project_id, spec_code=spec.code, storage_gb=storage,
+            major_version=master.major_version, version=master.version, charset=master.charset,
+            admin_user=master.admin_user, network=network, charge_type=charge_type,
+            period_months=order.period_months, auto_renew=order.auto_renew,
+            deletion_protection=order.deletion_protection, lifecycle=Lifecycle.CREATING, created_at=now,
+            updated_at=now, master_id=master.id, group_id=group.id if group else None,
+            weight=default_weight(spec) if group else 0, member_status=MemberStatus.IN_ROTATION, tags=order.tags,
+            extra=dict(order.extra),
+        ))
         with self._store.write() as uow:
             # Checked again under the write lock: two concurrent calls must not both pass the limit.
             current = uow.instances(tenant_id).find(master.id)
