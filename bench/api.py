@@ -24,9 +24,11 @@ Goals: >= 1,000 req/s and p99 < 20 ms on one worker; replica creation within 1.5
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import pwd
+import re
 import shutil
 import statistics
 import subprocess
@@ -70,12 +72,21 @@ def signed_headers(host: str, action: str, body: bytes) -> dict[str, str]:
     return headers
 
 
-def client_main(url: str, action: str, body_text: str, duration: float, start_at: float) -> None:
-    """Send ``action`` with ``body`` sequentially until ``duration`` has passed; print latencies (JSON)."""
+def distinct(body: dict[str, Any], n: int) -> dict[str, Any]:
+    """``body`` made a question never asked before, with the same answer: a filter on a private IP,
+    which narrows nothing here (every instance listens on this host)."""
+    return body | {"Filters": [{"Name": "db-private-ip", "Values": [f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"]}]}
+
+
+def client_main(url: str, action: str, body_text: str, duration: float, start_at: float, fresh: bool) -> None:
+    """Send ``action`` with ``body`` sequentially until ``duration`` has passed; print latencies (JSON).
+    With ``fresh``, every call asks a question the server has not answered before (see ``distinct``)."""
     import httpx
 
     host = url.removeprefix("http://")
+    template = json.loads(body_text)
     body = body_text.encode()
+    questions = itertools.count(os.getpid() << 12)  # distinct across the client processes too
     latencies: list[float] = []
     errors = 0
     with httpx.Client(base_url=url, timeout=10) as http:
@@ -85,6 +96,8 @@ def client_main(url: str, action: str, body_text: str, duration: float, start_at
             time.sleep(0.001)
         end = time.perf_counter() + duration
         while (begin := time.perf_counter()) < end:
+            if fresh:
+                body = json.dumps(distinct(template, next(questions))).encode()
             response = http.post("/", content=body, headers=signed_headers(host, action, body))
             latencies.append(time.perf_counter() - begin)
             if response.status_code != 200 or b'"Error"' in response.content:
@@ -101,6 +114,8 @@ class Run:
     p50_ms: float
     p99_ms: float
     server_cpu_seconds: float
+    reused: int  # answers served from the answer cache (warm-up calls included)
+    computed: int
 
     @property
     def rate(self) -> float:
@@ -115,7 +130,8 @@ class Run:
     def line(self) -> str:
         return (f"{self.clients} client(s): {self.rate:6.0f} req/s  p50 {self.p50_ms:6.2f} ms"
                 f"  p99 {self.p99_ms:6.2f} ms  server CPU {self.cpu_ms:.2f} ms/req"
-                f"  ({self.requests} requests, {self.errors} errors)")
+                f"  ({self.requests} requests, {self.errors} errors; answers reused {self.reused},"
+                f" computed {self.computed})")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -128,24 +144,37 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
+def answers(service: RunningService) -> tuple[int, int]:
+    """(reused, computed) answers of the Tencent face so far, from its /metrics."""
+    import httpx
+
+    text = httpx.get(f"{service.url}/metrics", timeout=10).text
+    found = [re.search(rf'^openrds_api_answers_{kind}_total{{face="tencent"}} (\S+)$', text, re.M)
+             for kind in ("reused", "computed")]
+    return int(float(found[0].group(1))) if found[0] else 0, int(float(found[1].group(1))) if found[1] else 0
+
+
 def load(service: RunningService, clients: int, duration: float, body: dict[str, Any],
-         action: str = "DescribeDBInstances") -> Run:
+         action: str = "DescribeDBInstances", *, fresh: bool = False) -> Run:
     start_at = time.time() + 1.5  # every client connected and warmed before the clock starts
     procs = [
         subprocess.Popen([sys.executable, __file__, "client", service.url, action, json.dumps(body),
-                          str(duration), str(start_at)], stdout=subprocess.PIPE, text=True)
+                          str(duration), str(start_at), "fresh" if fresh else "same"], stdout=subprocess.PIPE,
+                         text=True)
         for _ in range(clients)
     ]
+    reused_before, computed_before = answers(service)
     # CPU counted over the whole client run: warm-up calls included, so slightly pessimistic.
     cpu_before = cpu_seconds(service.process.pid)
     results = [json.loads(p.communicate(timeout=duration + 60)[0]) for p in procs]
     cpu = cpu_seconds(service.process.pid) - cpu_before
+    reused_after, computed_after = answers(service)
     latencies = sorted(x for r in results for x in r["latencies"])
     errors = sum(r["errors"] for r in results)
     if errors:
         print(f"  errors! last answer: {results[0]['last']}")
     return Run(clients, len(latencies), errors, duration, percentile(latencies, 0.5) * 1000,
-               percentile(latencies, 0.99) * 1000, cpu)
+               percentile(latencies, 0.99) * 1000, cpu, reused_after - reused_before, computed_after - computed_before)
 
 
 # --- the store -----------------------------------------------------------------------------------
@@ -192,12 +221,14 @@ def describe_bench(args: argparse.Namespace) -> list[str]:
     lines = []
     with running_service(extra_env=BENCH_ENV) as service:
         seed_instances(service, args.instances)
-        for body in ({}, {"Limit": 100}):
-            label = f"DescribeDBInstances {json.dumps(body)} over {args.instances} instances, {args.duration:.0f} s"
+        for body, fresh in (({}, False), ({"Limit": 100}, False), ({}, True), ({"Limit": 100}, True)):
+            asked = "a new question every call (computed)" if fresh else "the same question (polling)"
+            label = (f"DescribeDBInstances {json.dumps(body)}, {asked}, over {args.instances} instances, "
+                     f"{args.duration:.0f} s")
             print(label)
             lines.append(label)
             for clients in args.clients:
-                run = load(service, clients, args.duration, body)
+                run = load(service, clients, args.duration, body, fresh=fresh)
                 print("  " + run.line())
                 lines.append("  " + run.line())
         # The stack's own floor: the same signed round trip (key lookup included) with no listing behind it.
@@ -310,8 +341,8 @@ def replica_bench(args: argparse.Namespace) -> list[str]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "client":
-        url, action, body, duration, start_at = sys.argv[2:7]
-        client_main(url, action, body, float(duration), float(start_at))
+        url, action, body, duration, start_at, fresh = sys.argv[2:8]
+        client_main(url, action, body, float(duration), float(start_at), fresh == "fresh")
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("part", nargs="?", choices=("all", "describe", "replica"), default="all")

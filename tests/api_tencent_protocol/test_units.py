@@ -18,9 +18,10 @@ from openrds.api.tencent.errors import DOMAIN_ERRORS, TencentApiError, from_doma
 from openrds.api.tencent.protocol import (
     Action,
     SlidingWindowRateLimiter,
-    TencentJSONResponse,
-    build_router,
+    TencentApi,
+    envelope,
     parse_parameters,
+    render,
     unflatten_query,
 )
 from openrds.domain import errors as domain
@@ -225,13 +226,13 @@ def test_domain_message_shapes() -> None:
 
 
 # --- response and router construction ------------------------------------------------------------
-def test_response_class_content_type() -> None:
-    response = TencentJSONResponse({"Response": {"Message": "中文"}})
-    assert response.headers["content-type"] == "application/json"
-    assert response.body == '{"Response":{"Message":"中文"}}'.encode()
+def test_envelope_is_utf8_json_with_our_request_id_last() -> None:
+    body = envelope("rid", render({"Message": "中文", "RequestId": "not-ours"}))
+    assert body == '{"Response":{"Message":"中文","RequestId":"rid"}}'.encode()
+    assert envelope("rid", render({})) == b'{"Response":{"RequestId":"rid"}}'
 
 
 def test_router_refuses_a_misnamed_action() -> None:
     action = Action("DescribeZones", schemas.DescribeZonesRequest, lambda ctx, req: {})
     with pytest.raises(ValueError, match="DescribeRegions"):
-        build_router({"DescribeRegions": action}, StaticKeys(CALLERS), regions=lambda: {"ap-beijing"})
+        TencentApi({"DescribeRegions": action}, StaticKeys(CALLERS), regions=lambda: {"ap-beijing"})

@@ -6,6 +6,8 @@ hashed at rest, and the unit of work commits only when its block completes.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -15,11 +17,13 @@ import pytest
 from openrds.clock import ManualClock
 from openrds.domain.model import Network, Project, Tag
 from openrds.domain.states import ChargeType, GroupStatus, JobState, Lifecycle, Role
+from openrds.persistence.db import open_engine
 from openrds.persistence.uow import Store
 from openrds.services.identity import IdentityService
 from openrds.services.secrets import SecretBox, token_hash, verify_password
 
 from . import factories as f
+from .conftest import Backend
 from .factories import T0, assert_utc, datetimes_of
 
 
@@ -58,6 +62,43 @@ def test_write_commits_only_a_completed_block_and_read_never_commits(store: Stor
         assert uow.tenants.get(kept.id) == kept
         assert uow.tenants.get(lost.id) is None
         assert uow.tenants.get(unsaved.id) is None
+
+
+def test_data_version_moves_with_every_commit_from_any_process_and_only_then(store: Store, backend: Backend) -> None:
+    """What the read-through caches rely on (openrds.persistence.version): equal only if nothing was
+    committed in between - by this store, by another connection, or by another process."""
+    first = store.version()
+    with store.read() as uow:
+        uow.tenants.list()
+    assert store.version() == first, "a read changed the data version"
+
+    with store.write() as uow:
+        uow.tenants.add(f.tenant())
+    after_write = store.version()
+    assert after_write != first, "a commit through the store did not change the data version"
+
+    other = Store(open_engine(backend.url))  # another connection pool, as the admin CLI has
+    try:
+        with other.write() as uow:
+            uow.tenants.add(f.tenant())
+    finally:
+        other.close()
+    after_other = store.version()
+    assert after_other != after_write, "a commit through another connection did not change the data version"
+
+    script = (
+        "import sys\n"
+        "from openrds.persistence.db import open_engine\n"
+        "from openrds.persistence.uow import Store\n"
+        "from tests.control_plane import factories as f\n"
+        "store = Store(open_engine(sys.argv[1]))\n"
+        "with store.write() as uow:\n"
+        "    uow.tenants.add(f.tenant())\n"
+        "store.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", script, backend.url], check=True, timeout=60,
+                   cwd=Path(__file__).resolve().parents[2])
+    assert store.version() != after_other, "a commit by another process did not change the data version"
 
 
 # --- tenants ---------------------------------------------------------------------------------------

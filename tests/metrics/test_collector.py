@@ -59,6 +59,8 @@ LABELS = {
     "openrds_job_duration_seconds": {"kind", "outcome"},
     "openrds_api_requests": {"face", "action", "code"},
     "openrds_api_request_duration_seconds": {"face", "action", "code"},
+    "openrds_api_answers_reused": {"face"},
+    "openrds_api_answers_computed": {"face"},
     "openrds_monitor_last_round_timestamp_seconds": set(),
     "openrds_monitor_round_duration_seconds": set(),
 }

@@ -143,6 +143,20 @@ def test_api_requests_by_face_action_and_code(service: RunningService, estate: E
     assert {s.labels["face"] for s in families["openrds_api_requests"]} == {"tencent", "huawei", "huawei-iam"}
 
 
+def test_repeated_reads_are_answered_from_the_answer_cache_and_counted(service: RunningService, estate: Estate) -> None:
+    api = Tencent(service)
+    before = scrape(service)
+    reused, computed = (value(before, f"openrds_api_answers_{kind}_total", face="tencent") or 0
+                        for kind in ("reused", "computed"))
+    for _ in range(5):
+        api.call("DescribeDBInstances", {"Limit": 7})
+    after = scrape(service)
+    more_reused = (value(after, "openrds_api_answers_reused_total", face="tencent") or 0) - reused
+    more_computed = (value(after, "openrds_api_answers_computed_total", face="tencent") or 0) - computed
+    # Each of the 5 is one or the other; a commit by the background loops in between may force a recompute.
+    assert more_reused + more_computed == 5 and more_reused >= 1, (more_reused, more_computed)
+
+
 def test_paused_replica_shows_growing_byte_lag(service: RunningService, estate: Estate) -> None:
     r, p = estate.replica.code, estate.primary.code
     driver = LocalDriver(service.data_dir)

@@ -1,18 +1,48 @@
-"""The ASGI application: every face of the service on one server."""
+"""The ASGI application: every face of the service on one server.
+
+``/`` is the Tencent face's own ASGI app: it is the API's hottest path and needs nothing a framework
+route offers (one path, the action in a header, a raw body the signature covers), so it skips the
+framework's routing and middleware. Everything else - the Huawei face, the console, ``/metrics``,
+``/healthz`` - is one FastAPI app, which also runs the lifespan. Both are counted by the same request
+metrics.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openrds import __version__
 from openrds.container import Container
+from openrds.metrics.requests import ApiMetricsMiddleware
 
 
-def create_app(container: Container, *, manage_background: bool = True) -> FastAPI:
+class OpenRDSApp:
+    """``/`` to the Tencent face, every other path to the web app (see the module docstring)."""
+
+    def __init__(self, tencent: ASGIApp, web: FastAPI, counted: Any) -> None:
+        self.web = web
+        self._tencent = ApiMetricsMiddleware(tencent, stats=counted)
+        self._web = ApiMetricsMiddleware(web, stats=counted)
+
+    @property
+    def state(self) -> Any:
+        """The web app's state (container, metrics, console), for tests and benches."""
+        return self.web.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/":
+            await self._tencent(scope, receive, send)
+        else:
+            await self._web(scope, receive, send)
+
+
+def create_app(container: Container, *, manage_background: bool = True) -> OpenRDSApp:
     """The app over a built container; with ``manage_background`` its lifespan starts and stops the
     job runner and supervisor (PostgreSQL servers are never stopped by a shutdown)."""
 
@@ -45,11 +75,12 @@ def create_app(container: Container, *, manage_background: bool = True) -> FastA
     from openrds.api.tencent import routes as tencent_routes
 
     app.include_router(huawei_routes.build(container))
-    app.include_router(tencent_routes.build(container))
 
     # Prometheus metrics at /metrics (and the lag history the console charts), then the web console.
     from openrds import console, metrics
 
     app.state.metrics = metrics.install(app, container)
     app.state.console = console.mount(app, container, app.state.metrics)
-    return app
+    app.state.tencent = tencent_routes.build(container)
+    app.state.metrics.collector.answer_caches["tencent"] = app.state.tencent.answers
+    return OpenRDSApp(app.state.tencent, app, app.state.metrics.requests)

@@ -1,8 +1,9 @@
 """Prometheus metrics at ``/metrics``, and the recent lag history the console charts.
 
 `install` wires it all onto the app over one container: a registry of its own (not the process-wide
-default, so two apps in one process never mix), the collector, the request-counting middleware, the
-monitor's round listener (lag history, inventory) and the job runner's finish listener.
+default, so two apps in one process never mix), the collector, the monitor's round listener (lag
+history, inventory) and the job runner's finish listener. The request-counting middleware
+(`requests.ApiMetricsMiddleware`) is wrapped around every face by `openrds.api.app`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from openrds.metrics import exposition
 from openrds.metrics.collector import OpenRDSCollector
 from openrds.metrics.history import LagHistory
 from openrds.metrics.inventory import InventoryTracker
-from openrds.metrics.requests import ApiMetricsMiddleware
 from openrds.metrics.stats import API_BUCKETS, JOB_BUCKETS, HistogramSet
 from openrds.monitoring.snapshot import Snapshot
 from openrds.persistence.uow import Store
@@ -33,7 +33,8 @@ class Metrics:
         self.jobs = HistogramSet(JOB_BUCKETS)
         self.requests = HistogramSet(API_BUCKETS)
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(OpenRDSCollector(snapshot, self.inventory, self.jobs, self.requests))
+        self.collector = OpenRDSCollector(snapshot, self.inventory, self.jobs, self.requests)
+        self.registry.register(self.collector)
 
     def on_round(self, snapshot: Snapshot) -> None:
         """Monitor round listener: one lag sample per replica, and the inventory when it is due."""
@@ -60,7 +61,6 @@ def install(app: FastAPI, container: Container) -> Metrics:
     metrics = Metrics(container.monitor.snapshot, container.store)
     container.monitor.on_round(metrics.on_round)
     container.runner.on_finish(metrics.on_job_finished)
-    app.add_middleware(ApiMetricsMiddleware, stats=metrics.requests)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics(request: Request) -> Response:  # plain def: runs off the event loop

@@ -19,6 +19,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from openrds.api.answers import AnswerCache
 from openrds.metrics.inventory import Inventory, InventoryTracker
 from openrds.metrics.stats import HistogramSet
 from openrds.monitoring.snapshot import Snapshot
@@ -37,6 +38,8 @@ class OpenRDSCollector(Collector):
         self._inventory = inventory
         self._jobs = jobs
         self._requests = requests
+        #: face -> its answer cache (openrds.api.answers), registered by the app that built both.
+        self.answer_caches: dict[str, AnswerCache] = {}
 
     def describe(self) -> Iterator[Metric]:
         # Nothing: otherwise registering would run collect() once to learn the names.
@@ -210,3 +213,13 @@ class OpenRDSCollector(Collector):
             total.add_metric(list(labels), count)
             latency.add_metric(list(labels), buckets, seconds)
         yield from (total, latency)
+        reused = CounterMetricFamily("openrds_api_answers_reused",
+                                     "Answers of read-only calls served again because nothing was committed since "
+                                     "they were computed, by face.", labels=["face"])
+        computed = CounterMetricFamily("openrds_api_answers_computed",
+                                       "Answers of read-only calls that had to be computed (not in the answer cache), "
+                                       "by face.", labels=["face"])
+        for face, cache in sorted(self.answer_caches.items()):
+            reused.add_metric([face], cache.hits)
+            computed.add_metric([face], cache.misses)
+        yield from (reused, computed)

@@ -17,14 +17,11 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from openrds.domain.model import Instance, ReadOnlyGroup
 from openrds.domain.states import MemberStatus, Role
 from openrds.persistence.uow import Store
-
-# Even when nothing seems to have changed, rebuild this often (a change that kept counts and times).
-FULL_REFRESH_SECONDS = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +76,7 @@ class InventoryTracker:
         self._readmissions: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
         self._last = 0.0
-        self._last_full = 0.0
-        self._stamp: tuple[object, ...] | None = None
+        self._version: object = None
 
     def current(self) -> Inventory:
         with self._lock:
@@ -92,18 +88,18 @@ class InventoryTracker:
 
     def maybe_refresh(self, *_args: object) -> None:
         """A monitor round listener: refresh unless the last refresh is younger than ``min_interval`` or
-        nothing it is built from has changed since (a count-and-max query instead of loading every row)."""
+        nothing was committed since (the store's data version instead of loading every row)."""
         now = time.monotonic()
         if now - self._last < self._min_interval:
             return
         self._last = now
-        with self._store.read() as uow:
-            stamp = uow.change_stamp()
-        if stamp == self._stamp and now - self._last_full < FULL_REFRESH_SECONDS:
+        version = self._store.version()
+        if version == self._version:
+            with self._lock:  # still what the store holds: as fresh as a rebuild
+                self._inventory = replace(self._inventory, refreshed_at=time.time())
             return
-        self._stamp = stamp
-        self._last_full = now
         self.refresh()
+        self._version = version
 
     def refresh(self) -> Inventory:
         with self._store.read() as uow:

@@ -44,6 +44,7 @@ class ReplicationMonitor:
         self._listeners: list[Callable[[Snapshot], None]] = []
         self._loop = Periodic("monitor", interval, self.poll_once)
         self._lock = threading.Lock()
+        self._targets_read: tuple[object, list[_Target]] | None = None  # (store version, targets)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -59,10 +60,15 @@ class ReplicationMonitor:
         self._loop.stop()
 
     def _targets(self) -> list[_Target]:
+        version = self._store.version()
+        if self._targets_read is not None and self._targets_read[0] == version:
+            return self._targets_read[1]  # nothing committed since: the same servers
         with self._store.read() as uow:
             watched = uow.instances(None).watched(_WATCHED)
         codes = {instance_id: code for instance_id, code, _, _ in watched}
-        return [_Target(code, tenant, codes.get(master) if master else None) for _, code, tenant, master in watched]
+        targets = [_Target(code, tenant, codes.get(master) if master else None) for _, code, tenant, master in watched]
+        self._targets_read = (version, targets)
+        return targets
 
     def poll_once(self) -> Snapshot:
         started = time.monotonic()

@@ -28,6 +28,7 @@ from openrds.persistence.repositories import (
     TenantRepository,
     VoucherRepository,
 )
+from openrds.persistence.version import data_version
 
 
 class UnitOfWork:
@@ -55,20 +56,6 @@ class UnitOfWork:
     def vouchers(self, tenant_id: str) -> VoucherRepository:
         return VoucherRepository(self.session, tenant_id)
 
-    def change_stamp(self) -> tuple[object, ...]:
-        """A cheap fingerprint of what in-memory views of instances, groups and jobs are built from:
-        it changes whenever a row is added or updated (counts and newest update times)."""
-        from sqlalchemy import func, select
-
-        from openrds.persistence.tables import GroupRow, InstanceRow, JobRow, TenantRow
-
-        stamp: list[object] = []
-        for table in (InstanceRow, GroupRow, JobRow):
-            row = self.session.execute(select(func.count(), func.max(table.updated_at))).one()
-            stamp += [row[0], row[1]]
-        stamp.append(self.session.scalar(select(func.count()).select_from(TenantRow)))
-        return tuple(stamp)
-
     def flush(self) -> None:
         self.session.flush()
 
@@ -80,6 +67,7 @@ class Store:
         self.engine = engine
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
         self._sqlite = engine.dialect.name == "sqlite"
+        self._version = data_version(engine)
 
     @contextmanager
     def write(self) -> Iterator[UnitOfWork]:
@@ -102,5 +90,11 @@ class Store:
             finally:
                 session.rollback()
 
+    def version(self) -> object:
+        """Equal to an earlier value only if nothing was committed in between (see :mod:`.version`);
+        read it *before* reading what a cache keeps."""
+        return self._version.current()
+
     def close(self) -> None:
+        self._version.close()
         self.engine.dispose()

@@ -51,7 +51,9 @@ class IdentityService:
         self._clock = clock
         self._regions = regions
         self._token_ttl = token_ttl
-        self._key_cache: dict[str, tuple[str, str]] = {}  # secret_id -> (sealed secret, plain secret)
+        # secret_id -> (store version, (key, plain secret)); sealed secret -> plain (decryption is slow)
+        self._key_cache: dict[str, tuple[object, tuple[ApiKey, str]]] = {}
+        self._opened: dict[str, str] = {}
         self._cache_lock = threading.Lock()
 
     # --- tenants ---------------------------------------------------------------------------
@@ -100,8 +102,6 @@ class IdentityService:
         with self._store.write() as uow:
             if not uow.credentials.revoke_key(secret_id, self._clock.now()):
                 raise NotFound(f"no active key {secret_id}", field="secret_id")
-        with self._cache_lock:
-            self._key_cache.pop(secret_id, None)
 
     def api_keys(self, tenant_id: str) -> list[ApiKey]:
         with self._store.read() as uow:
@@ -110,20 +110,25 @@ class IdentityService:
     def find_api_key(self, secret_id: str) -> tuple[ApiKey, str] | None:
         """The active key and its decrypted secret, for signature checks; None if unknown or revoked.
 
-        The store is asked every time: a key revoked by another process (``openrds admin revoke-key``
-        while the service runs) must stop working at once. Only the decryption is cached."""
+        Remembered only while the store's data version stays the same (read before the key): a key
+        revoked by another process (``openrds admin revoke-key`` while the service runs) commits, and
+        the next request reads the store again."""
+        version = self._store.version()
+        with self._cache_lock:
+            cached = self._key_cache.get(secret_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
         with self._store.read() as uow:
             found = uow.credentials.key(secret_id)
         if found is None or found[0].revoked_at is not None:
             return None
         key, sealed = found
         with self._cache_lock:
-            cached = self._key_cache.get(secret_id)
-        if cached is not None and cached[0] == sealed:
-            return key, cached[1]
-        secret = self._box.open(sealed)
+            opened = self._opened.get(sealed)
+        secret = opened if opened is not None else self._box.open(sealed)
         with self._cache_lock:
-            self._key_cache[secret_id] = (sealed, secret)
+            self._opened[sealed] = secret
+            self._key_cache[secret_id] = (version, (key, secret))
         return key, secret
 
     # --- IAM users, projects, tokens -------------------------------------------------------

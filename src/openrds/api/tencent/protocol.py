@@ -53,12 +53,12 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request
+from anyio import to_thread
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
+from openrds.api.answers import AnswerCache
 from openrds.api.metrics import UNKNOWN as UNKNOWN_ACTION
 from openrds.api.metrics import tag_call
 from openrds.api.tencent.auth import ApiKeyLookup, Caller, SignedRequest, authenticate
@@ -129,20 +129,6 @@ TENCENT_REGIONS: frozenset[str] = frozenset(
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-class TencentJSONResponse(Response):
-    """JSON answer whose Content-Type is exactly ``application/json``: no charset suffix.
-
-    The SDK (``AbstractClient._check_error``) compares the whole header with ``application/json``;
-    with a suffix it skips error detection and an error answer reads as an empty success. The body
-    is UTF-8 (JSON's only encoding), with non-ASCII text unescaped so Chinese messages stay legible.
-    """
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
-
-
 @dataclass(frozen=True)
 class ActionContext:
     """What a handler knows about the call besides its parameters.
@@ -176,6 +162,9 @@ class Action(Generic[ModelT]):
     :param region_required: ``False`` for the few actions documented as region-free
         (``DescribeRegions``).
     :param rate_limit_per_second: this action's own limit, instead of the router's default.
+    :param store_read: the answer is a function of the parameters, the caller and the store's
+        contents alone (no clock, no server, no monitor): it is reused while the store's data version
+        is unchanged (:mod:`openrds.api.answers`).
     """
 
     name: str
@@ -183,6 +172,7 @@ class Action(Generic[ModelT]):
     handler: Callable[[ActionContext, ModelT], Mapping[str, Any]]
     region_required: bool = True
     rate_limit_per_second: int | None = None
+    store_read: bool = False
 
 
 @dataclass
@@ -333,8 +323,12 @@ def _lists(node: dict[str, Any], prefix: str) -> Any:
     return [converted[str(i)] for i in range(len(node))]
 
 
-# --- the router ----------------------------------------------------------------------------------
-_METHODS = ["POST", "GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+# --- the application -----------------------------------------------------------------------------
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its body arrived: nobody to answer."""
 
 
 def _language(value: str | None) -> Language:
@@ -343,27 +337,45 @@ def _language(value: str | None) -> Language:
     return DEFAULT_LANGUAGE
 
 
-def _envelope(request_id: str, body: Mapping[str, Any]) -> TencentJSONResponse:
-    # RequestId last and always ours: a handler cannot override or drop it.
-    return TencentJSONResponse({"Response": {**body, "RequestId": request_id}}, status_code=200)
+def render(result: Mapping[str, Any]) -> bytes:
+    """The members of the ``Response`` object, without braces and without ``RequestId`` (the envelope
+    adds its own, last: a handler cannot override or drop it).
+
+    UTF-8 with non-ASCII text unescaped, so Chinese messages stay legible; the SDK compares the whole
+    Content-Type with ``application/json``, so no charset parameter is ever added.
+    """
+    members = {key: value for key, value in result.items() if key != "RequestId"}
+    text = json.dumps(members, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text[1:-1].encode("utf-8")
 
 
-def _error(request_id: str, error: TencentApiError, language: Language) -> TencentJSONResponse:
-    return _envelope(request_id, {"Error": {"Code": error.code, "Message": error.message(language)}})
+def envelope(request_id: str, members: bytes) -> bytes:
+    """``{"Response": {<members>, "RequestId": "<uuid>"}}``."""
+    separator = b"," if members else b""
+    return b'{"Response":{' + members + separator + b'"RequestId":"' + request_id.encode() + b'"}}'
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
+def _error_members(error: TencentApiError, language: Language) -> bytes:
+    return render({"Error": {"Code": error.code, "Message": error.message(language)}})
+
+
+async def _read_body(receive: Receive, headers: Mapping[str, str]) -> bytes:
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise request_size_limit_exceeded(MAX_BODY_BYTES)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise request_size_limit_exceeded(MAX_BODY_BYTES)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _reject_constant(name: str) -> Any:
@@ -393,16 +405,12 @@ def _parse_body(method: str, content_type: str, body: bytes, query: str) -> dict
     return data
 
 
-def build_router(
-    actions: Mapping[str, Action[Any]],
-    keys: ApiKeyLookup,
-    *,
-    regions: Callable[[], Collection[str]],
-    clock: Callable[[], float] = time.time,
-    rate_limit_per_second: int = 100,
-    allow_unsigned_payload: bool = False,
-) -> APIRouter:
-    """The ``POST /`` (and ``GET /``) route of the Tencent dialect.
+class TencentApi:
+    """The ASGI application of the dialect: every HTTP request to ``/`` (any method).
+
+    A plain ASGI callable rather than a framework route: this is the API's hottest path, and the
+    protocol needs nothing a router offers (one path, the action is a header, the body is raw bytes
+    because the signature covers them).
 
     :param actions: action name -> :class:`Action`; each key must equal its action's ``name``.
     :param keys: finds the caller and SecretKey of a SecretId.
@@ -412,71 +420,100 @@ def build_router(
     :param rate_limit_per_second: default per (action, tenant) limit (Tencent's is 100 for most
         actions); :attr:`Action.rate_limit_per_second` overrides it.
     :param allow_unsigned_payload: accept ``X-TC-Content-SHA256: UNSIGNED-PAYLOAD`` (body not signed).
+    :param store_version: the store's data version (:meth:`openrds.persistence.uow.Store.version`);
+        with it, answers of :attr:`Action.store_read` actions are reused while it is unchanged.
     """
-    for name, action in actions.items():
-        if name != action.name:
-            raise ValueError(f"action registered as {name!r} is named {action.name!r}")
-    limiter = SlidingWindowRateLimiter()
-    router = APIRouter()
 
-    async def tencent_api(request: Request) -> Response:
+    def __init__(
+        self,
+        actions: Mapping[str, Action[Any]],
+        keys: ApiKeyLookup,
+        *,
+        regions: Callable[[], Collection[str]],
+        clock: Callable[[], float] = time.time,
+        rate_limit_per_second: int = 100,
+        allow_unsigned_payload: bool = False,
+        store_version: Callable[[], object] | None = None,
+    ) -> None:
+        for name, action in actions.items():
+            if name != action.name:
+                raise ValueError(f"action registered as {name!r} is named {action.name!r}")
+        self._actions = dict(actions)
+        self._keys = keys
+        self._regions = regions
+        self._clock = clock
+        self._rate_limit = rate_limit_per_second
+        self._allow_unsigned_payload = allow_unsigned_payload
+        self._store_version = store_version
+        self._limiter = SlidingWindowRateLimiter()
+        self.answers = AnswerCache()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = str(uuid.uuid4())
-        language = _language(request.headers.get("x-tc-language"))
-        action_name = request.headers.get("x-tc-action", "")
+        # Header names come lower-cased from the ASGI server; the first value of a repeated header wins.
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            headers.setdefault(raw_name.decode("latin-1").lower(), raw_value.decode("latin-1"))
+        language = _language(headers.get("x-tc-language"))
+        action_name = headers.get("x-tc-action", "").strip()
         # For the request metrics (openrds.api.metrics): only known action names, so labels stay bounded.
-        label = action_name.strip() if action_name.strip() in actions else UNKNOWN_ACTION
+        label = action_name if action_name in self._actions else UNKNOWN_ACTION
         try:
-            # The envelope is rendered inside the try: a result that is not JSON-serialisable is our
-            # bug and answers InternalError (logged), never a half-written body.
-            answer = _envelope(request_id, await _serve(request, request_id, language))
-            tag_call(request.scope, "tencent", label)
-            return answer
+            members = await self._serve(scope, receive, headers, request_id, language)
+            tag_call(scope, "tencent", label)
+        except ClientDisconnected:
+            return
         except TencentApiError as exc:
             logger.info("tencent %s %s -> %s", action_name or "-", request_id, exc.code)
-            tag_call(request.scope, "tencent", label, exc.code)
-            return _error(request_id, exc, language)
+            tag_call(scope, "tencent", label, exc.code)
+            members = _error_members(exc, language)
         except OpenRDSError as exc:
             error = from_domain(exc)
             logger.info("tencent %s %s -> %s (%s)", action_name, request_id, error.code, type(exc).__name__)
-            tag_call(request.scope, "tencent", label, error.code)
-            return _error(request_id, error, language)
+            tag_call(scope, "tencent", label, error.code)
+            members = _error_members(error, language)
         except Exception:
+            # Includes a result that is not JSON-serialisable: our bug, logged, never a half-written body.
             logger.exception("tencent %s %s -> InternalError", action_name or "-", request_id)
             failure = internal_error(request_id)
-            tag_call(request.scope, "tencent", label, failure.code)
-            return _error(request_id, failure, language)
+            tag_call(scope, "tencent", label, failure.code)
+            members = _error_members(failure, language)
+        body = envelope(request_id, members)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
-    async def _serve(request: Request, request_id: str, language: Language) -> Mapping[str, Any]:
-        method = request.method
+    async def _serve(
+        self, scope: Scope, receive: Receive, headers: dict[str, str], request_id: str, language: Language
+    ) -> bytes:
+        method = scope["method"]
         if method not in ("POST", "GET"):
             raise unsupported_protocol(method)
-        body = await _read_body(request)
-        # Header names lower-cased by the ASGI server; the first value of a repeated header wins.
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in request.scope["headers"]:
-            headers.setdefault(raw_name.decode("latin-1").lower(), raw_value.decode("latin-1"))
-        raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+        body = await _read_body(receive, headers)
+        raw_path = scope.get("raw_path") or scope["path"].encode()
         signed = SignedRequest(
             method=method,
             path=raw_path.decode("latin-1"),
-            query=request.scope.get("query_string", b"").decode("latin-1"),
+            query=scope.get("query_string", b"").decode("latin-1"),
             headers=headers,
             body=body,
         )
         # Everything from here on is synchronous and may block (key lookup, catalogue, handler):
         # one worker thread per request, the event loop stays free.
-        return await run_in_threadpool(_process, signed, request_id, language)
+        return await to_thread.run_sync(self._process, signed, request_id, language)
 
-    def _process(signed: SignedRequest, request_id: str, language: Language) -> Mapping[str, Any]:
+    def _process(self, signed: SignedRequest, request_id: str, language: Language) -> bytes:
         headers = signed.headers
-        caller = authenticate(signed, keys, now=clock(), allow_unsigned_payload=allow_unsigned_payload)
+        caller = authenticate(
+            signed, self._keys, now=self._clock(), allow_unsigned_payload=self._allow_unsigned_payload
+        )
 
         data = _parse_body(signed.method, headers.get("content-type", ""), signed.body, signed.query)
 
         action_name = headers.get("x-tc-action", "").strip()
         if not action_name:
             raise missing_parameter("Action")
-        action = actions.get(action_name)
+        action = self._actions.get(action_name)
         if action is None:
             raise invalid_action(action_name)
         version = headers.get("x-tc-version", "").strip()
@@ -485,22 +522,31 @@ def build_router(
         if version != API_VERSION:
             raise no_such_version(version, API_VERSION)
 
-        limit = action.rate_limit_per_second or rate_limit_per_second
-        if not limiter.allow((action.name, caller.tenant_id), limit, clock()):
+        limit = action.rate_limit_per_second or self._rate_limit
+        if not self._limiter.allow((action.name, caller.tenant_id), limit, self._clock()):
             raise request_limit_exceeded(action.name, limit)
 
         region = headers.get("x-tc-region", "").strip() or None
         if region is None:
             if action.region_required:
                 raise illegal_region(None)
-        elif region not in regions():
+        elif region not in self._regions():
             raise unsupported_region(region) if region in TENCENT_REGIONS else illegal_region(region)
 
-        params = parse_parameters(action.request_model, data, strict=signed.method == "POST")
-        context = ActionContext(
-            caller=caller, region=region, language=language, request_id=request_id, action=action.name
-        )
-        return action.handler(context, params)
+        def answer() -> bytes:
+            params = parse_parameters(action.request_model, data, strict=signed.method == "POST")
+            context = ActionContext(
+                caller=caller, region=region, language=language, request_id=request_id, action=action.name
+            )
+            return render(action.handler(context, params))
 
-    router.add_api_route("/", tencent_api, methods=_METHODS, include_in_schema=False)
-    return router
+        if not action.store_read or self._store_version is None:
+            return answer()
+        # Same question, same asker, same store: the same answer (errors are never kept).
+        store_version = self._store_version()
+        key = (action.name, caller, region, language, signed.method, signed.body, signed.query)
+        cached = self.answers.get(key, store_version)
+        if cached is None:
+            cached = answer()
+            self.answers.put(key, store_version, cached)
+        return cached

@@ -10,13 +10,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
 from openrds.api.tencent import presenters as present
 from openrds.api.tencent import schemas as s
 from openrds.api.tencent.auth import Caller
-from openrds.api.tencent.protocol import Action, ActionContext, build_router
+from openrds.api.tencent.protocol import Action, ActionContext, TencentApi
 from openrds.container import Container
 from openrds.domain.errors import InvalidInput
 from openrds.domain.model import Instance, InstanceQuery, Network, Tag
@@ -469,7 +468,13 @@ class _Keys:
         return Caller(tenant_id=key.tenant_id, secret_id=key.secret_id, app_id=key.app_id, uin=key.uin), secret
 
 
-def build(container: Container) -> APIRouter:
+#: Actions whose answer is the store's contents seen by the caller: reused while nothing is committed.
+STORE_READS = frozenset(
+    {"DescribeDBInstances", "DescribeDBInstanceAttribute", "DescribeReadOnlyGroups", "DescribeTasks"}
+)
+
+
+def build(container: Container) -> TencentApi:
     """Every action of REQUEST_MODELS, bound to a handler named after it (CreateReadOnlyDBInstance ->
     create_read_only_db_instance)."""
     handlers = TencentActions(container)
@@ -477,9 +482,13 @@ def build(container: Container) -> APIRouter:
     for name, model in s.REQUEST_MODELS.items():
         handler: Callable[[ActionContext, Any], Result] = getattr(handlers, _snake(name).replace("d_b_", "db_"))
         actions[name] = Action(
-            name=name, request_model=model, handler=handler, region_required=name not in s.REGION_OPTIONAL_ACTIONS
+            name=name,
+            request_model=model,
+            handler=handler,
+            region_required=name not in s.REGION_OPTIONAL_ACTIONS,
+            store_read=name in STORE_READS,
         )
-    return build_router(
+    return TencentApi(
         actions,
         _Keys(container),
         regions=lambda: {r.name for r in container.catalogue.regions},
@@ -487,4 +496,5 @@ def build(container: Container) -> APIRouter:
         # against the real clock, whatever clock the business runs on (tests move theirs).
         clock=time.time,
         rate_limit_per_second=container.settings.rate_limit,
+        store_version=container.store.version,
     )
