@@ -9,7 +9,9 @@ CreateReadOnlyDBInstance to ``running`` next to the engine's raw floor.
 written straight into its store through ``openrds.persistence`` (no servers: lifecycle ``running``,
 fake host and port); then SEPARATE client processes send signed ``DescribeDBInstances`` calls over a
 keep-alive ``httpx.Client`` for ``--duration`` seconds each, one process (sequential) and then several
-at once. Each request is signed as the SDK signs (TC3-HMAC-SHA256, ``content-type;host``) with
+at once: first the same question every call (a polling client: answered from the answer cache while
+nothing is committed), then a new question every call (every answer computed). Each request is
+signed as the SDK signs (TC3-HMAC-SHA256, ``content-type;host``) with
 ``openrds.api.tencent.auth.authorization_header``. The SDK itself is not used: it costs milliseconds
 of client CPU per call and would measure itself.
 
