@@ -181,6 +181,38 @@ def test_later_writes_reach_both_replicas(primary: ServerInfo, pair: tuple[Serve
         eventually(lambda info=info: count(info, "after") == 25, f"rows on {info.instance_id}")
 
 
+def test_every_server_checks_its_pages(primary: ServerInfo, pair: tuple[ServerInfo, ServerInfo]) -> None:
+    for info in (primary, *pair):
+        with admin_connect(info) as conn:
+            assert conn.execute("SHOW data_checksums").fetchone() == ("on",), info.instance_id
+
+
+def test_a_long_server_log_is_cut_and_the_server_writes_on(driver: LocalDriver, primary: ServerInfo) -> None:
+    log_file = driver.layout.log(PRIMARY)
+    previous = log_file.with_name("server.log.1")
+    limit = 4096
+
+    def log_lines(text: str, times: int) -> None:
+        with admin_connect(primary) as conn:
+            for _ in range(times):
+                conn.execute(f"DO $$BEGIN RAISE LOG '{text} %', repeat('x', 500); END$$")
+
+    log_lines("before rotation", 10)
+    eventually(lambda: log_file.stat().st_size > limit, "the server log to grow past the limit")
+    driver.LOG_MAX_BYTES = limit  # this driver only (the class keeps 16 MB)
+    try:
+        driver.rotate_logs()
+    finally:
+        del driver.LOG_MAX_BYTES
+    assert "before rotation" in previous.read_text(errors="replace")
+    assert previous.stat().st_mode & 0o777 == 0o600
+    log_lines("after rotation", 1)
+    eventually(lambda: "after rotation" in log_file.read_text(errors="replace"), "a line in the emptied log")
+    # Written at the new end (append mode), not at the old offset behind a hole of zeros.
+    assert log_file.stat().st_size < limit and "before rotation" not in log_file.read_text(errors="replace")
+    assert driver.status(PRIMARY).state is ServerState.RUNNING
+
+
 def test_replica_refuses_writes(pair: tuple[ServerInfo, ServerInfo]) -> None:
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction) as raised:
         insert(pair[0], "forbidden")

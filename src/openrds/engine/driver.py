@@ -343,3 +343,10 @@ class Driver(EndpointDriver, Protocol):
     def servers(self) -> Sequence[ServerInfo]:
         """Every server under the data root with its state (adoption after a restart of the service)."""
         ...
+
+    def rotate_logs(self) -> None:
+        """Keep every server's own log within the engine's bound (the disk also holds the data).
+
+        Called every few seconds by the supervisor; cheap when nothing is due; never stops a server.
+        """
+        ...

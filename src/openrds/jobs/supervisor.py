@@ -3,7 +3,7 @@
 On start of the service it adopts whatever the engine finds under the data root (servers outlive the
 service); then, every few seconds, a running instance whose server is not running is marked down,
 restarted, and marked up again, with an event for each. Instances in a transition are left to their
-job.
+job. Each round also lets the engine keep the servers' own logs bounded.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class Supervisor:
     def check_once(self) -> None:
         env = self._env
         states = {s.instance_id: s.state for s in env.driver.servers()}
+        env.driver.rotate_logs()
         with env.store.read() as uow:
             instances = [
                 i for i in uow.instances(None).list() if i.lifecycle in (Lifecycle.RUNNING, Lifecycle.ISOLATED)

@@ -117,6 +117,8 @@ class LocalDriver:
     LINGER_TIMEOUT = 15.0  # children of a killed postmaster exit once they notice its death
     REAP_TIMEOUT = 2.0  # a killed postmaster is a zombie until init reaps it
     POLL = 0.05
+    #: A server's log (its stderr, ``server.log``) is cut past this size; one previous part is kept.
+    LOG_MAX_BYTES = 16 * 1024 * 1024
 
     def __init__(
         self,
@@ -165,6 +167,30 @@ class LocalDriver:
             log.info("made %s traversable (o+x) for OS user %s", changed, self.os_user.name)
         self.os_user.mkdir(self.layout.instances)
         self.os_user.mkdir(self.layout.run)
+
+    def rotate_logs(self) -> None:
+        """Past :attr:`LOG_MAX_BYTES`, ``server.log`` is copied to ``server.log.1`` (replacing the one
+        before) and emptied in place ("copytruncate"): the postmaster holds the file open and writes
+        in append mode (``pg_ctl -l``), so it goes on at the new end without a restart. Lines written
+        between the copy and the truncation are lost - at most a few, once per 16 MB. PostgreSQL's
+        own logging collector would rotate without that gap, at the price of one more process per
+        server, and the engine reads this file when a start fails."""
+        for instance_id in self.layout.instance_ids():
+            current = self.layout.log(instance_id)
+            try:
+                if current.stat().st_size <= self.LOG_MAX_BYTES:
+                    continue
+                previous = current.with_name(current.name + ".1")
+                shutil.copyfile(current, previous)
+                os.chmod(previous, 0o600)
+                self.os_user.own(previous)
+                os.truncate(current, 0)
+            except FileNotFoundError:
+                continue  # destroyed meanwhile
+            except OSError as exc:  # a full disk, say: the next round tries again
+                log.warning("could not rotate the log of %s: %s", instance_id, exc)
+                continue
+            log.info("rotated the log of %s", instance_id)
 
     def _reflink_supported(self) -> bool:
         with self._reflink_lock:
@@ -256,6 +282,10 @@ class LocalDriver:
                 "-E",
                 request.charset,
                 "--locale=C",  # compatible with every encoding (LATIN1 included); collation by bytes
+                # Page checksums: a page damaged by the disk or the kernel is reported when read (and
+                # by pg_basebackup when a replica is copied) instead of silently served and replicated.
+                # They cannot be turned on later without stopping the server; replicas inherit them.
+                "--data-checksums",
             ]
             if meta.major_version >= 14:
                 argv.append("--no-instructions")
