@@ -36,8 +36,9 @@ def early(rds: Rds) -> dict[str, Any]:
     reply = rds.post("instances", primary_body("errors-master"))
     assert reply.status_code == 202, reply.text
     master_id = reply.json()["instance"]["id"]
+    master_job_id = reply.json()["instance"]["extendparam"]["jobs"][0]["id"]
     replica_body = {"instance": {"name": "errors-rep", "flavorRef": REPLICA_FLAVOR, "replicaOf": master_id}}
-    answers: dict[str, Any] = {"master_id": master_id}
+    answers: dict[str, Any] = {"master_id": master_id, "master_job_id": master_job_id}
     answers["replica_of_building"] = {lang: rds.post("instances", replica_body, lang) for lang in LANGUAGES}
     rds.wait_status(master_id, "ACTIVE")
     reply = rds.post("instances", replica_body)
@@ -164,7 +165,7 @@ def test_restart_or_delete_while_building(early: dict[str, Any], language: str) 
 
 # --- resources of others -------------------------------------------------------------------------
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_instance_of_another_project_does_not_exist(service: RunningService, early: dict[str, Any],
+def test_instance_of_another_project_does_not_exist(service: RunningService, rds: Rds, early: dict[str, Any],
                                                     language: str) -> None:
     other = Rds.login(service.url, "cn-north-4")
     master_id = early["master_id"]
@@ -174,6 +175,8 @@ def test_instance_of_another_project_does_not_exist(service: RunningService, ear
     body = {"instance": {"name": "cross-project-rep", "flavorRef": REPLICA_FLAVOR, "replicaOf": master_id}}
     assert_error(other.post("instances", body, language), 404, "RDS.3002", language)
     assert master_id not in [i["id"] for i in other.get("instances").json()["instances"]]
+    assert_error(other.get("jobs", language, id=early["master_job_id"]), 404, "RDS.3004", language)
+    assert rds.get("jobs", language, id=early["master_job_id"]).status_code == 200  # in its own project
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

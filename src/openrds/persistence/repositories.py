@@ -427,10 +427,10 @@ class InstanceRepository:
             query = query.where(InstanceRow.tenant_id == self._tenant)
         return {master: int(n) for master, n in self._s.execute(query)}
 
-    def labels(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """internal id -> (code, name), deleted instances included (jobs outlive their instances)."""
+    def labels(self, ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+        """internal id -> (code, name, region), deleted instances included (jobs outlive their instances)."""
         query = self._scoped(select(InstanceRow)).where(InstanceRow.id.in_(ids))
-        return {r.id: (r.code, r.name) for r in self._s.scalars(query)}
+        return {r.id: (r.code, r.name, r.region) for r in self._s.scalars(query)}
 
     def codes(self, ids: Sequence[str]) -> dict[str, str]:
         """internal id -> Tencent code, for presenting references (master ids) in the Tencent form."""

@@ -36,16 +36,23 @@ class JobService:
                 jobs = [j for j in jobs if j.id.startswith(id_prefix)]
             if limit is not None:
                 jobs = jobs[:limit]
-            return [self._view(uow, tenant_id, j) for j in jobs]
+            return [self._view(uow, tenant_id, j)[0] for j in jobs]
 
-    def get(self, tenant_id: str, job_id: str) -> JobView:
+    def get(self, tenant_id: str, job_id: str, *, region: str | None = None) -> JobView:
+        """The job; with ``region``, a job about instances of other regions only is not found (a
+        Huawei project is one region: another project's jobs do not exist on its paths)."""
         with self._store.read() as uow:
             jobs = uow.jobs.of_tenant(tenant_id, job_id=job_id)
             if not jobs:
                 raise JobNotFound(job_id)
-            return self._view(uow, tenant_id, jobs[0])
+            view, regions = self._view(uow, tenant_id, jobs[0])
+        if region is not None and regions and region not in regions:
+            raise JobNotFound(job_id)
+        return view
 
     @staticmethod
-    def _view(uow: UnitOfWork, tenant_id: str, job: Job) -> JobView:
+    def _view(uow: UnitOfWork, tenant_id: str, job: Job) -> tuple[JobView, set[str]]:
         labels = uow.instances(tenant_id).labels(list(job.instance_ids))
-        return JobView(job, {i: code for i, (code, _) in labels.items()}, {i: name for i, (_, name) in labels.items()})
+        view = JobView(job, {i: code for i, (code, _, _) in labels.items()},
+                       {i: name for i, (_, name, _) in labels.items()})
+        return view, {region for _, _, region in labels.values()}

@@ -3,7 +3,7 @@ service -> present.
 
 Every RDS path is served under ``/v1/{project_id}`` and ``/rds/v1/{project_id}``; the job query also
 under ``/v3/{project_id}`` and ``/rds/v3/{project_id}``. A project is one region of the tenant's:
-instances of the tenant's other regions do not exist on its paths.
+instances of the tenant's other regions, and their jobs, do not exist on its paths.
 """
 
 from typing import Annotated, Any
@@ -100,7 +100,7 @@ class RdsHandlers:
     def show_job(self, caller: Caller, job_id: str | None) -> JSONResponse:
         if not job_id:
             raise errors.missing_parameter("id")
-        return ok(present.job(self.c.jobs.get(caller.tenant_id, job_id)))
+        return ok(present.job(self.c.jobs.get(caller.tenant_id, job_id, region=caller.region)))
 
 
 def build(container: Container) -> APIRouter:
