@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from tests.support.service import wait_for
 
 from openrds.clock import ManualClock
 from openrds.domain.model import Network, Project, Tag
+from openrds.domain.money import LedgerKind
 from openrds.domain.states import ChargeType, GroupStatus, JobState, Lifecycle, Role
 from openrds.persistence.db import open_engine
 from openrds.persistence.uow import Store
@@ -99,6 +102,51 @@ def test_data_version_moves_with_every_commit_from_any_process_and_only_then(sto
     subprocess.run([sys.executable, "-c", script, backend.url], check=True, timeout=60,
                    cwd=Path(__file__).resolve().parents[2])
     assert store.version() != after_other, "a commit by another process did not change the data version"
+
+
+def test_two_first_money_operations_of_a_tenant_at_once_both_land(store: Store, backend: Backend) -> None:
+    """The account row is made by the tenant's first money operation; a second one that starts
+    before the first commits must wait for it and then use the same row, not fail on the key."""
+    if backend.name != "postgresql":
+        pytest.skip("SQLite's writers queue at BEGIN IMMEDIATE: two never overlap")
+    tenant = f.tenant()
+    with store.write() as uow:
+        uow.tenants.add(tenant)
+    first_posted, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def post(cents: int, hold: bool) -> None:
+        try:
+            with store.write() as uow:
+                uow.account(tenant.id).post(cents, LedgerKind.TOP_UP, "test", "first top-up", T0)
+                if hold:
+                    first_posted.set()
+                    release.wait(30)
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    first = threading.Thread(target=post, args=(100, True))
+    first.start()
+    second = threading.Thread(target=post, args=(50, False))
+    try:
+        assert first_posted.wait(30), "the first top-up did not get its account row"
+        second.start()
+
+        def second_waits() -> bool:
+            with store.engine.connect() as conn:
+                return bool(conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()").scalar())
+
+        wait_for(second_waits, 30, "the second top-up to wait for the first one's lock")
+    finally:
+        release.set()
+        first.join(30)
+        if second.ident is not None:
+            second.join(30)
+    assert not failures, failures
+    with store.read() as uow:
+        assert uow.account(tenant.id).get().balance_cents == 150
 
 
 # --- tenants ---------------------------------------------------------------------------------------

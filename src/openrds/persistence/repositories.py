@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, String, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from openrds.domain.model import (
@@ -537,9 +539,16 @@ class AccountRepository:
             query = query.with_for_update()
         row = self._s.scalars(query).first()
         if row is None:
-            row = AccountRow(tenant_id=self._tenant, balance_cents=0, arrears_since=None)
-            self._s.add(row)
-            self._s.flush()
+            # The tenant's first money operation. Two at once (PostgreSQL) both find no row: the
+            # insert that comes second waits for the first one's commit and then inserts nothing
+            # (ON CONFLICT DO NOTHING) instead of failing on the key; both then lock the one row.
+            insert = postgresql_insert if self._s.get_bind().dialect.name == "postgresql" else sqlite_insert
+            self._s.execute(
+                insert(AccountRow)
+                .values(tenant_id=self._tenant, balance_cents=0, arrears_since=None)
+                .on_conflict_do_nothing(index_elements=[AccountRow.tenant_id])
+            )
+            row = self._s.scalars(query).one()
         return row
 
     def get(self, *, lock: bool = False) -> Account:
