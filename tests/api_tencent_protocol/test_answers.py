@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from openrds.api.answers import AnswerCache
+from openrds.api.answers import ENTRY_OVERHEAD, AnswerCache
 from openrds.api.tencent import schemas
 from openrds.api.tencent.protocol import Action, ActionContext, TencentApi
 
@@ -52,15 +52,15 @@ def test_an_answer_computed_before_a_newer_version_was_seen_is_not_kept() -> Non
 
 
 def test_the_cache_holds_at_most_max_bytes_least_recently_used_first() -> None:
-    cache = AnswerCache(max_bytes=10)
+    cache = AnswerCache(max_bytes=10 + 2 * ENTRY_OVERHEAD)
     cache.get("a", 1)
     cache.put("a", 1, b"aaaa")
     cache.put("b", 1, b"bbbb")
     assert cache.get("a", 1) == b"aaaa"  # a is now the most recently used
-    cache.put("c", 1, b"cccc")  # 12 bytes: b goes
+    cache.put("c", 1, b"cccc")  # 12 bytes of answers and three entries: b goes
     assert cache.get("b", 1) is None
     assert cache.get("a", 1) == b"aaaa" and cache.get("c", 1) == b"cccc"
-    cache.put("huge", 1, b"x" * 11)  # larger than the whole cache: never kept, nothing evicted for it
+    cache.put("huge", 1, b"x" * (11 + 2 * ENTRY_OVERHEAD))  # larger than the whole cache: never kept
     assert cache.get("huge", 1) is None and cache.get("a", 1) == b"aaaa"
 
 

@@ -7,8 +7,9 @@ and the store's contents alone is kept with the store's data version read *befor
 the same - so it is always exactly what computing it again would give. Any commit, by this process
 or another, empties the cache at the next lookup.
 
-Bounded by the bytes it holds (least recently used answers go first), so a client that pages
-through everything with ever-new queries costs memory no more than ``max_bytes``.
+Bounded by the bytes it holds (least recently used answers go first; each entry is charged its
+answer plus :data:`ENTRY_OVERHEAD` for its key), so a client that pages through everything with
+ever-new queries costs memory no more than ``max_bytes``. Keys must be small (digests, not bodies).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collections.abc import Hashable
 
 #: Default bound: a page of 100 instances renders to about 110 KB.
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+#: What an entry costs beyond its answer: the key tuple, its digest, the dict and LRU slots.
+ENTRY_OVERHEAD = 512
 
 
 class AnswerCache:
@@ -48,11 +51,13 @@ class AnswerCache:
     def put(self, key: Hashable, version: object, answer: bytes) -> None:
         """Keep ``answer``, computed after ``version`` was read; dropped if the store moved on since."""
         with self._lock:
-            if version != self._version or len(answer) > self._max_bytes:
+            if version != self._version or len(answer) + ENTRY_OVERHEAD > self._max_bytes:
                 return
             previous = self._entries.pop(key, None)
-            self._bytes += len(answer) - (len(previous) if previous is not None else 0)
+            if previous is not None:
+                self._bytes -= len(previous) + ENTRY_OVERHEAD
             self._entries[key] = answer
+            self._bytes += len(answer) + ENTRY_OVERHEAD
             while self._bytes > self._max_bytes:
                 _, dropped = self._entries.popitem(last=False)
-                self._bytes -= len(dropped)
+                self._bytes -= len(dropped) + ENTRY_OVERHEAD

@@ -42,6 +42,7 @@ an unsupported value: the SDK always sends one of the two, so a default rarely m
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -544,7 +545,9 @@ class TencentApi:
             return answer()
         # Same question, same asker, same store: the same answer (errors are never kept).
         store_version = self._store_version()
-        key = (action.name, caller, region, language, signed.method, signed.body, signed.query)
+        # The body by its digest: a key stays small however large the body (up to 10 MB) was.
+        question = hashlib.sha256(signed.body + b"?" + signed.query.encode("latin-1")).digest()
+        key = (action.name, caller, region, language, signed.method, question)
         cached = self.answers.get(key, store_version)
         if cached is None:
             cached = answer()
