@@ -55,7 +55,8 @@ def test_instances_of_another_tenant_do_not_exist(store: Store, two_tenants) -> 
         assert repo.replica_counts([b["master"].id]) == {}
         assert repo.codes([b["master"].id, b["replica"].id]) == {}
         assert repo.labels([b["master"].id, b["replica"].id]) == {}
-        assert repo.labels([a["master"].id]) == {a["master"].id: (a["master"].code, a["master"].name)}
+        assert repo.labels([a["master"].id]) == {
+            a["master"].id: (a["master"].code, a["master"].name, a["master"].region)}
         total, page = repo.query(InstanceQuery(ids=(b["master"].id, b["replica"].code), limit=100))
         assert (total, page) == (0, [])
         total, page = repo.query(InstanceQuery(name_contains=("shared-name",), limit=100))
