@@ -16,6 +16,7 @@ from openrds.engine.driver import Driver
 from openrds.jobs.endpoints import GroupEndpoints
 from openrds.jobs.kinds import KINDS, JobEnv, is_transient
 from openrds.jobs.runner import JobQueue, JobRunner
+from openrds.jobs.slots import SlotWatch
 from openrds.jobs.supervisor import Supervisor
 from openrds.monitoring.monitor import ReplicationMonitor
 from openrds.persistence.db import open_engine, upgrade
@@ -35,7 +36,8 @@ def make_driver(settings: Settings) -> Driver:
     from openrds.engine.local import LocalDriver
 
     return LocalDriver(settings.data_dir, bind_host=settings.server_host, port_range=settings.ports,
-                       haproxy=settings.haproxy_bin or None)
+                       haproxy=settings.haproxy_bin or None,
+                       max_slot_wal_keep_mb=settings.max_slot_wal_keep_mb or None)
 
 
 @dataclass
@@ -108,6 +110,8 @@ def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | No
     supervisor = Supervisor(env, interval=settings.supervise_interval)
     monitor = ReplicationMonitor(store, driver, clock, interval=settings.monitor_interval)
     monitor.on_round(endpoints.on_round)
+    # A replica whose slot on its upstream is lost (or about to be) says so in its status reason.
+    monitor.on_round(SlotWatch(store, clock).on_round)
     return Container(settings, clock, store, box, driver, catalogue, identity, instances, groups, billing,
                      JobService(store), queue, runner, supervisor,
                      monitor,

@@ -39,6 +39,9 @@ class Settings(BaseModel):
     supervise_interval: float = Field(2.0, gt=0, description="seconds between server status checks")
     monitor_interval: float = Field(1.0, gt=0, description="seconds between replication lag samples")
     haproxy_bin: str = Field("", description="HAProxy binary for read-only group endpoints; empty: searched for")
+    max_slot_wal_keep_mb: int = Field(
+        0, ge=-1, description="max_slot_wal_keep_size of every server, MB: the most WAL a replica's slot may hold "
+        "on its upstream; 0: a tenth of the instance's storage, at least 1024; -1: unlimited")
     group_evict_samples: int = Field(
         2, ge=1, description="read-only groups: consecutive lagging or faulty samples before a member is evicted")
     group_readmit_samples: int = Field(

@@ -9,7 +9,7 @@ import pytest
 
 from openrds.engine.driver import EngineError, ReplicaRequest, ServerSpec
 from openrds.engine.local import LocalDriver
-from openrds.engine.local.config import server_settings
+from openrds.engine.local.config import MIN_SLOT_WAL_KEEP_MB, server_settings, slot_wal_keep_mb
 from openrds.engine.local.driver import _dependency_rounds
 from openrds.engine.local.files import conninfo, render_pg_hba, render_postgresql_conf, strip_standby_settings
 from openrds.engine.local.layout import check_instance_id, slot_name
@@ -94,6 +94,27 @@ def test_settings_follow_the_spec_with_clamps_and_floor() -> None:
         128,
     )
     assert "include_if_exists = 'standby.conf'" in render_postgresql_conf(plain)
+
+
+def test_slots_may_hold_a_tenth_of_the_storage_at_least_a_gigabyte() -> None:
+    def spec(storage_gb: int) -> ServerSpec:
+        return ServerSpec(cpu=2, memory_mb=4096, max_connections=100, storage_gb=storage_gb)
+
+    assert MIN_SLOT_WAL_KEEP_MB == 1024
+    assert slot_wal_keep_mb(spec(0)) == 1024  # unknown quota (a meta written before it was recorded)
+    assert slot_wal_keep_mb(spec(10)) == 1024  # the smallest instance: the floor
+    assert slot_wal_keep_mb(spec(100)) == 10240
+    assert slot_wal_keep_mb(spec(2000)) == 204800
+    assert slot_wal_keep_mb(spec(2000), override=16) == 16  # OPENRDS_MAX_SLOT_WAL_KEEP_MB
+    assert slot_wal_keep_mb(spec(2000), override=-1) == -1  # unlimited, as PostgreSQL's default
+    common = {"instance_id": "x", "port": 1, "listen_addresses": "127.0.0.1", "socket_dir": "/r"}
+    assert server_settings(spec(100), **common)["max_slot_wal_keep_size"] == "10240MB"
+    assert server_settings(spec(100), major_version=15, max_slot_wal_keep_mb=16, **common)[
+        "max_slot_wal_keep_size"] == "16MB"
+    unlimited = server_settings(spec(100), max_slot_wal_keep_mb=-1, **common)
+    assert "max_slot_wal_keep_size = -1\n" in render_postgresql_conf(unlimited)
+    assert "max_slot_wal_keep_size" not in server_settings(spec(100), major_version=12, **common)  # unknown to 12
+    assert "max_slot_wal_keep_size = '10240MB'\n" in render_postgresql_conf(server_settings(spec(100), **common))
 
 
 def test_hba_never_trusts() -> None:

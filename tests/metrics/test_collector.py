@@ -50,6 +50,9 @@ LABELS = {
     "openrds_wal_sender_state": {"tenant", "instance_id", "upstream_id", "openrds_wal_sender_state"},
     "openrds_replication_slot_retained_bytes": {"tenant", "instance_id", "upstream_id"},
     "openrds_replication_slot_active": {"tenant", "instance_id", "upstream_id"},
+    "openrds_replication_slot_wal_status": {"tenant", "instance_id", "upstream_id",
+                                            "openrds_replication_slot_wal_status"},
+    "openrds_replication_slot_safe_wal_bytes": {"tenant", "instance_id", "upstream_id"},
     "openrds_group_info": {"tenant", "group_id", "master_id", "endpoint"},
     "openrds_group_members": {"tenant", "group_id", "status"},
     "openrds_group_evictions": {"tenant", "group_id"},
@@ -147,6 +150,27 @@ def test_exposition_from_a_snapshot(container: Container) -> None:
     assert one(families, "openrds_group_members", group_id=group.id, status="evicted") == 1
     assert one(families, "openrds_group_info", group_id=group.id, master_id=p.code,
                endpoint=f"{group.host}:{group.port}") == 1
+
+
+def test_slot_wal_status_is_a_state_set_and_safe_wal_a_gauge(container: Container) -> None:
+    e = estate(container)
+    r, c, x = e.replica, e.cascade, e.evicted
+    snap = rows.snapshot(e.all, down=(x.code,))
+    links = dict(snap.links)
+    links[r.code] = replace(links[r.code], slot_wal_status="reserved", slot_safe_wal_bytes=1_000_000_000)
+    links[c.code] = replace(links[c.code], slot_wal_status="lost", slot_safe_wal_bytes=None, slot_active=False)
+    snap = replace(snap, links=links)
+    metrics = Metrics(lambda: snap, container.store)
+    metrics.inventory.refresh()
+    families = parse(metrics.render()[0].decode())
+    status = "openrds_replication_slot_wal_status"
+    for code, upstream, current in ((r.code, e.primary.code, "reserved"), (c.code, r.code, "lost")):
+        for name in ("reserved", "extended", "unreserved", "lost"):
+            assert one(families, status, tenant="alpha", instance_id=code, upstream_id=upstream,
+                       **{status: name}) == (1 if name == current else 0)
+    assert not [s for s in families[status] if s.labels["instance_id"] == x.code]  # not reported: no series
+    safe = families["openrds_replication_slot_safe_wal_bytes"]
+    assert [(s.labels["instance_id"], s.value) for s in safe] == [(r.code, 1_000_000_000)]
 
 
 def test_a_scrape_reads_nothing_from_the_store(container: Container, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -70,6 +70,7 @@ class ServerSpec:
     cpu: int
     memory_mb: int
     max_connections: int
+    storage_gb: int = 0  # the instance's storage quota; 0: unknown (meta files written before it was recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,11 @@ class SlotInfo:
     active: bool
     retained_bytes: int | None  # WAL the slot keeps: current LSN - restart_lsn
     replica_id: str | None  # the replica it feeds, None for a slot no known replica uses (an orphan)
+    # pg_replication_slots.wal_status: reserved, extended (within max_wal_size / max_slot_wal_keep_size),
+    # unreserved (over max_slot_wal_keep_size: invalidated at the next checkpoint unless the replica catches
+    # up), lost (invalidated: the WAL its replica needs is gone for good); None when not reported.
+    wal_status: str | None = None
+    safe_wal_bytes: int | None = None  # WAL that can still be written before the slot is lost; None: no limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,8 @@ def _record_server(ctx: JobContext, info: ServerInfo) -> None:
 
 def _spec(env: JobEnv, instance: Instance) -> ServerSpec:
     spec = env.catalogue.spec(instance.spec_code)
-    return ServerSpec(cpu=spec.cpu, memory_mb=spec.memory_mb, max_connections=spec.max_connections)
+    return ServerSpec(cpu=spec.cpu, memory_mb=spec.memory_mb, max_connections=spec.max_connections,
+                      storage_gb=instance.storage_gb)
 
 
 def _set_lifecycle(state: Lifecycle) -> Callable[[JobContext], None]:

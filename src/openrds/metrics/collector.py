@@ -26,6 +26,8 @@ from openrds.monitoring.snapshot import Snapshot
 
 #: pg_stat_replication.state values, plus "absent" (the upstream does not list the replica).
 SENDER_STATES = ("startup", "catchup", "streaming", "backup", "stopping", "absent")
+#: pg_replication_slots.wal_status values (PostgreSQL 13+); "lost": invalidated, the replica must be re-created.
+SLOT_WAL_STATUSES = ("reserved", "extended", "unreserved", "lost")
 
 INSTANCE = ["tenant", "instance_id", "role"]
 LINK = ["tenant", "instance_id", "upstream_id"]
@@ -134,6 +136,16 @@ class OpenRDSCollector(Collector):
         active = GaugeMetricFamily("openrds_replication_slot_active",
                                    "1 when the replica's replication slot on its upstream is in use, else 0.",
                                    labels=LINK)
+        wal_status = GaugeMetricFamily(
+            "openrds_replication_slot_wal_status",
+            "The replica's slot on its upstream by pg_replication_slots.wal_status, 1 for the current one: reserved "
+            "or extended (WAL kept), unreserved (past max_slot_wal_keep_size: lost at the next checkpoint unless "
+            "it catches up), lost (invalidated: the replica can never catch up and must be re-created).",
+            labels=[*LINK, "openrds_replication_slot_wal_status"])
+        safe_wal = GaugeMetricFamily(
+            "openrds_replication_slot_safe_wal_bytes",
+            "WAL the upstream can still write before the replica's slot is lost (pg_replication_slots."
+            "safe_wal_size), bytes; absent when unlimited or lost.", labels=LINK)
         for code, link in snap.links.items():
             server = snap.servers.get(code)
             tenant_id = server.tenant_id if server is not None else ""
@@ -156,7 +168,12 @@ class OpenRDSCollector(Collector):
                 retained.add_metric(labels, link.slot_retained_bytes)
             if link.slot_active is not None:
                 active.add_metric(labels, 1 if link.slot_active else 0)
-        yield from (lag_bytes, lag_seconds, sent, backlog, state, retained, active)
+            if link.slot_wal_status is not None:
+                for name in SLOT_WAL_STATUSES:
+                    wal_status.add_metric([*labels, name], 1 if name == link.slot_wal_status else 0)
+            if link.slot_safe_wal_bytes is not None:
+                safe_wal.add_metric(labels, link.slot_safe_wal_bytes)
+        yield from (lag_bytes, lag_seconds, sent, backlog, state, retained, active, wal_status, safe_wal)
 
     # --- read-only groups --------------------------------------------------------------------------
     def _groups(self, inv: Inventory) -> Iterator[Metric]:

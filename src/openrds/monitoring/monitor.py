@@ -126,11 +126,14 @@ class ReplicationMonitor:
         slot = rows.get(f"slot:{target.code}")
         slot_active = slot.active if isinstance(slot, SlotInfo) else None
         retained = slot.retained_bytes if isinstance(slot, SlotInfo) else None
+        wal_status = slot.wal_status if isinstance(slot, SlotInfo) else None
+        safe_wal = slot.safe_wal_bytes if isinstance(slot, SlotInfo) else None
         upstream = servers.get(target.source)
         replica = servers.get(target.code)
         if not isinstance(row, ReplicaLink) or upstream is None or not upstream.up:
             return LinkView(target.source, target.code, streaming=False, state="absent", lag_bytes=None,
-                            lag_seconds=None, slot_active=slot_active, slot_retained_bytes=retained)
+                            lag_seconds=None, slot_active=slot_active, slot_retained_bytes=retained,
+                            slot_wal_status=wal_status, slot_safe_wal_bytes=safe_wal)
         replay = parse_lsn(row.replay_lsn)
         if replica is not None and replica.replay_lsn is not None:
             replay = replica.replay_lsn  # the replica's own word is fresher than its feedback message
@@ -141,5 +144,6 @@ class ReplicationMonitor:
             history.seconds_behind(replay, now) if history is not None and replay is not None else None)
         return LinkView(target.source, target.code, streaming=row.state == "streaming", state=row.state,
                         lag_bytes=lag_bytes, lag_seconds=lag_seconds, sent_lsn=parse_lsn(row.sent_lsn),
-                        replay_lsn=replay, slot_active=slot_active, slot_retained_bytes=retained)
+                        replay_lsn=replay, slot_active=slot_active, slot_retained_bytes=retained,
+                        slot_wal_status=wal_status, slot_safe_wal_bytes=safe_wal)
 

@@ -35,6 +35,8 @@ class LinkView:
     replay_lsn: int | None = None
     slot_active: bool | None = None
     slot_retained_bytes: int | None = None
+    slot_wal_status: str | None = None  # reserved, extended, unreserved, lost (engine.driver.SlotInfo)
+    slot_safe_wal_bytes: int | None = None  # WAL the upstream may still write before the slot is lost
 
 
 @dataclass(frozen=True, slots=True)

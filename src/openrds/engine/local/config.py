@@ -30,9 +30,38 @@ MAX_SHARED_BUFFERS_MB = 64 * 1024
 WAL_SENDERS = 16
 REPLICATION_SLOTS = 16
 
+# max_slot_wal_keep_size: the most WAL the replication slots on a server may hold back. Without it
+# (PostgreSQL's -1) a replica that is stopped, broken or far behind keeps every WAL segment since its
+# position on its upstream, until the upstream's disk is full and the upstream - a primary with all
+# its other replicas - goes down. With it, such a slot is invalidated instead (wal_status "lost")
+# and only that replica has to be re-created. The size is a tenth of the instance's storage quota:
+# WAL on disk can then reach about max_wal_size (1 GB) plus this, which leaves ~80% of even the
+# smallest instance (10 GB) to its data, while the larger instances, which write more, get
+# proportionally more time for a replica to come back (100 GB keeps 10 GB: hours of a busy server's
+# WAL). The floor of 1 GB (64 segments) keeps a replica that is restarting or briefly cut off from
+# losing its slot on a small instance, and applies when the storage quota is unknown.
+# OPENRDS_MAX_SLOT_WAL_KEEP_MB overrides it for every server (tests set it small).
+SLOT_WAL_KEEP_PERCENT = 10
+MIN_SLOT_WAL_KEEP_MB = 1024
+SLOT_LIMIT_MAJOR = 13  # first version with max_slot_wal_keep_size
+
 
 def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
+
+
+def _mb(value: int) -> SettingValue:
+    return value if value < 0 else f"{value}MB"  # -1: unlimited
+
+
+def slot_wal_keep_mb(spec: ServerSpec, override: int | None = None) -> int:
+    """max_slot_wal_keep_size in MB for a server of ``spec`` (see `SLOT_WAL_KEEP_PERCENT`).
+
+    :param override: the operator's value (MB, or -1 for unlimited), used as it is; None: computed.
+    """
+    if override is not None:
+        return override
+    return max(MIN_SLOT_WAL_KEEP_MB, spec.storage_gb * 1024 * SLOT_WAL_KEEP_PERCENT // 100)
 
 
 def server_settings(
@@ -43,11 +72,17 @@ def server_settings(
     listen_addresses: str,
     socket_dir: str,
     floor: Mapping[str, int] | None = None,
+    major_version: int | None = None,
+    max_slot_wal_keep_mb: int | None = None,
 ) -> dict[str, SettingValue]:
     """Every setting OpenRDS manages for one server.
 
     :param floor: for a replica, its source's values of `REPLICA_FLOOR_SETTINGS`; each setting
         becomes the maximum of the spec's value and the floor.
+    :param major_version: the server's PostgreSQL major; settings it does not know are left out.
+        None: a version that knows them all.
+    :param max_slot_wal_keep_mb: the operator's cap on WAL held by slots (MB, -1: unlimited); None:
+        `slot_wal_keep_mb` of the spec.
     """
     memory = max(spec.memory_mb, 64)
     shared_buffers = _clamp(memory // 4, MIN_SHARED_BUFFERS_MB, MAX_SHARED_BUFFERS_MB)
@@ -87,6 +122,11 @@ def server_settings(
         "wal_level": "replica",
         "max_replication_slots": REPLICATION_SLOTS,
         "wal_keep_size": 0,  # replicas hold WAL through their slots
+        **(
+            {"max_slot_wal_keep_size": _mb(slot_wal_keep_mb(spec, max_slot_wal_keep_mb))}
+            if major_version is None or major_version >= SLOT_LIMIT_MAJOR
+            else {}
+        ),
         "hot_standby": True,
         "dynamic_shared_memory_type": "posix",
         "logging_collector": False,  # stderr goes to the pg_ctl log file; no extra process

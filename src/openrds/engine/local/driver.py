@@ -105,6 +105,8 @@ class LocalDriver:
         making the admin a superuser is meant to prevent. 16 requires ADMIN OPTION for that.
     :param haproxy: the HAProxy binary read-only group endpoints run with; None: searched for
         (`engine.local.haproxy.find_haproxy`). Endpoints take their ports from ``port_range`` too.
+    :param max_slot_wal_keep_mb: ``max_slot_wal_keep_size`` of every server it configures, in MB (-1:
+        unlimited); None: from each server's storage quota (`engine.local.config.slot_wal_keep_mb`).
     :raises EngineError: the OS user is unusable, the port range is invalid, or the socket path
         would be too long.
     """
@@ -130,6 +132,7 @@ class LocalDriver:
         advertise_host: str | None = None,
         admin_createrole: bool | None = None,
         haproxy: str | None = None,
+        max_slot_wal_keep_mb: int | None = None,
     ) -> None:
         self.data_root = Path(data_root).absolute()
         self.bind_host = bind_host
@@ -142,6 +145,7 @@ class LocalDriver:
         self.connect_host = connect_host(bind_host)
         self.advertise_host = advertise_host or self.connect_host
         self.admin_createrole = admin_createrole
+        self.max_slot_wal_keep_mb = max_slot_wal_keep_mb
         self._versions: list[InstalledVersion] | None = None
         self._reflink: bool | None = None
         self._reflink_lock = threading.Lock()
@@ -525,6 +529,8 @@ class LocalDriver:
             listen_addresses=self.bind_host,
             socket_dir=str(self.layout.run),
             floor=floor,
+            major_version=meta.major_version,
+            max_slot_wal_keep_mb=self.max_slot_wal_keep_mb,
         )
         atomic_write(data / "postgresql.conf", render_postgresql_conf(settings), owner=self.os_user)
         atomic_write(data / "pg_hba.conf", render_pg_hba(), owner=self.os_user)
@@ -896,7 +902,10 @@ class LocalDriver:
             connections=found.connections,
             max_connections=found.max_connections,
             database_size_bytes=found.database_size_bytes,
-            slots=tuple(SlotInfo(name, active, kept, by_slot.get(name)) for name, active, kept in found.slots),
+            slots=tuple(
+                SlotInfo(s.name, s.active, s.retained_bytes, by_slot.get(s.name), s.wal_status, s.safe_wal_bytes)
+                for s in found.slots
+            ),
         )
 
     def servers(self) -> Sequence[ServerInfo]:

@@ -214,7 +214,20 @@ class ServerFigures:
     connections: int
     max_connections: int
     database_size_bytes: int
-    slots: list[tuple[str, bool, int | None]]  # name, active, retained bytes
+    slots: list[SlotRow]
+
+
+@dataclass(frozen=True, slots=True)
+class SlotRow:
+    name: str
+    active: bool
+    retained_bytes: int | None  # current LSN - restart_lsn; None once invalidated (restart_lsn is NULL)
+    wal_status: str | None  # reserved, extended, unreserved, lost (PostgreSQL 13+; None before)
+    safe_wal_bytes: int | None  # pg_replication_slots.safe_wal_size; None without max_slot_wal_keep_size
+
+
+#: pg_replication_slots.wal_status and safe_wal_size came with max_slot_wal_keep_size.
+SLOT_LIMIT_VERSION_NUM = 130000
 
 
 def figures(conn: psycopg.Connection) -> ServerFigures:
@@ -226,15 +239,23 @@ def figures(conn: psycopg.Connection) -> ServerFigures:
         "  WHERE datallowconn)::bigint"
     ).fetchone()
     assert counts is not None
+    limits = (
+        "wal_status::text, safe_wal_size::bigint"
+        if conn.info.server_version >= SLOT_LIMIT_VERSION_NUM
+        else "NULL::text, NULL::bigint"
+    )
     slots = conn.execute(
         "SELECT slot_name::text, active,"
         " CASE WHEN restart_lsn IS NULL THEN NULL"
-        f" ELSE pg_catalog.pg_wal_lsn_diff({CURRENT_LSN}, restart_lsn)::bigint END"
+        f" ELSE pg_catalog.pg_wal_lsn_diff({CURRENT_LSN}, restart_lsn)::bigint END, {limits}"
         " FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' ORDER BY slot_name"
     ).fetchall()
     return ServerFigures(
         int(counts[0]),
         int(counts[1]),
         int(counts[2]),
-        [(str(name), bool(active), None if kept is None else int(kept)) for name, active, kept in slots],
+        [
+            SlotRow(str(name), bool(active), None if kept is None else int(kept), status, safe)
+            for name, active, kept, status, safe in slots
+        ],
     )
