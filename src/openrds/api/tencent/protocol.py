@@ -32,6 +32,9 @@ Checks, in this order (first failure answers):
 9. The handler. :class:`openrds.domain.errors.OpenRDSError` -> the code from
    :data:`.errors.DOMAIN_ERRORS`; :class:`.errors.TencentApiError` -> as raised; anything else ->
    ``InternalError``, logged with its RequestId and traceback, never shown to the caller.
+   For an action declared :attr:`Action.store_read`, steps 8-9 are skipped when the same caller
+   asked the same question (region, language, body) since the last commit to the store: the answer
+   kept then is sent again with a new RequestId (:mod:`openrds.api.answers`).
 
 Steps 2-9 run in one worker thread per request: the key lookup, ``regions()`` and the handler may
 block (database, subprocess) without stalling the event loop.
