@@ -20,15 +20,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from openrds import __version__
 from openrds.container import Container
 from openrds.metrics.requests import ApiMetricsMiddleware
+from openrds.metrics.stats import HistogramSet
 
 
 class OpenRDSApp:
     """``/`` to the Tencent face, every other path to the web app (see the module docstring)."""
 
-    def __init__(self, tencent: ASGIApp, web: FastAPI, counted: Any) -> None:
+    def __init__(self, tencent: ASGIApp, web: FastAPI, requests: HistogramSet) -> None:
         self.web = web
-        self._tencent = ApiMetricsMiddleware(tencent, stats=counted)
-        self._web = ApiMetricsMiddleware(web, stats=counted)
+        self._tencent = ApiMetricsMiddleware(tencent, stats=requests)
+        self._web = ApiMetricsMiddleware(web, stats=requests)
 
     @property
     def state(self) -> Any:
