@@ -13,7 +13,8 @@ the next request.
   (https://sqlite.org/pragma.html#pragma_data_version). A few microseconds: it reads the WAL index.
 - PostgreSQL: ``pg_current_snapshot()``. Two equal snapshots see exactly the same committed
   transactions (xmin, xmax and the in-progress list fix which ones are visible), so equal text means
-  equal data; any commit moves xmax or empties a slot of the list. One round trip.
+  equal data; any commit moves xmax or empties a slot of the list. One round trip. Transaction ids
+  are the whole cluster's: a busy neighbouring database moves it too - still exact, only less reuse.
 - Anything else (an in-memory SQLite, whose connections do not share data the same way): a new
   object on every call, equal to nothing, so nothing is ever reused.
 """
