@@ -19,6 +19,7 @@ from openrds.jobs.runner import JobQueue, JobRunner
 from openrds.jobs.slots import SlotWatch
 from openrds.jobs.supervisor import Supervisor
 from openrds.monitoring.monitor import ReplicationMonitor
+from openrds.periodic import Periodic
 from openrds.persistence.db import open_engine, upgrade
 from openrds.persistence.uow import Store
 from openrds.services.billing import BillingLoop, BillingService
@@ -28,6 +29,9 @@ from openrds.services.instances import InstanceService
 from openrds.services.jobs import JobService
 from openrds.services.secrets import SecretBox
 from openrds.settings import Settings
+
+#: How often SQLite's planner statistics are refreshed (a sampled ANALYZE takes a few ms).
+STATISTICS_INTERVAL_SECONDS = 600.0
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,7 @@ class Container:
     supervisor: Supervisor
     monitor: ReplicationMonitor
     billing_loop: BillingLoop
+    statistics_loop: Periodic
     started: bool = field(default=False)
 
     def start(self) -> None:
@@ -66,11 +71,13 @@ class Container:
         self.supervisor.start()
         self.monitor.start()
         self.billing_loop.start()
+        self.statistics_loop.start()
         self.started = True
 
     def stop(self) -> None:
         """Stop background work. PostgreSQL servers keep running: they outlive the service."""
         if self.started:
+            self.statistics_loop.stop()
             self.billing_loop.stop()
             self.monitor.stop()
             self.supervisor.stop()
@@ -115,4 +122,6 @@ def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | No
     return Container(settings, clock, store, box, driver, catalogue, identity, instances, groups, billing,
                      JobService(store), queue, runner, supervisor,
                      monitor,
-                     BillingLoop(billing, interval=settings.billing_interval))
+                     BillingLoop(billing, interval=settings.billing_interval),
+                     # The planner's statistics follow the store's growth (SQLite; first round at start).
+                     Periodic("statistics", STATISTICS_INTERVAL_SECONDS, store.refresh_statistics))

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from tests.support.service import wait_for
 
 from openrds.clock import ManualClock
@@ -147,6 +148,40 @@ def test_two_first_money_operations_of_a_tenant_at_once_both_land(store: Store, 
     assert not failures, failures
     with store.read() as uow:
         assert uow.account(tenant.id).get().balance_cents == 150
+
+
+def test_planner_statistics_make_the_replicas_of_a_master_an_index_lookup(store: Store, backend: Backend) -> None:
+    if backend.name != "sqlite":
+        pytest.skip("PostgreSQL's autovacuum keeps its own statistics")
+    tenant = f.tenant()
+    master = f.instance(tenant.id)
+    others = [f.instance(tenant.id) for _ in range(200)]
+    replicas = [f.instance(tenant.id, role=Role.READONLY, master_id=master.id) for _ in range(3)]
+    with store.write() as uow:
+        uow.tenants.add(tenant)
+        for instance in (master, *others, *replicas):
+            uow.instances(tenant.id).add(instance)
+
+    def plan_of_replica_counts() -> str:
+        seen: list[tuple[str, object]] = []
+
+        def capture(_conn: object, _cursor: object, statement: str, parameters: object, *_: object) -> None:
+            seen.append((statement, parameters))
+
+        event.listen(store.engine, "before_cursor_execute", capture)
+        try:
+            with store.read() as uow:
+                assert uow.instances(tenant.id).replica_counts([master.id]) == {master.id: 3}
+        finally:
+            event.remove(store.engine, "before_cursor_execute", capture)
+        statement, parameters = next((q, p) for q, p in seen if "GROUP BY" in q)
+        with store.engine.connect() as conn:
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()  # type: ignore[arg-type]
+        return " | ".join(str(row[-1]) for row in rows)
+
+    assert "ix_instances_tenant_lifecycle" in plan_of_replica_counts()  # the guess: every instance of the tenant
+    store.refresh_statistics()
+    assert "ix_instances_master_id" in plan_of_replica_counts()  # informed: the master's replicas only
 
 
 # --- tenants ---------------------------------------------------------------------------------------
