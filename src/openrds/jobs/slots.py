@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 
 from openrds.clock import Clock
 from openrds.domain import slots
-from openrds.domain.model import Instance
 from openrds.domain.slots import SlotState
 from openrds.domain.states import Lifecycle
 from openrds.monitoring.snapshot import Snapshot
@@ -37,15 +36,15 @@ class SlotWatch:
         self._store = store
         self._clock = clock
         self._states: dict[str, SlotState] = {}  # by replica code; the monitor thread only
-        self._read: tuple[object, dict[str, Instance]] | None = None  # (store version, running replicas by code)
+        # (store version, running replicas: code -> (id, status reason))
+        self._read: tuple[object, dict[str, tuple[str, str]]] | None = None
 
-    def _replicas(self) -> dict[str, Instance]:
+    def _replicas(self) -> dict[str, tuple[str, str]]:
         version = self._store.version()
         if self._read is not None and self._read[0] == version:
             return self._read[1]
         with self._store.read() as uow:
-            replicas = {i.code: i for i in uow.instances(None).list()
-                        if i.is_readonly and i.lifecycle is Lifecycle.RUNNING}
+            replicas = uow.instances(None).running_replica_reasons()
         self._read = (version, replicas)
         return replicas
 
@@ -53,12 +52,12 @@ class SlotWatch:
         """The monitor's listener: each running replica's slot state, recorded where it changed."""
         states: dict[str, SlotState] = {}
         changes: list[_Change] = []
-        for code, instance in self._replicas().items():
+        for code, (instance_id, reason) in self._replicas().items():
             link = snapshot.links.get(code)
             state = slots.decide(self._states.get(code, SlotState.UNKNOWN), link.slot_wal_status if link else None)
             states[code] = state
-            if link is not None and slots.next_reason(instance.status_reason, state, link.source) is not None:
-                changes.append(_Change(instance.id, instance.status_reason, state, link.source))
+            if link is not None and slots.next_reason(reason, state, link.source) is not None:
+                changes.append(_Change(instance_id, reason, state, link.source))
         self._states = states
         if changes:
             self._record(changes)

@@ -425,6 +425,17 @@ class InstanceRepository:
             query = query.where(table.tenant_id == self._tenant)
         return [(r.id, r.code, r.tenant_id, r.master_id) for r in self._s.execute(query)]
 
+    def running_replica_reasons(self) -> dict[str, tuple[str, str]]:
+        """code -> (id, status reason) of every running read-only instance: what the slot watch reads
+        each time the store changed, without loading whole instances."""
+        c = _INSTANCES.c
+        query = select(c.code, c.id, c.status_reason).where(
+            c.role == Role.READONLY.value, c.lifecycle == Lifecycle.RUNNING.value
+        )
+        if self._tenant is not None:
+            query = query.where(c.tenant_id == self._tenant)
+        return {code: (instance_id, reason) for code, instance_id, reason in self._s.connection().execute(query)}
+
     def replica_counts(self, master_ids: Sequence[str]) -> dict[str, int]:
         c = _INSTANCES.c
         query = (
