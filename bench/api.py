@@ -107,6 +107,27 @@ def client_main(url: str, action: str, body_text: str, duration: float, start_at
     json.dump({"latencies": latencies, "errors": errors, "last": response.text[:300]}, sys.stdout)
 
 
+def writer_main(url: str, code: str, duration: float, start_at: float, per_second: float) -> None:
+    """Rename ``code`` ``per_second`` times a second (each a commit) for ``duration``; print the count (JSON)."""
+    import httpx
+
+    host = url.removeprefix("http://")
+    writes = errors = 0
+    with httpx.Client(base_url=url, timeout=10) as http:
+        while time.time() < start_at:
+            time.sleep(0.001)
+        end = time.perf_counter() + duration
+        tick = time.perf_counter()
+        while tick < end:
+            body = json.dumps({"DBInstanceId": code, "InstanceName": f"renamed-{writes % 2}"}).encode()
+            response = http.post("/", content=body, headers=signed_headers(host, "ModifyDBInstanceName", body))
+            writes += 1
+            errors += b'"Error"' in response.content
+            tick += 1 / per_second
+            time.sleep(max(0.0, tick - time.perf_counter()))  # a load generator's pace
+    json.dump({"writes": writes, "errors": errors}, sys.stdout)
+
+
 @dataclass(frozen=True)
 class Run:
     clients: int
@@ -157,7 +178,9 @@ def answers(service: RunningService) -> tuple[int, int]:
 
 
 def load(service: RunningService, clients: int, duration: float, body: dict[str, Any],
-         action: str = "DescribeDBInstances", *, fresh: bool = False) -> Run:
+         action: str = "DescribeDBInstances", *, fresh: bool = False, renames: tuple[str, float] | None = None) -> Run:
+    """``clients`` processes sending ``action`` for ``duration``; with ``renames`` = (instance code, per
+    second), one more process commits a rename of that instance at that rate meanwhile."""
     start_at = time.time() + 1.5  # every client connected and warmed before the clock starts
     procs = [
         subprocess.Popen([sys.executable, __file__, "client", service.url, action, json.dumps(body),
@@ -165,10 +188,16 @@ def load(service: RunningService, clients: int, duration: float, body: dict[str,
                          text=True)
         for _ in range(clients)
     ]
+    writer = None if renames is None else subprocess.Popen(
+        [sys.executable, __file__, "writer", service.url, renames[0], str(duration), str(start_at), str(renames[1])],
+        stdout=subprocess.PIPE, text=True)
     reused_before, computed_before = answers(service)
     # CPU counted over the whole client run: warm-up calls included, so slightly pessimistic.
     cpu_before = cpu_seconds(service.process.pid)
     results = [json.loads(p.communicate(timeout=duration + 60)[0]) for p in procs]
+    if writer is not None:
+        written = json.loads(writer.communicate(timeout=duration + 60)[0])
+        assert not written["errors"], f"{written['errors']} of the renames failed"
     cpu = cpu_seconds(service.process.pid) - cpu_before
     reused_after, computed_after = answers(service)
     latencies = sorted(x for r in results for x in r["latencies"])
@@ -180,8 +209,9 @@ def load(service: RunningService, clients: int, duration: float, body: dict[str,
 
 
 # --- the store -----------------------------------------------------------------------------------
-def seed_instances(service: RunningService, count: int) -> None:
-    """``count`` instances of the bootstrap tenant, one in five a read-only instance of an earlier one."""
+def seed_instances(service: RunningService, count: int) -> list[str]:
+    """``count`` instances of the bootstrap tenant, one in five a read-only instance of an earlier one;
+    their codes."""
     from openrds.domain.ids import PRIMARY_PREFIX, READONLY_PREFIX, new_uuid, short_code
     from openrds.domain.model import Instance, Network
     from openrds.domain.states import ChargeType, Health, Lifecycle, Role
@@ -204,6 +234,7 @@ def seed_instances(service: RunningService, count: int) -> None:
                 lifecycle=Lifecycle.RUNNING, created_at=now, updated_at=now, host="127.0.0.1", health=Health.UP,
             )
             masters: list[str] = []
+            codes: list[str] = []
             for n in range(count):
                 if n % 5 == 4:
                     code = short_code(READONLY_PREFIX)
@@ -215,14 +246,16 @@ def seed_instances(service: RunningService, count: int) -> None:
                     masters.append(instance.id)
                 created = now - timedelta(seconds=count - n)  # distinct times: a real listing's order
                 repo.add(replace(instance, created_at=created, updated_at=created))
+                codes.append(instance.code)
     finally:
         store.close()
+    return codes
 
 
 def describe_bench(args: argparse.Namespace) -> list[str]:
     lines = []
     with running_service(extra_env=BENCH_ENV) as service:
-        seed_instances(service, args.instances)
+        codes = seed_instances(service, args.instances)
         for body, fresh in (({}, False), ({"Limit": 100}, False), ({}, True), ({"Limit": 100}, True)):
             asked = "a new question every call (computed)" if fresh else "the same question (polling)"
             label = (f"DescribeDBInstances {json.dumps(body)}, {asked}, over {args.instances} instances, "
@@ -231,6 +264,17 @@ def describe_bench(args: argparse.Namespace) -> list[str]:
             lines.append(label)
             for clients in args.clients:
                 run = load(service, clients, args.duration, body, fresh=fresh)
+                print("  " + run.line())
+                lines.append("  " + run.line())
+        # Polling while something commits (a job's steps, another client's change): each commit makes the
+        # next answer be computed again.
+        for per_second in (10, 100):
+            label = (f"DescribeDBInstances {{}}, the same question, while another client renames an instance "
+                     f"{per_second} times a second, {args.duration:.0f} s")
+            print(label)
+            lines.append(label)
+            for clients in args.clients:
+                run = load(service, clients, args.duration, {}, renames=(codes[-1], per_second))
                 print("  " + run.line())
                 lines.append("  " + run.line())
         # The stack's own floor: the same signed round trip (key lookup included) with no listing behind it.
@@ -345,6 +389,10 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "client":
         url, action, body, duration, start_at, fresh = sys.argv[2:8]
         client_main(url, action, body, float(duration), float(start_at), fresh == "fresh")
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "writer":
+        url, code, duration, start_at, per_second = sys.argv[2:7]
+        writer_main(url, code, float(duration), float(start_at), float(per_second))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("part", nargs="?", choices=("all", "describe", "replica"), default="all")
