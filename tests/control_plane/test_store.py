@@ -23,6 +23,7 @@ from openrds.domain.money import LedgerKind
 from openrds.domain.states import ChargeType, GroupStatus, JobState, Lifecycle, Role
 from openrds.persistence.db import open_engine
 from openrds.persistence.uow import Store
+from openrds.persistence.version import Remembered
 from openrds.services.identity import IdentityService
 from openrds.services.secrets import SecretBox, token_hash, verify_password
 
@@ -103,6 +104,21 @@ def test_data_version_moves_with_every_commit_from_any_process_and_only_then(sto
     subprocess.run([sys.executable, "-c", script, backend.url], check=True, timeout=60,
                    cwd=Path(__file__).resolve().parents[2])
     assert store.version() != after_other, "a commit by another process did not change the data version"
+
+
+def test_a_remembered_read_is_read_again_only_after_a_commit(store: Store) -> None:
+    reads: list[int] = []
+
+    def count_tenants() -> int:
+        with store.read() as uow:
+            reads.append(len(uow.tenants.list()))
+        return reads[-1]
+
+    remembered = Remembered(store.version, count_tenants)
+    assert (remembered.get(), remembered.get()) == (0, 0) and reads == [0]
+    with store.write() as uow:
+        uow.tenants.add(f.tenant())
+    assert remembered.get() == 1 and reads == [0, 1]
 
 
 def test_two_first_money_operations_of_a_tenant_at_once_both_land(store: Store, backend: Backend) -> None:

@@ -19,6 +19,7 @@ from openrds.domain.slots import SlotState
 from openrds.domain.states import Lifecycle
 from openrds.monitoring.snapshot import Snapshot
 from openrds.persistence.uow import Store
+from openrds.persistence.version import Remembered
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +37,18 @@ class SlotWatch:
         self._store = store
         self._clock = clock
         self._states: dict[str, SlotState] = {}  # by replica code; the monitor thread only
-        # (store version, running replicas: code -> (id, status reason))
-        self._read: tuple[object, dict[str, tuple[str, str]]] | None = None
+        # Running replicas: code -> (id, status reason), read again only after a commit.
+        self._replicas = Remembered(store.version, self._read_replicas)
 
-    def _replicas(self) -> dict[str, tuple[str, str]]:
-        version = self._store.version()
-        if self._read is not None and self._read[0] == version:
-            return self._read[1]
+    def _read_replicas(self) -> dict[str, tuple[str, str]]:
         with self._store.read() as uow:
-            replicas = uow.instances(None).running_replica_reasons()
-        self._read = (version, replicas)
-        return replicas
+            return uow.instances(None).running_replica_reasons()
 
     def on_round(self, snapshot: Snapshot) -> None:
         """The monitor's listener: each running replica's slot state, recorded where it changed."""
         states: dict[str, SlotState] = {}
         changes: list[_Change] = []
-        for code, (instance_id, reason) in self._replicas().items():
+        for code, (instance_id, reason) in self._replicas.get().items():
             link = snapshot.links.get(code)
             state = slots.decide(self._states.get(code, SlotState.UNKNOWN), link.slot_wal_status if link else None)
             states[code] = state

@@ -21,6 +21,7 @@ from openrds.monitoring.lag import LsnHistory, parse_lsn
 from openrds.monitoring.snapshot import LinkView, ServerView, Snapshot
 from openrds.periodic import Periodic
 from openrds.persistence.uow import Store
+from openrds.persistence.version import Remembered
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class ReplicationMonitor:
         self._listeners: list[Callable[[Snapshot], None]] = []
         self._loop = Periodic("monitor", interval, self.poll_once)
         self._lock = threading.Lock()
-        self._targets_read: tuple[object, list[_Target]] | None = None  # (store version, targets)
+        self._targets = Remembered(store.version, self._read_targets)  # the same servers until a commit
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -59,20 +60,15 @@ class ReplicationMonitor:
     def stop(self) -> None:
         self._loop.stop()
 
-    def _targets(self) -> list[_Target]:
-        version = self._store.version()
-        if self._targets_read is not None and self._targets_read[0] == version:
-            return self._targets_read[1]  # nothing committed since: the same servers
+    def _read_targets(self) -> list[_Target]:
         with self._store.read() as uow:
             watched = uow.instances(None).watched(_WATCHED)
         codes = {instance_id: code for instance_id, code, _, _ in watched}
-        targets = [_Target(code, tenant, codes.get(master) if master else None) for _, code, tenant, master in watched]
-        self._targets_read = (version, targets)
-        return targets
+        return [_Target(code, tenant, codes.get(master) if master else None) for _, code, tenant, master in watched]
 
     def poll_once(self) -> Snapshot:
         started = time.monotonic()
-        targets = self._targets()
+        targets = self._targets.get()
         servers: dict[str, ServerView] = {}
         upstream_rows: dict[str, dict[str, object]] = {}
         states = {s.instance_id: s.state for s in self._driver.servers()}

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from typing import Protocol
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy import Engine
+
+T = TypeVar("T")
 
 
 class DataVersion(Protocol):
@@ -82,3 +85,18 @@ def data_version(engine: Engine) -> _SqliteDataVersion | _PostgresDataVersion | 
     if engine.dialect.name == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
         return _SqliteDataVersion(database)
     return _NeverEqual()
+
+
+class Remembered(Generic[T]):
+    """What ``read`` returns, read again only after a commit (for one reader thread: the monitor's)."""
+
+    def __init__(self, version: Callable[[], object], read: Callable[[], T]) -> None:
+        self._version = version
+        self._read = read
+        self._kept: tuple[object, T] | None = None
+
+    def get(self) -> T:
+        version = self._version()  # before the read: a commit during it makes the next get read again
+        if self._kept is None or self._kept[0] != version:
+            self._kept = (version, self._read())
+        return self._kept[1]
