@@ -197,6 +197,11 @@ class ResourceExhausted(OpenRDSError):
     """The host cannot place the request (no free port, no installed version...)."""
 
 
+class StoreBusy(OpenRDSError):
+    """The metadata store's write lock was not had within the request's budget: nothing was written,
+    and the same call may simply be sent again (retryable)."""
+
+
 class InternalFailure(OpenRDSError):
     """Something failed on our side; the message is safe to show, details are in the log."""
 

@@ -235,6 +235,11 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
         "ResourceInsufficient.ResourceNotEnough",
         Text("There are not enough resources to fulfil the request", "资源不足，无法完成本次请求"),
     ),
+    domain.StoreBusy: ErrorSpec(
+        "FailedOperation.DatabaseAccessError",
+        Text("The metadata store is busy; nothing was changed, please try again",
+             "元数据存储繁忙，未做任何修改，请稍后重试"),
+    ),
     domain.InternalFailure: ErrorSpec("InternalError.SystemError", Text("System error", "系统错误")),
 }
 
