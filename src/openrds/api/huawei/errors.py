@@ -149,7 +149,8 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
         503, "RDS.9001", Text("Not enough resources to fulfil the request", "资源不足，无法完成请求")
     ),
     domain.StoreBusy: ErrorSpec(
-        503, "RDS.9002", Text("The service is busy; nothing was changed, please try again", "服务繁忙，未做任何修改，请稍后重试")
+        503, "RDS.9002",
+        Text("The service is busy; nothing was changed, please try again", "服务繁忙，未做任何修改，请稍后重试"),
     ),
     domain.InternalFailure: ErrorSpec(500, "RDS.0005", Text("Server error", "服务器错误")),
 }
