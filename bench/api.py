@@ -3,6 +3,7 @@ CreateReadOnlyDBInstance to ``running`` next to the engine's raw floor.
 
     .venv/bin/python bench/api.py                      # both parts
     .venv/bin/python bench/api.py describe --duration 10 --instances 1000 --clients 1,4
+    .venv/bin/python bench/api.py replay --duration 5 --replay-rounds 2
     .venv/bin/python bench/api.py replica --rounds 5
 
 ``describe``: a real ``openrds serve`` (one uvicorn worker) on a temporary data root; 1,000 instances
@@ -20,7 +21,13 @@ of client CPU per call and would measure itself.
 next to the floor: ``pg_basebackup -X stream -c fast -R`` from the same master plus ``pg_ctl start -w``
 into a scratch directory, by hand, as the ``postgres`` OS user when run as root.
 
-Goals: >= 1,000 req/s and p99 < 20 ms on one worker; replica creation within 1.5x the floor.
+``replay``: the polling figure (the same question) from two services side by side, one with the replay
+memory of signatures (``openrds.api.tencent.replay``) and one built without it, measured in
+alternating order; then the bytes per entry of that memory at its cap (tracemalloc) and the time of
+one check.
+
+Goals: >= 1,000 req/s and p99 < 20 ms on one worker; replica creation within 1.5x the floor; the
+replay memory costs <= 5% of the polling figure.
 """
 
 from __future__ import annotations
@@ -119,7 +126,9 @@ def writer_main(url: str, code: str, duration: float, start_at: float, per_secon
         end = time.perf_counter() + duration
         tick = time.perf_counter()
         while tick < end:
-            body = json.dumps({"DBInstanceId": code, "InstanceName": f"renamed-{writes % 2}"}).encode()
+            # A new name every call: a signature is single-use for a change, and two renames within one
+            # second with the same body would carry the same one.
+            body = json.dumps({"DBInstanceId": code, "InstanceName": f"renamed-{writes}"}).encode()
             response = http.post("/", content=body, headers=signed_headers(host, "ModifyDBInstanceName", body))
             writes += 1
             errors += b'"Error"' in response.content
@@ -171,7 +180,7 @@ def answers(service: RunningService) -> tuple[int, int]:
     """(reused, computed) answers of the Tencent face so far, from its /metrics."""
     import httpx
 
-    text = httpx.get(f"{service.url}/metrics", timeout=10).text
+    text = httpx.get(f"{service.metrics_url}/metrics", timeout=10).text
     found = [re.search(rf'^openrds_api_answers_{kind}_total{{face="tencent"}} (\S+)$', text, re.M)
              for kind in ("reused", "computed")]
     return int(float(found[0].group(1))) if found[0] else 0, int(float(found[1].group(1))) if found[1] else 0
@@ -285,6 +294,94 @@ def describe_bench(args: argparse.Namespace) -> list[str]:
     return lines
 
 
+# --- the replay memory of signatures -------------------------------------------------------------
+def serve_without_replay_check() -> None:
+    """``openrds serve`` with the Tencent face built ``replay_check=False`` (run as the service process)."""
+    import functools
+
+    from openrds import cli
+    from openrds.api.tencent import protocol, routes
+
+    routes.TencentApi = functools.partial(protocol.TencentApi, replay_check=False)  # type: ignore[misc]
+    sys.argv = ["openrds", "serve"]
+    cli.main()
+
+
+def memory_at_the_bound() -> tuple[int, float, float, float]:
+    """(entries, bytes per entry, us per new signature, us per remembered read) of a SignatureMemory
+    filled to its cap with entries shaped like the service's (36-character SecretIds, a few tenants)."""
+    import gc
+    import tracemalloc
+
+    from openrds.api.tencent.replay import MAX_ENTRIES, MAX_ENTRIES_PER_TENANT, SignatureMemory, SignatureUse
+
+    now = time.time()
+    memory = SignatureMemory(lambda: now)
+    tenants = [f"{uuid.uuid4()}" for _ in range(-(-MAX_ENTRIES // MAX_ENTRIES_PER_TENANT))]
+    uses = [
+        SignatureUse(f"AKID{n % len(tenants):032d}", uuid.uuid4().hex * 2, int(now) - n % 300,
+                     tenants[n % len(tenants)], "DescribeDBInstances", REGION, False)
+        for n in range(MAX_ENTRIES)
+    ]
+    begin = time.perf_counter()
+    for use in uses:
+        memory.check(use)
+    insert_us = (time.perf_counter() - begin) / len(uses) * 1e6
+    # The bytes, from a second fill under tracemalloc (which slows every allocation down).
+    memory = SignatureMemory(lambda: now)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for use in uses:
+        memory.check(use)
+    size = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert len(memory) == MAX_ENTRIES
+    begin = time.perf_counter()
+    for use in uses[:50_000]:
+        memory.check(use)  # the same read again: a look-up
+    repeat_us = (time.perf_counter() - begin) / 50_000 * 1e6
+    return len(memory), size / len(memory), insert_us, repeat_us
+
+
+def replay_bench(args: argparse.Namespace) -> list[str]:
+    """The polling figure with the replay check on and off, in two services run side by side and
+    measured in alternating order; then the memory the check takes at its cap."""
+    lines = []
+    off_command = [sys.executable, __file__, "serve-without-replay-check"]
+    with running_service(extra_env=BENCH_ENV) as on, running_service(extra_env=BENCH_ENV, command=off_command) as off:
+        for service in (on, off):
+            seed_instances(service, args.instances)
+        label = (f"DescribeDBInstances {{}}, the same question (polling), over {args.instances} instances, "
+                 f"{args.duration:.0f} s a run, replay check on / off, {args.replay_rounds} rounds")
+        print(label)
+        lines.append(label)
+        for clients in args.clients:
+            runs: dict[str, list[Run]] = {"on": [], "off": []}
+            for n in range(args.replay_rounds):
+                order = (("on", on), ("off", off)) if n % 2 == 0 else (("off", off), ("on", on))
+                for name, service in order:
+                    runs[name].append(load(service, clients, args.duration, {}))
+            for name in ("on", "off"):
+                rate = statistics.median(r.rate for r in runs[name])
+                p99 = statistics.median(r.p99_ms for r in runs[name])
+                cpu = statistics.median(r.cpu_ms for r in runs[name])
+                each = ", ".join(f"{r.rate:.0f}" for r in runs[name])
+                errors = sum(r.errors for r in runs[name])
+                lines.append(f"  {clients} client(s), check {name:3}: {rate:6.0f} req/s (each: {each})  "
+                             f"p99 {p99:.2f} ms  server CPU {cpu:.3f} ms/req  errors {errors}")
+                print(lines[-1])
+            cost = 1 - statistics.median(r.rate for r in runs["on"]) / statistics.median(r.rate for r in runs["off"])
+            lines.append(f"  {clients} client(s): the check costs {cost:+.1%} of the req/s (goal <= 5%)")
+            print(lines[-1])
+    entries, per_entry, insert_us, repeat_us = memory_at_the_bound()
+    lines.append(f"SignatureMemory at its cap: {entries} entries x {per_entry:.0f} bytes = "
+                 f"{entries * per_entry / 2**20:.1f} MiB; check(): {insert_us:.2f} us for a new signature, "
+                 f"{repeat_us:.2f} us for a remembered read")
+    print(lines[-1])
+    return lines
+
+
 # --- replica creation against the floor ----------------------------------------------------------
 def _bindir() -> Path:
     return Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip())
@@ -368,6 +465,10 @@ def replica_bench(args: argparse.Namespace) -> list[str]:
                 # Back to an empty master (one replica at a time, like the floor).
                 send("IsolateDBInstances", {"DBInstanceIdSet": [replica]})
                 wait_for(lambda replica=replica: status(replica) == "isolated", 60, "isolation", interval=0.05)
+                # The last poll had the same body: in the same second, the same signature, which the
+                # replay memory would refuse for DestroyDBInstance (README, "Signatures cannot be replayed").
+                second = int(time.time())
+                wait_for(lambda second=second: int(time.time()) != second, 5, "the next second", interval=0.01)
                 send("DestroyDBInstance", {"DBInstanceId": replica})
                 wait_for(lambda replica=replica: replica not in {
                     i.DBInstanceId for i in send("DescribeDBInstances", {"Limit": 100}).DBInstanceSet},
@@ -390,21 +491,28 @@ def main() -> None:
         url, action, body, duration, start_at, fresh = sys.argv[2:8]
         client_main(url, action, body, float(duration), float(start_at), fresh == "fresh")
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "serve-without-replay-check":
+        serve_without_replay_check()
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "writer":
         url, code, duration, start_at, per_second = sys.argv[2:7]
         writer_main(url, code, float(duration), float(start_at), float(per_second))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", nargs="?", choices=("all", "describe", "replica"), default="all")
+    parser.add_argument("part", nargs="?", choices=("all", "describe", "replay", "replica"), default="all")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per measurement")
     parser.add_argument("--instances", type=int, default=1000)
     parser.add_argument("--clients", type=lambda v: [int(x) for x in v.split(",")], default=[1, 4],
                         help="client process counts, comma-separated")
     parser.add_argument("--rounds", type=int, default=5, help="replica creations to time")
+    parser.add_argument("--replay-rounds", type=int, default=2,
+                        help="replay part: runs of each of check on / off per client count")
     args = parser.parse_args()
     lines: list[str] = []
     if args.part in ("all", "describe"):
         lines += describe_bench(args)
+    if args.part in ("all", "replay"):
+        lines += replay_bench(args)
     if args.part in ("all", "replica"):
         lines += replica_bench(args)
 

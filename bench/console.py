@@ -10,7 +10,8 @@ member. The rows are written straight into a fresh store through ``openrds.persi
 PostgreSQL server), and the monitor's snapshot is made up with every server up and every link
 streaming with some lag, so the page and the exposition carry every series and label they would in
 production. The app is the real one (`create_app`), served by uvicorn (one worker, in a thread of
-this process, so the made-up snapshot can be handed to it) on a loopback port; an ``httpx.Client``
+this process, so the made-up snapshot can be handed to it) on a loopback port, and /metrics by the
+metrics listener's app on another, as `openrds serve` runs them; an ``httpx.Client``
 with keep-alive, signed in as the tenant's IAM user, sends the requests one after another. Each
 figure is the wall time of a whole request as the client sees it (send, render, receive the body),
 after ``--warmup`` requests, over ``--rounds`` requests.
@@ -53,6 +54,7 @@ from openrds.container import build  # noqa: E402
 from openrds.domain.ids import GROUP_PREFIX, PRIMARY_PREFIX, READONLY_PREFIX, new_uuid  # noqa: E402
 from openrds.domain.model import Instance, Network, ReadOnlyGroup  # noqa: E402
 from openrds.domain.states import ChargeType, GroupStatus, Health, Lifecycle, MemberStatus, Role  # noqa: E402
+from openrds.metrics import listener_app  # noqa: E402
 from openrds.monitoring.snapshot import LinkView, ServerView, Snapshot  # noqa: E402
 from openrds.settings import Settings  # noqa: E402
 
@@ -155,10 +157,16 @@ def main() -> None:
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                                access_log=False, lifespan="on"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        wait_for(lambda: server.started, 30, "uvicorn to start")
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        # /metrics on its own listener, as `openrds serve` runs it.
+        metrics_port = free_port()
+        metrics_server = uvicorn.Server(uvicorn.Config(listener_app(metrics), host="127.0.0.1", port=metrics_port,
+                                                       log_level="warning", access_log=False, lifespan="off"))
+        threads = [threading.Thread(target=s.run, daemon=True) for s in (server, metrics_server)]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: server.started and metrics_server.started, 30, "both uvicorn servers to start")
+        with (httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+              httpx.Client(base_url=f"http://127.0.0.1:{metrics_port}", timeout=30) as scraper):
             page = client.get("/console/login")
             token = re.search(r'name="csrf" value="([^"]+)"', page.text)
             assert token is not None
@@ -170,17 +178,19 @@ def main() -> None:
                   f"after {args.warmup} warm-up")
             print(f"{'request':32} {'median':>9} {'p95':>9} {'max':>9} {'bytes':>10}")
             for path in ("/console/topology", "/console/fragments/topology", "/console/instances", "/metrics"):
-                times, size = timed(client, path, args.rounds, args.warmup)
+                times, size = timed(scraper if path == "/metrics" else client, path, args.rounds, args.warmup)
                 ordered = sorted(times)
                 p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
                 print(f"GET {path:28} {statistics.median(times) * 1000:7.1f} ms {p95 * 1000:7.1f} ms "
                       f"{max(times) * 1000:7.1f} ms {size:>10}")
-            series = sum(1 for line in client.get("/metrics").text.splitlines() if not line.startswith("#"))
+            series = sum(1 for line in scraper.get("/metrics").text.splitlines() if not line.startswith("#"))
             print(f"/metrics carries {series} series")
         print(f"inventory refresh (after each monitor round, not at scrape): median "
               f"{statistics.median(refresh) * 1000:.1f} ms")
-        server.should_exit = True
-        thread.join(timeout=30)
+        for s in (server, metrics_server):
+            s.should_exit = True
+        for thread in threads:
+            thread.join(timeout=30)
     finally:
         container.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -3,6 +3,7 @@ against the same store, whether the service is running or not."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -18,12 +19,20 @@ from openrds import __version__
 from openrds.settings import Settings, load_settings
 
 app = typer.Typer(help="OpenRDS: self-hosted managed PostgreSQL with cloud-compatible APIs.", no_args_is_help=True)
-admin = typer.Typer(help="Manage tenants, API keys, IAM users, projects and money.", no_args_is_help=True)
+admin = typer.Typer(help="Manage tenants, API keys, IAM users, projects, money and quotas.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
 console = Console()
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file (or OPENRDS_CONFIG).")]
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Data root (or OPENRDS_DATA_DIR).")]
+
+
+@app.callback()
+def _private_files() -> None:
+    # Before any command: whatever this process creates - the metadata store and its -wal/-shm made
+    # later, keys, credentials - is its own account's alone (see openrds.data_root). The engine gives
+    # the servers' files to their OS user with explicit modes, which the umask does not filter.
+    os.umask(0o077)
 
 
 def _settings(config: Path | None, data_dir: Path | None, **overrides: object) -> Settings:
@@ -60,6 +69,7 @@ def serve(
 
     from openrds.api.app import create_app
     from openrds.container import build
+    from openrds.metrics import listener_app as metrics_listener_app
     from openrds.services.bootstrap import CREDENTIALS_FILE, bootstrap
 
     settings = _settings(config, data_dir, listen=listen)
@@ -75,33 +85,65 @@ def serve(
             settings.data_dir / CREDENTIALS_FILE,
             key_given=bool(os.environ.get("OPENRDS_BOOTSTRAP_SECRET_KEY")),
             password_given=bool(os.environ.get("OPENRDS_BOOTSTRAP_IAM_PASSWORD")),
+            tls=settings.tls,
         )
     app = create_app(container)
-    # Everything built so far (modules, the app, the store's metadata) lives as long as the process:
-    # moved out of the collector's reach, a full collection no longer walks ~160k objects (it took
-    # 100-300 ms here, a pause that landed on whichever console page or /metrics scrape was running).
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(
+    servers = [uvicorn.Server(uvicorn.Config(
         app,
         host=settings.listen_host,
         port=settings.listen_port,
         log_level=settings.log_level.lower(),
         access_log=False,
-    )
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
+    ))]
+    if settings.metrics_listen:
+        servers.append(uvicorn.Server(uvicorn.Config(
+            metrics_listener_app(app.state.metrics),
+            host=settings.metrics_host,
+            port=settings.metrics_port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            lifespan="off",  # the API's app runs the service's lifespan
+        )))
+    # Everything built so far (modules, the app, the store's metadata) lives as long as the process:
+    # moved out of the collector's reach, a full collection no longer walks ~160k objects (it took
+    # 100-300 ms here, a pause that landed on whichever console page or /metrics scrape was running).
+    gc.collect()
+    gc.freeze()
+    # Every port is bound before anything starts: one taken fails the start (uvicorn logs which and
+    # exits) before the lifespan has started the job runner.
+    sockets = [server.config.bind_socket() for server in servers]
+    with asyncio.Runner(loop_factory=servers[0].config.get_loop_factory()) as runner:  # uvloop, as uvicorn.run
+        runner.run(_serve_all(servers, sockets))
+
+
+async def _serve_all(servers: list[Any], sockets: list[Any]) -> None:
+    """Run the uvicorn ``servers`` (each on its bound socket) on one event loop until one stops, then
+    stop the others: a SIGTERM reaches the server whose handler was installed last, and the whole
+    service stops with it."""
+    tasks = [asyncio.create_task(server.serve([sock])) for server, sock in zip(servers, sockets, strict=True)]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks)
 
 
 def _print_first_start(
-    creds: object, endpoint: str, path: Path, *, key_given: bool = False, password_given: bool = False
+    creds: object, endpoint: str, path: Path, *, key_given: bool = False, password_given: bool = False,
+    tls: bool = False,
 ) -> None:
     c: Any = creds  # BootstrapCredentials
+    # Over HTTPS the SDK's default protocol works; certification= names a CA bundle it does not know.
+    http_profile = (f'HttpProfile(endpoint="{endpoint}", certification="<CA file; omit if publicly trusted>")'
+                    if tls else f'HttpProfile(endpoint="{endpoint}", protocol="http")')
     secret_key = "(as given in OPENRDS_BOOTSTRAP_SECRET_KEY)" if key_given else c.secret_key
     iam_password = "(as given in OPENRDS_BOOTSTRAP_IAM_PASSWORD)" if password_given else c.iam_password
     console.print(
         f"""[bold green]OpenRDS first start[/bold green]: a default tenant was created. These credentials are shown
 only now; they are also in {path} (mode 0600).
 
-  endpoint        http://{endpoint}
+  endpoint        {"https" if tls else "http"}://{endpoint}
   SecretId        {c.secret_id}
   SecretKey       {secret_key}
   IAM domain/user {c.iam_domain} / {c.iam_user}
@@ -114,7 +156,7 @@ Tencent Cloud SDK (pip install tencentcloud-sdk-python-postgres):
   from tencentcloud.common.profile.http_profile import HttpProfile
   from tencentcloud.postgres.v20170312 import postgres_client, models
   cred = credential.Credential("{c.secret_id}", "<SecretKey above>")
-  profile = ClientProfile(httpProfile=HttpProfile(endpoint="{endpoint}", protocol="http"))
+  profile = ClientProfile(httpProfile={http_profile})
   client = postgres_client.PostgresClient(cred, "ap-beijing", profile)
   print(client.DescribeZones(models.DescribeZonesRequest()).to_json_string())
 """,
@@ -359,6 +401,80 @@ def issue_voucher(
         f"{voucher.expires_at:%Y-%m-%d %H:%M:%S} UTC",
         highlight=False,
     )
+
+
+# --- quotas --------------------------------------------------------------------------------------
+def _quotas(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    """(IdentityService, QuotaService) over the store; default limits from the settings (OPENRDS_QUOTA_*)."""
+    from openrds.clock import SystemClock
+    from openrds.domain.catalogue import DEFAULT_REGIONS
+    from openrds.domain.quotas import Amounts
+    from openrds.persistence.db import open_engine, upgrade
+    from openrds.persistence.uow import Store
+    from openrds.services.identity import IdentityService
+    from openrds.services.quotas import QuotaService
+    from openrds.services.secrets import SecretBox
+
+    settings = _settings(config, data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = open_engine(settings.metadata_url)
+    upgrade(engine)
+    store = Store(engine)
+    box = SecretBox.from_key_file(settings.data_dir / "secret.key")
+    identity = IdentityService(store, box, SystemClock(), regions=tuple(r.name for r in DEFAULT_REGIONS))
+    defaults = Amounts(settings.quota_instances, settings.quota_ro_groups, settings.quota_storage_gb)
+    return identity, QuotaService(store, defaults)
+
+
+def _print_quotas(tenant: str, view: object) -> None:
+    from openrds.domain.quotas import QUOTAS
+
+    v: Any = view  # services.quotas.QuotaView
+    table = Table("quota", "limit", "used", "set for the tenant", title=f"quotas of {tenant}")
+    for name, counts, unit in QUOTAS:
+        own = getattr(v.overrides, name) is not None
+        table.add_row(f"{name} ({counts})", f"{getattr(v.limits, name)}{unit}", f"{getattr(v.usage, name)}{unit}",
+                      "yes" if own else "no (default)")
+    console.print(table)
+
+
+@admin.command("set-quota")
+def set_quota(
+    tenant: str,
+    instances: Annotated[int | None, typer.Option(help="instances (not destroyed) the tenant may have")] = None,
+    ro_groups: Annotated[int | None, typer.Option(help="read-only groups the tenant may have")] = None,
+    storage_gb: Annotated[int | None, typer.Option(help="GB of storage the tenant's instances may have in all")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Give a tenant (name or id) its own limits; quotas not named keep theirs. Applies to the next create,
+    also while the service runs; a limit below the current usage only stops new creates."""
+    from openrds.domain.errors import OpenRDSError
+    from openrds.domain.quotas import Overrides
+
+    identity, quotas = _quotas(config, data_dir)
+    try:
+        found = identity.tenant(tenant)
+        view = quotas.set(found.id, Overrides(instances, ro_groups, storage_gb))
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    _print_quotas(found.name, view)
+
+
+@admin.command("show-quota")
+def show_quota(tenant: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Show a tenant's quota limits and what counts against them now."""
+    from openrds.domain.errors import OpenRDSError
+
+    identity, quotas = _quotas(config, data_dir)
+    try:
+        found = identity.tenant(tenant)
+        view = quotas.show(found.id)
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    _print_quotas(found.name, view)
 
 
 def main() -> None:

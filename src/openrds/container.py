@@ -10,13 +10,16 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from openrds import data_root
 from openrds.clock import Clock, SystemClock
 from openrds.domain.catalogue import Catalogue, Version, build_catalogue
+from openrds.domain.quotas import Amounts
 from openrds.engine.driver import Driver
 from openrds.jobs.endpoints import GroupEndpoints
 from openrds.jobs.kinds import KINDS, JobEnv, is_transient
 from openrds.jobs.runner import JobQueue, JobRunner
 from openrds.jobs.slots import SlotWatch
+from openrds.jobs.storage import StorageWatch
 from openrds.jobs.supervisor import Supervisor
 from openrds.monitoring.monitor import ReplicationMonitor
 from openrds.periodic import Periodic
@@ -27,7 +30,9 @@ from openrds.services.groups import GroupService
 from openrds.services.identity import IdentityService
 from openrds.services.instances import InstanceService
 from openrds.services.jobs import JobService
+from openrds.services.quotas import QuotaService
 from openrds.services.secrets import SecretBox
+from openrds.services.signin import PasswordSignIn
 from openrds.settings import Settings
 
 #: How often SQLite's planner statistics are refreshed (a sampled ANALYZE takes a few ms).
@@ -63,6 +68,9 @@ class Container:
     monitor: ReplicationMonitor
     billing_loop: BillingLoop
     statistics_loop: Periodic
+    signin: PasswordSignIn  # every password check (IAM tokens, the console): one throttle for both
+    quotas: QuotaService
+    storage_watch: StorageWatch  # each instance's Storage is a limit: past it, its primary turns read-only
     started: bool = field(default=False)
 
     def start(self) -> None:
@@ -72,11 +80,13 @@ class Container:
         self.monitor.start()
         self.billing_loop.start()
         self.statistics_loop.start()
+        self.storage_watch.start()
         self.started = True
 
     def stop(self) -> None:
         """Stop background work. PostgreSQL servers keep running: they outlive the service."""
         if self.started:
+            self.storage_watch.stop()
             self.statistics_loop.stop()
             self.billing_loop.stop()
             self.monitor.stop()
@@ -88,7 +98,7 @@ class Container:
 
 def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | None = None) -> Container:
     clock = clock or SystemClock()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    data_root.prepare(settings.data_dir)
     engine = open_engine(settings.metadata_url)
     upgrade(engine)
     store = Store(engine)
@@ -104,12 +114,13 @@ def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | No
                              arrears_grace=timedelta(hours=settings.arrears_grace_hours))
     identity = IdentityService(store, box, clock, regions=tuple(r.name for r in catalogue.regions),
                                token_ttl=timedelta(hours=settings.token_ttl_hours))
-    instances = InstanceService(store, catalogue, queue, billing, box, clock,
-                                max_readonly_per_master=settings.max_readonly_per_master)
+    quotas = QuotaService(store, Amounts(settings.quota_instances, settings.quota_ro_groups, settings.quota_storage_gb))
+    instances = InstanceService(store, catalogue, queue, billing, box, clock, quotas,
+                                max_readonly_per_master=settings.max_readonly_per_master, port_range=settings.ports)
     # Read-only group endpoints: pushed to on every group change, reconciled and evicted each monitor round.
     endpoints = GroupEndpoints(store, driver, clock, evict_after=settings.group_evict_samples,
                                readmit_after=settings.group_readmit_samples)
-    groups = GroupService(store, catalogue, clock, endpoints)
+    groups = GroupService(store, catalogue, clock, quotas, endpoints)
     env = JobEnv(store=store, driver=driver, catalogue=catalogue, box=box, clock=clock)
     runner = JobRunner(store, KINDS, env, clock, workers=settings.job_workers, lease_seconds=settings.job_lease_seconds,
                        is_transient=is_transient)
@@ -124,4 +135,6 @@ def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | No
                      monitor,
                      BillingLoop(billing, interval=settings.billing_interval),
                      # The planner's statistics follow the store's growth (SQLite; first round at start).
-                     Periodic("statistics", STATISTICS_INTERVAL_SECONDS, store.refresh_statistics))
+                     Periodic("statistics", STATISTICS_INTERVAL_SECONDS, store.refresh_statistics),
+                     signin=PasswordSignIn(identity), quotas=quotas,
+                     storage_watch=StorageWatch(store, driver, clock, interval=settings.storage_check_interval))

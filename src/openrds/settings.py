@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 def default_data_dir() -> Path:
@@ -27,6 +27,10 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     listen: str = Field("127.0.0.1:8080", description="host:port of the HTTP API")
+    metrics_listen: str = Field(
+        "127.0.0.1:9188", description="host:port serving Prometheus /metrics (not on the API's port); empty: none")
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain) for HTTPS on the API's port; with tls_key")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
     data_dir: Path = Field(default_factory=default_data_dir, description="data root: metadata, servers, secrets")
     database_url: str | None = Field(None, description="metadata store; default sqlite in the data root")
     server_host: str = Field("127.0.0.1", description="address PostgreSQL servers listen on and report")
@@ -48,6 +52,12 @@ class Settings(BaseModel):
         2, ge=1, description="read-only groups: consecutive good samples before an evicted member is re-admitted")
     rate_limit: int = Field(100, ge=1, description="Tencent API: requests per second per action and account")
     max_readonly_per_master: int = Field(6, ge=1, description="read-only instances one master may have")
+    quota_instances: int = Field(
+        50, ge=0, description="quota: instances a tenant may have (not destroyed; `openrds admin set-quota` overrides)")
+    quota_ro_groups: int = Field(10, ge=0, description="quota: read-only groups a tenant may have")
+    quota_storage_gb: int = Field(10000, ge=0, description="quota: GB of storage a tenant's instances may have in all")
+    storage_check_interval: float = Field(
+        30.0, gt=0, description="seconds between measurements of every data directory against its instance's storage")
     token_ttl_hours: float = Field(24.0, gt=0, description="Huawei IAM token lifetime")
     catalogue_file: Path | None = Field(None, description="TOML file replacing the default catalogue")
     billing_interval: float = Field(60.0, gt=0, description="seconds between billing rounds (metering, expiry)")
@@ -63,6 +73,32 @@ class Settings(BaseModel):
             raise ValueError("port_range must be 'first-last' within 1024-65535")
         return value
 
+    @field_validator("metrics_listen")
+    @classmethod
+    def _check_metrics_listen(cls, value: str) -> str:
+        port = value.rpartition(":")[2]
+        if value and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError(f"metrics_listen must be 'host:port' (port 1-65535) or empty, got {value!r}")
+        return value
+
+    @field_validator("tls_cert", "tls_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both (HTTPS) or neither (plain HTTP)")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file {path} does not exist or is not a file")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
     @property
     def ports(self) -> tuple[int, int]:
         first, _, last = self.port_range.partition("-")
@@ -75,6 +111,14 @@ class Settings(BaseModel):
     @property
     def listen_port(self) -> int:
         return int(self.listen.rpartition(":")[2])
+
+    @property
+    def metrics_host(self) -> str:
+        return self.metrics_listen.rpartition(":")[0] or "127.0.0.1"
+
+    @property
+    def metrics_port(self) -> int:
+        return int(self.metrics_listen.rpartition(":")[2])
 
     @property
     def metadata_url(self) -> str:

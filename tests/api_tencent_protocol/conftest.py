@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from openrds.api.tencent.replay import SignatureMemory
+
 from .support import LiveServer, ManualClock, make_app, serve
 
 
@@ -18,7 +20,10 @@ def live_server() -> Iterator[LiveServer]:
 
 @pytest.fixture(autouse=True)
 def _real_time(live_server: LiveServer) -> Iterator[None]:
-    """Every test starts and ends with the server clock at real time (the SDK signs with real time)."""
+    """Every test starts and ends with the server clock at real time (the SDK signs with real time), and
+    starts with an empty replay memory: tests are separate clients, and two tests that send the same
+    request within one second are not a replay."""
     live_server.clock.reset()
+    live_server.app.signatures = SignatureMemory(live_server.clock)
     yield
     live_server.clock.reset()

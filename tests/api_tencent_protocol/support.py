@@ -140,12 +140,23 @@ def rebalance(ctx: ActionContext, req: schemas.RebalanceReadOnlyGroupRequest) ->
 
 def make_actions() -> dict[str, Action[Any]]:
     actions: list[Action[Any]] = [
-        Action("DescribeRegions", schemas.DescribeRegionsRequest, describe_regions, region_required=False),
-        Action("DescribeZones", schemas.DescribeZonesRequest, describe_zones),
+        Action(
+            "DescribeRegions",
+            schemas.DescribeRegionsRequest,
+            describe_regions,
+            region_required=False,
+            changes_state=False,
+        ),
+        Action("DescribeZones", schemas.DescribeZonesRequest, describe_zones, changes_state=False),
         Action("CreateReadOnlyDBInstance", schemas.CreateReadOnlyDBInstanceRequest, echo),
         Action("CreateInstances", schemas.CreateInstancesRequest, echo),
-        Action("DescribeDBInstances", schemas.DescribeDBInstancesRequest, echo),
-        Action("DescribeDBInstanceAttribute", schemas.DescribeDBInstanceAttributeRequest, describe_attribute),
+        Action("DescribeDBInstances", schemas.DescribeDBInstancesRequest, echo, changes_state=False),
+        Action(
+            "DescribeDBInstanceAttribute",
+            schemas.DescribeDBInstanceAttributeRequest,
+            describe_attribute,
+            changes_state=False,
+        ),
         Action(
             "RebalanceReadOnlyGroup",
             schemas.RebalanceReadOnlyGroupRequest,
@@ -171,6 +182,8 @@ def make_app(clock: Callable[[], float], **router_options: Any) -> TencentApi:
 class LiveServer:
     port: int
     clock: ManualClock
+    #: The application served (a TencentApi for every server of these tests).
+    app: Any = None
     #: Host header of every HTTP request received, in order (what clients really send).
     hosts: list[str] = field(default_factory=list)
 
@@ -208,7 +221,7 @@ class _RecordHosts:
 def serve(app: Any, clock: ManualClock) -> Iterator[LiveServer]:
     """Run ``app`` under uvicorn in a thread on a free loopback port; always stop it."""
     port = _free_port()
-    live = LiveServer(port=port, clock=clock)
+    live = LiveServer(port=port, clock=clock, app=app)
     config = uvicorn.Config(
         _RecordHosts(app, live.hosts), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
     )
@@ -307,6 +320,7 @@ def raw_request(
     signed_headers: tuple[str, ...] = ("content-type", "host"),
     headers: Mapping[str, str | None] | None = None,
     sign: bool = True,
+    client: httpx.Client | None = None,
 ) -> httpx.Response:
     """A hand-made request, signed by :func:`openrds.api.tencent.auth.authorization_header` (which
     ``test_units`` checks against the SDK's own signing). ``headers`` adds, replaces or (``None``)
@@ -329,4 +343,6 @@ def raw_request(
         final.pop(name, None)
         if value is not None:
             final[name] = value
+    if client is not None:  # one kept-alive connection, as the SDK's
+        return client.request(method, server.url, headers=final, content=body, timeout=10)
     return httpx.request(method, server.url, headers=final, content=body, timeout=10)

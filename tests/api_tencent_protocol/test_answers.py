@@ -85,9 +85,9 @@ def counted() -> Iterator[tuple[LiveServer, CountingStore]]:
     store = CountingStore()
     actions: dict[str, Action[Any]] = {
         "DescribeDBInstances": Action("DescribeDBInstances", schemas.DescribeDBInstancesRequest, store.describe,
-                                      store_read=True),
+                                      store_read=True, changes_state=False),
         # Not declared a store read (as every write, and every answer that depends on anything else).
-        "DescribeZones": Action("DescribeZones", schemas.DescribeZonesRequest, store.zones),
+        "DescribeZones": Action("DescribeZones", schemas.DescribeZonesRequest, store.zones, changes_state=False),
     }
     clock = ManualClock()
     app = TencentApi(actions, StaticKeys(CALLERS), regions=lambda: CONFIGURED_REGIONS, clock=clock,

@@ -119,6 +119,7 @@ def test_dry_run_through_underscore_attribute(live_server: LiveServer) -> None:
     client = postgres_client(live_server)
     body = json.loads(client.call("CreateReadOnlyDBInstance", req._serialize()))
     assert body["Response"]["Echo"]["DryRun"] is True
+    req.Name = "typed"  # another call, not the same one again (a signature is single-use for a create)
     assert client.CreateReadOnlyDBInstance(req).RequestId
 
 
@@ -181,8 +182,10 @@ EXPECTED_CODES = {
     "NotPrepaid": "OperationDenied.PostPaidPayModeError",
     "QuotaExceeded": "LimitExceeded",
     "AuthenticationFailed": "AuthFailure",
+    "SignInLocked": "RequestLimitExceeded",
     "Forbidden": "AuthFailure.UnauthorizedOperation",
     "ResourceExhausted": "ResourceInsufficient.ResourceNotEnough",
+    "StoreBusy": "FailedOperation.DatabaseAccessError",
     "InternalFailure": "InternalError.SystemError",
 }
 
@@ -406,8 +409,8 @@ def limited_server() -> Iterator[LiveServer]:
 
 def test_rate_limit_per_action_and_account(limited_server: LiveServer) -> None:
     client = common_client(limited_server)
-    for _ in range(REBALANCE_RATE_LIMIT):
-        client.call_json("RebalanceReadOnlyGroup", {"ReadOnlyGroupId": "pgrogrp-1"})
+    for n in range(REBALANCE_RATE_LIMIT):  # distinct calls: a signature is single-use for a change
+        client.call_json("RebalanceReadOnlyGroup", {"ReadOnlyGroupId": f"pgrogrp-{n}"})
     exc = sdk_error(lambda: client.call_json("RebalanceReadOnlyGroup", {"ReadOnlyGroupId": "pgrogrp-1"}))
     assert exc.code == "RequestLimitExceeded"
     assert "RebalanceReadOnlyGroup" in exc.message and str(REBALANCE_RATE_LIMIT) in exc.message
@@ -422,7 +425,7 @@ def test_rate_limit_per_action_and_account(limited_server: LiveServer) -> None:
     )
     # One second after the accepted calls, the window has slid past them.
     limited_server.clock.now += 0.002
-    client.call_json("RebalanceReadOnlyGroup", {"ReadOnlyGroupId": "pgrogrp-1"})
+    client.call_json("RebalanceReadOnlyGroup", {"ReadOnlyGroupId": "pgrogrp-9"})
 
 
 @pytest.mark.parametrize("language", ["en-US", "zh-CN"])

@@ -58,7 +58,7 @@ def test_our_signer_reproduces_the_sdk_header(method: str, endpoint: str) -> Non
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_authenticate_accepts_the_sdk_request(method: str) -> None:
     req = sdk_request(method, PARAMS)
-    caller = auth.authenticate(as_signed(req), StaticKeys(CALLERS), now=time.time())
+    caller = auth.authenticate(as_signed(req), StaticKeys(CALLERS), now=time.time()).caller
     assert caller == CALLERS[SECRET_ID][0]
 
 

@@ -10,19 +10,21 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from tests.support.service import destroy_servers
 
 from openrds.api.app import create_app
-from openrds.console.security import SignInThrottle
 from openrds.container import Container, build
 from openrds.domain.model import Instance, ReadOnlyGroup
 from openrds.domain.states import Lifecycle, MemberStatus
 from openrds.monitoring.snapshot import Snapshot
+from openrds.services.signin import SignInThrottle
 from openrds.settings import Settings
 
 from . import rows
@@ -135,7 +137,7 @@ def test_the_next_page_after_sign_in_stays_on_the_console(world: World) -> None:
 
 def test_failed_sign_ins_are_slowed_then_locked(world: World) -> None:
     throttle = SignInThrottle(free_failures=1, lock_after=3, max_delay=0.2, lock_seconds=60)
-    world.client.app.state.console.throttle = throttle  # type: ignore[attr-defined]
+    world.container.signin.throttle = throttle
 
     def attempt(password: str) -> tuple[int, float]:
         page = world.client.get("/console/login")
@@ -156,6 +158,49 @@ def test_failed_sign_ins_are_slowed_then_locked(world: World) -> None:
     # Another user is not locked by alice's failures.
     world.sign_in("bob")
     assert world.client.get("/console/topology").status_code == 200
+
+
+# --- one throttle for every password check: the console and Huawei IAM ---------------------------
+#: Short waits, so a lock takes three failures and under half a second.
+FAST_THROTTLE = {"free_failures": 1, "lock_after": 3, "max_delay": 0.2, "lock_seconds": 60}
+
+
+def iam_token(world: World, user: str, password: str) -> httpx.Response:
+    return world.client.post("/v3/auth/tokens", json={"auth": {"identity": {"methods": ["password"], "password": {
+        "user": {"name": user, "password": password, "domain": {"name": user}}}}}})
+
+
+def console_sign_in(world: World, user: str, password: str) -> int:
+    page = world.client.get("/console/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    return world.client.post("/console/login", data={"csrf": token, "user": user, "password": password},
+                             follow_redirects=False).status_code
+
+
+def test_wrong_passwords_on_iam_lock_the_user_on_both_faces(world: World) -> None:
+    world.container.signin.throttle = SignInThrottle(**FAST_THROTTLE)
+    assert [iam_token(world, "alice", f"wrong-{i}").status_code for i in range(3)] == [401, 401, 401]
+    refused = iam_token(world, "alice", PASSWORD)  # the right password, locked
+    assert refused.status_code == 429 and "X-Subject-Token" not in refused.headers
+    error = refused.json()["error"]
+    assert error["code"] == 429 and error["title"] == "Too Many Requests"
+    assert "too many failed sign-ins" in error["message"]
+    assert 0 < int(refused.headers["Retry-After"]) <= 61
+    assert console_sign_in(world, "alice", PASSWORD) == 429  # IAM's failures lock the console too
+    assert iam_token(world, "bob", PASSWORD).status_code == 201  # another user is not locked
+
+
+def test_failed_console_sign_ins_lock_iam(world: World) -> None:
+    world.container.signin.throttle = SignInThrottle(**FAST_THROTTLE)
+    assert [console_sign_in(world, "alice", f"wrong-{i}") for i in range(3)] == [401, 401, 401]
+    assert iam_token(world, "alice", PASSWORD).status_code == 429
+
+
+def test_guesses_sent_at_once_are_counted_one_after_another(world: World) -> None:
+    world.container.signin.throttle = SignInThrottle(**FAST_THROTTLE)
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(lambda i: iam_token(world, "alice", f"wrong-{i}").status_code, range(8)))
+    assert statuses == [401] * 3 + [429] * 5  # three failures lock, however many were already on the way
 
 
 def test_throttle_unlocks_after_the_lock_and_forgets_on_success() -> None:

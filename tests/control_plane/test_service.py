@@ -114,7 +114,7 @@ def start_plain_service(data_dir: Path) -> RunningService:
     port = free_port()
     base = 40000 + (os.getpid() % 200) * 100  # a band of server ports apart from tests.support's
     env = _plain_env(OPENRDS_DATA_DIR=str(data_dir), OPENRDS_LISTEN=f"127.0.0.1:{port}",
-                     OPENRDS_PORT_RANGE=f"{base}-{base + 99}")
+                     OPENRDS_METRICS_LISTEN=f"127.0.0.1:{free_port()}", OPENRDS_PORT_RANGE=f"{base}-{base + 99}")
     log_path = data_dir.parent / f"service-{port}.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen([sys.executable, "-m", "openrds", "serve"], env=env, stdout=log,

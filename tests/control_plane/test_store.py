@@ -14,15 +14,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from tests.support.service import wait_for
 
 from openrds.clock import ManualClock
+from openrds.domain.errors import StoreBusy
 from openrds.domain.model import Network, Project, Tag
 from openrds.domain.money import LedgerKind
 from openrds.domain.states import ChargeType, GroupStatus, JobState, Lifecycle, Role
 from openrds.persistence.db import open_engine
-from openrds.persistence.uow import Store
+from openrds.persistence.uow import Store, write_wait
 from openrds.persistence.version import Remembered
 from openrds.services.identity import IdentityService
 from openrds.services.secrets import SecretBox, token_hash, verify_password
@@ -67,6 +68,29 @@ def test_write_commits_only_a_completed_block_and_read_never_commits(store: Stor
         assert uow.tenants.get(kept.id) == kept
         assert uow.tenants.get(lost.id) is None
         assert uow.tenants.get(unsaved.id) is None
+
+
+def test_a_write_that_waits_for_the_lock_past_its_budget_is_store_busy(store: Store, backend: Backend) -> None:
+    """SQLite's write lock or a PostgreSQL row lock held elsewhere: a write in a ``write_wait`` gives up
+    with StoreBusy (not a database error), changing nothing; without one it waits as before."""
+    tenant = f.tenant()
+    with store.write() as uow:
+        uow.tenants.add(tenant)
+        uow.account(tenant.id).post(100, LedgerKind.TOP_UP, "first", "first", T0)
+    holder = store.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+    try:
+        holder.begin()
+        holder.execute(text("SELECT balance_cents FROM accounts FOR UPDATE" if backend.name == "postgresql"
+                            else "SELECT 1"))
+        with write_wait(0.3), pytest.raises(StoreBusy), store.write() as uow:
+            uow.account(tenant.id).post(100, LedgerKind.TOP_UP, "blocked", "blocked", T0)
+    finally:
+        holder.rollback()
+        holder.close()
+    with store.write() as uow:
+        uow.account(tenant.id).post(100, LedgerKind.TOP_UP, "after", "after", T0)
+    with store.read() as uow:
+        assert [e.reference for e in uow.account(tenant.id).ledger()] == ["first", "after"]
 
 
 def test_data_version_moves_with_every_commit_from_any_process_and_only_then(store: Store, backend: Backend) -> None:

@@ -113,7 +113,7 @@ def test_admin_is_not_superuser(primary: ServerInfo) -> None:
         present = {
             r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (list(ADMIN_ROLES),))
         }
-        assert {"pg_monitor", "pg_signal_backend", "pg_read_all_data", "pg_write_all_data"} <= present
+        assert {"pg_monitor", "pg_signal_backend"} <= present
         for role in present:
             member = conn.execute("SELECT pg_has_role(current_user, %s, 'member')", (role,)).fetchone()
             assert member == (True,), role

@@ -23,7 +23,7 @@ from openrds.container import Container, build
 from openrds.domain.ids import new_job_id
 from openrds.domain.model import Instance, Job, ReadOnlyGroup
 from openrds.domain.states import JobState, MemberStatus
-from openrds.metrics import Metrics
+from openrds.metrics import Metrics, listener_app
 from openrds.metrics.history import LagHistory
 from openrds.metrics.stats import HistogramSet
 from openrds.settings import Settings
@@ -259,7 +259,9 @@ def test_api_requests_are_counted_by_face_action_and_code(container: Container) 
         client.get("/v1/0123456789abcdef0123456789abcdef/instances")
         client.get("/console/login")
         client.get("/healthz")
-        families = parse(client.get("/metrics").text)
+        assert client.get("/metrics").status_code == 404  # not on the API's port: its own listener serves it
+    with TestClient(listener_app(app.state.metrics)) as metrics_client:
+        families = parse(metrics_client.get("/metrics").text)
     totals = sorted((s.labels["face"], s.labels["action"], s.labels["code"]) for s in families["openrds_api_requests"]
                     if s.name.endswith("_total"))
     assert [t[:2] for t in totals] == [("huawei", "list_instances"), ("tencent", "DescribeDBInstances"),

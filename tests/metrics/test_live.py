@@ -32,7 +32,7 @@ def estate(service: RunningService) -> Estate:
 
 
 def scrape(service: RunningService) -> Families:
-    answer = httpx.get(f"{service.url}/metrics", timeout=10)
+    answer = httpx.get(f"{service.metrics_url}/metrics", timeout=10)
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
     return {f.name: f.samples for f in text_string_to_metric_families(answer.text)}
@@ -60,7 +60,7 @@ def settled(service: RunningService, estate: Estate) -> Families:
 
 
 def test_every_metric_parses_has_help_and_the_prefix(service: RunningService, estate: Estate) -> None:
-    answer = httpx.get(f"{service.url}/metrics", timeout=10)
+    answer = httpx.get(f"{service.metrics_url}/metrics", timeout=10)
     families = list(text_string_to_metric_families(answer.text))
     assert len(families) >= 25
     for family in families:

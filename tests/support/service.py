@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -68,7 +69,18 @@ class RunningService:
 
     @property
     def url(self) -> str:
-        return f"http://{self.endpoint}"
+        return f"{'https' if self.env.get('OPENRDS_TLS_CERT') else 'http'}://{self.endpoint}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What httpx needs to trust the service: its own certificate when it serves HTTPS."""
+        cert = self.env.get("OPENRDS_TLS_CERT")
+        return ssl.create_default_context(cafile=cert) if cert else True
+
+    @property
+    def metrics_url(self) -> str:
+        """The metrics listener (``/metrics`` is not served on the API's port)."""
+        return f"http://{self.env['OPENRDS_METRICS_LISTEN']}"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -81,14 +93,20 @@ def _server_port_range() -> str:
 
 
 def start_service(
-    data_dir: Path, *, extra_env: dict[str, str] | None = None, port: int | None = None
+    data_dir: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    port: int | None = None,
+    command: list[str] | None = None,
 ) -> RunningService:
+    """``command`` (default ``python -m openrds serve``) is for benches that run the service modified."""
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENRDS_")}
     env.update(
         {
             "OPENRDS_DATA_DIR": str(data_dir),
             "OPENRDS_LISTEN": f"127.0.0.1:{port}",
+            "OPENRDS_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
             "OPENRDS_PORT_RANGE": _server_port_range(),
             "OPENRDS_BOOTSTRAP_SECRET_ID": SECRET_ID,
             "OPENRDS_BOOTSTRAP_SECRET_KEY": SECRET_KEY,
@@ -101,7 +119,7 @@ def start_service(
     log_path = data_dir.parent / f"service-{port}.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "openrds", "serve"],
+            command or [sys.executable, "-m", "openrds", "serve"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -112,7 +130,7 @@ def start_service(
     def healthy() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"openrds serve exited with {process.returncode}:\n{service.log()}")
-        return httpx.get(f"{service.url}/healthz", timeout=2).status_code == 200
+        return httpx.get(f"{service.url}/healthz", timeout=2, verify=service.verify).status_code == 200
 
     wait_for(healthy, 60, f"openrds serve to answer /healthz on port {port}")
     return service
@@ -153,10 +171,12 @@ def temp_root() -> Path:
 
 
 @contextmanager
-def running_service(extra_env: dict[str, str] | None = None) -> Iterator[RunningService]:
+def running_service(
+    extra_env: dict[str, str] | None = None, command: list[str] | None = None
+) -> Iterator[RunningService]:
     root = temp_root()
     data_dir = root / "data"
-    service = start_service(data_dir, extra_env=extra_env)
+    service = start_service(data_dir, extra_env=extra_env, command=command)
     try:
         yield service
     finally:

@@ -2,9 +2,9 @@
 
 ``/`` is the Tencent face's own ASGI app: it is the API's hottest path and needs nothing a framework
 route offers (one path, the action in a header, a raw body the signature covers), so it skips the
-framework's routing and middleware. Everything else - the Huawei face, the console, ``/metrics``,
-``/healthz`` - is one FastAPI app, which also runs the lifespan. Both are counted by the same request
-metrics.
+framework's routing and middleware. Everything else - the Huawei face, the console, ``/healthz`` - is
+one FastAPI app, which also runs the lifespan. Both are counted by the same request metrics. Prometheus'
+``/metrics`` is not here: `openrds.metrics.listener_app` serves it on a listener of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from openrds import __version__
 from openrds.container import Container
 from openrds.metrics.requests import ApiMetricsMiddleware
 from openrds.metrics.stats import HistogramSet
+from openrds.persistence.uow import REQUEST_WRITE_WAIT, write_wait
 
 
 class OpenRDSApp:
@@ -37,10 +38,12 @@ class OpenRDSApp:
         return self.web.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/":
-            await self._tencent(scope, receive, send)
-        else:
+        if scope["type"] != "http":  # the lifespan: background work keeps the store's long write wait
             await self._web(scope, receive, send)
+            return
+        # A request's writes give up (StoreBusy) rather than queue behind a stuck writer for long.
+        with write_wait(REQUEST_WRITE_WAIT):
+            await (self._tencent if scope["path"] == "/" else self._web)(scope, receive, send)
 
 
 def create_app(container: Container, *, manage_background: bool = True) -> OpenRDSApp:
@@ -77,10 +80,11 @@ def create_app(container: Container, *, manage_background: bool = True) -> OpenR
 
     app.include_router(huawei_routes.build(container))
 
-    # Prometheus metrics at /metrics (and the lag history the console charts), then the web console.
+    # The metrics (served on their own listener, see openrds.metrics) and the lag history the console
+    # charts, then the web console.
     from openrds import console, metrics
 
-    app.state.metrics = metrics.install(app, container)
+    app.state.metrics = metrics.install(container)
     app.state.console = console.mount(app, container, app.state.metrics)
     app.state.tencent = tencent_routes.build(container)
     app.state.metrics.collector.answer_caches["tencent"] = app.state.tencent.answers

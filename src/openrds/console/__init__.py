@@ -11,16 +11,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from openrds.console.routes import STATIC, Console, build_router
-from openrds.console.security import Signer, SignInThrottle, load_key
+from openrds.console.security import Signer, load_key
 from openrds.container import Container
 from openrds.metrics import Metrics
 
 
-def mount(app: FastAPI, container: Container, metrics: Metrics, *, throttle: SignInThrottle | None = None,
-          secure_cookies: bool = False) -> Console:
+def mount(app: FastAPI, container: Container, metrics: Metrics, *, secure_cookies: bool = False) -> Console:
     """Serve the console on ``app``. Cookies get ``Secure`` with ``secure_cookies`` (behind TLS)."""
     console = Console(container, metrics, Signer(load_key(container.settings.data_dir)),
-                      throttle or SignInThrottle(), secure_cookies=secure_cookies)
+                      secure_cookies=secure_cookies)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.include_router(build_router(console))
     return console

@@ -9,12 +9,12 @@ the same services as the APIs, so the rules and errors are the same. Forms are p
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -26,9 +26,9 @@ from starlette.concurrency import run_in_threadpool
 
 from openrds import __version__
 from openrds.console import topology
-from openrds.console.security import PRESESSION_COOKIE, SESSION_COOKIE, Session, Signer, SignInThrottle
+from openrds.console.security import PRESESSION_COOKIE, SESSION_COOKIE, Session, Signer
 from openrds.container import Container
-from openrds.domain.errors import AuthenticationFailed, Forbidden, InvalidInput, NotFound, OpenRDSError
+from openrds.domain.errors import AuthenticationFailed, Forbidden, InvalidInput, NotFound, OpenRDSError, SignInLocked
 from openrds.domain.model import Instance, InstanceQuery
 from openrds.domain.states import ChargeType, Lifecycle, MemberStatus, Role
 from openrds.metrics import Metrics
@@ -105,13 +105,11 @@ class Page:
 
 
 class Console:
-    def __init__(self, container: Container, metrics: Metrics, signer: Signer, throttle: SignInThrottle,
-                 *, secure_cookies: bool = False) -> None:
+    def __init__(self, container: Container, metrics: Metrics, signer: Signer, *, secure_cookies: bool = False) -> None:
         self.c = container
         self.history = metrics.history
         self.inventory = metrics.inventory
         self.signer = signer
-        self.throttle = throttle
         self.events = EventService(container.store)
         self.secure_cookies = secure_cookies
         self.env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
@@ -146,7 +144,11 @@ class Console:
     def refuse(self, request: Request, session: Session | None, refusal: Refusal) -> Response:
         if request.headers.get("hx-request") and refusal.status == 401:
             return Response(status_code=401, headers={"HX-Redirect": "/console/login"})
-        return self.render("error.html", self.page(session), refusal.status, message=refusal.message)
+        response = self.render("error.html", self.page(session), refusal.status, message=refusal.message)
+        if refusal.status == 413:
+            # The rest of the body is left unread: the server closes the connection instead of draining it.
+            response.headers["Connection"] = "close"
+        return response
 
     # --- sessions ------------------------------------------------------------------------------------
     def secure(self, request: Request) -> bool:
@@ -155,7 +157,11 @@ class Console:
         return self.secure_cookies or request.url.scheme == "https"
 
     def session(self, request: Request) -> Session | None:
-        return self.signer.read(request.cookies.get(SESSION_COOKIE))
+        """The session of the request's cookie: well signed, not expired, and not signed out."""
+        session = self.signer.read(request.cookies.get(SESSION_COOKIE))
+        if session is None or self.c.identity.console_session_ended(session.nonce):
+            return None
+        return session
 
     def require(self, request: Request) -> Session:
         session = self.session(request)
@@ -164,9 +170,14 @@ class Console:
         return session
 
     async def form(self, request: Request) -> dict[str, str]:
+        """The posted form, read up to :data:`MAX_FORM_BYTES`: a longer declared ``Content-Length`` is
+        refused before reading anything, a longer body (chunked) as soon as the count passes it."""
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind not in ("application/x-www-form-urlencoded", ""):
             raise Refusal(415, "forms are sent as application/x-www-form-urlencoded")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+            raise Refusal(413, "the form is too large")
         body = b""
         async for chunk in request.stream():
             body += chunk
@@ -185,7 +196,7 @@ class Console:
 
     async def posted(self, request: Request) -> tuple[Session, dict[str, str]]:
         """The session and form of a POST: signed in, same origin, with the session's CSRF token."""
-        session = self.require(request)
+        session = await run_in_threadpool(self.require, request)  # may read the store (sign-outs)
         self.same_origin(request)
         form = await self.form(request)
         if not self.signer.csrf_ok(session.nonce, form.get("csrf")):
@@ -320,21 +331,18 @@ def build_router(console: Console) -> APIRouter:
             return _login_form(request, next_url=next_url, status=400, message="Enter a user name and password.",
                                domain=domain, user=user)
         domain = domain or user  # Huawei's convention: the first user's account has its name
-        keys = SignInThrottle.keys(domain, user, request.client.host if request.client else "-")
-        verdict = console.throttle.check(keys)
-        if verdict.locked_for > 0:
-            minutes = max(1, round(verdict.locked_for / 60))
-            return _login_form(request, next_url=next_url, status=429, domain=domain, user=user,
-                               message=f"Too many failed sign-ins. Try again in about {minutes} min.")
-        if verdict.delay > 0:
-            await asyncio.sleep(verdict.delay)
+        address = request.client.host if request.client else "-"
         try:
-            found = await run_in_threadpool(c.identity.authenticate, domain, user, password)
+            found = await c.signin.authenticate(domain, user, password, address)
+        except SignInLocked as locked:
+            minutes = max(1, round(locked.retry_after / 60))
+            response = _login_form(request, next_url=next_url, status=429, domain=domain, user=user,
+                                   message=f"Too many failed sign-ins. Try again in about {minutes} min.")
+            response.headers["Retry-After"] = str(int(locked.retry_after) + 1)
+            return response
         except AuthenticationFailed:
-            console.throttle.failed(keys)
             return _login_form(request, next_url=next_url, status=401, domain=domain, user=user,
                                message="The account, user name or password is wrong.")
-        console.throttle.succeeded(keys)
         cookie, _ = console.signer.issue(user_id=found.id, tenant_id=found.tenant_id, domain=found.domain,
                                          user=found.name)
         response = _see_other(next_url)
@@ -346,9 +354,12 @@ def build_router(console: Console) -> APIRouter:
     @router.post("/logout")
     async def logout(request: Request) -> Response:
         try:
-            await console.posted(request)
+            session, _ = await console.posted(request)
         except Refusal as refusal:
             return console.refuse(request, console.session(request), refusal)
+        # Recorded in the store: the cookie, if kept (or copied), opens nothing any more, in any process.
+        await run_in_threadpool(c.identity.end_console_session, session.nonce,
+                                datetime.fromtimestamp(session.expires, UTC))
         response = _see_other("/console/login")
         response.delete_cookie(SESSION_COOKIE, path="/console")
         return response

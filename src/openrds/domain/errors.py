@@ -180,12 +180,21 @@ class NotPrepaid(OperationDenied):
 
 
 class QuotaExceeded(OperationDenied):
-    """A tenant quota (instances, groups) is reached."""
+    """A tenant quota (instances, read-only groups, storage; `domain.quotas`) would be passed."""
 
 
 # --- authentication (dialect-independent parts) -------------------------------------------------
 class AuthenticationFailed(OpenRDSError):
     """Credentials are missing, unknown, expired or wrong."""
+
+
+class SignInLocked(AuthenticationFailed):
+    """Too many failed sign-ins of the user (or from the client's address): every password is refused,
+    the right one too, for ``retry_after`` more seconds."""
+
+    def __init__(self, message: str, *, field: str | None = "user", retry_after: float = 0.0) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
 
 
 class Forbidden(OpenRDSError):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from openrds.domain.catalogue import Spec
 from openrds.domain.errors import (
     InvalidAccountName,
     InvalidChargeType,
     InvalidCharset,
+    InvalidInput,
     InvalidInstanceCount,
     InvalidName,
     InvalidPassword,
@@ -22,10 +24,18 @@ MAX_INSTANCES_PER_CALL = 6
 PREPAID_PERIODS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 24, 36})
 NAME_MAX_LENGTH = 60
 CHARSETS = ("UTF8", "LATIN1")
+#: Most ids (instances, deal names) one call may name: Tencent documents 100 for its id lists.
+MAX_IDS_PER_CALL = 100
 
-# Letters, digits, CJK, "_" and "-" (the seed's rule for Name).
-_NAME = re.compile(r"^[\w\-\u4e00-\u9fff]+$", re.UNICODE)
-_ACCOUNT = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
+# Letters, digits, CJK, "_" and "-" (the seed's rule for Name). Always fullmatch: with match and "$",
+# "$" also matches before a final newline, and "name\n" would pass.
+_NAME = re.compile(r"[\w\-\u4e00-\u9fff]+")
+_ACCOUNT = re.compile(r"[a-z][a-z0-9_]{0,15}")
+#: Unicode categories no request string may hold: controls (Cc: newline, tab, NUL, ...), invisible
+#: format characters (Cf: zero-width spaces and joiners, bidirectional overrides that make text read
+#: otherwise than it is stored), lone surrogates (Cs: not storable as UTF-8) and the line and
+#: paragraph separators (Zl, Zp: newlines to JavaScript and many log viewers).
+CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 # Roles the service itself uses or PostgreSQL defines. `root` is allowed: it is Huawei's admin account
 # name, and here an admin account is never a superuser whatever its name.
 _RESERVED_ACCOUNTS = frozenset({"postgres", "openrds", "openrds_repl", "public", "pg_monitor"})
@@ -34,8 +44,33 @@ _RESERVED_ACCOUNTS = frozenset({"postgres", "openrds", "openrds_repl", "public",
 def check_name(name: str) -> None:
     if len(name) >= NAME_MAX_LENGTH:
         raise NameTooLong(f"name must be shorter than {NAME_MAX_LENGTH} characters", field="name")
-    if name and not _NAME.match(name):
+    if name and not _NAME.fullmatch(name):
         raise InvalidName("name may contain only letters, digits, Chinese characters, '_' and '-'", field="name")
+
+
+def control_character(text: str) -> str | None:
+    """The first character of ``text`` in :data:`CONTROL_CATEGORIES`, or ``None``.
+
+    ``str.isprintable`` answers in C for the usual text; only a string it refuses (which includes
+    harmless non-ASCII spaces, private-use and unassigned characters) is looked at character by character.
+    """
+    if text.isprintable():
+        return None
+    return next((c for c in text if unicodedata.category(c) in CONTROL_CATEGORIES), None)
+
+
+def check_id_count(count: int, field: str) -> None:
+    """At most :data:`MAX_IDS_PER_CALL` distinct ids in one call (every face bounds its lists too)."""
+    if count > MAX_IDS_PER_CALL:
+        raise InvalidInput(f"at most {MAX_IDS_PER_CALL} ids may be named in one call", field=field)
+
+
+def check_port(port: int | None, port_range: tuple[int, int]) -> None:
+    """A requested server port must be in the host's configured range (``OPENRDS_PORT_RANGE``): the
+    ports outside it belong to the host's other services."""
+    low, high = port_range
+    if port is not None and not low <= port <= high:
+        raise InvalidInput(f"port {port} is outside this service's port range {low}-{high}", field="port")
 
 
 def check_instance_count(count: int, limit: int = MAX_INSTANCES_PER_CALL) -> None:
@@ -81,7 +116,7 @@ def check_charset(charset: str) -> str:
 def check_admin_name(name: str) -> None:
     if name.lower() in _RESERVED_ACCOUNTS or name.startswith("pg_"):
         raise InvalidAccountName(f"account name {name} is reserved", field="admin_name")
-    if not _ACCOUNT.match(name):
+    if not _ACCOUNT.fullmatch(name):
         raise InvalidAccountName(
             "account name must start with a lower-case letter and contain 1-16 lower-case letters, digits or '_'",
             field="admin_name",

@@ -1,18 +1,24 @@
-"""Prometheus metrics at ``/metrics``, and the recent lag history the console charts.
+"""Prometheus metrics, and the recent lag history the console charts.
 
-`install` wires it all onto the app over one container: a registry of its own (not the process-wide
-default, so two apps in one process never mix), the collector, the monitor's round listener (lag
-history, inventory) and the job runner's finish listener. The request-counting middleware
-(`requests.ApiMetricsMiddleware`) is wrapped around every face by `openrds.api.app`.
+`install` wires it all over one container: a registry of its own (not the process-wide default, so two
+apps in one process never mix), the collector, the monitor's round listener (lag history, inventory)
+and the job runner's finish listener. The request-counting middleware (`requests.ApiMetricsMiddleware`)
+is wrapped around every face by `openrds.api.app`.
+
+`/metrics` is served by `listener_app`, on a listener of its own (``OPENRDS_METRICS_LISTEN``), never on
+the API's port: it names every tenant, instance and size, which no tenant may see of another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from openrds.container import Container
 from openrds.domain.model import Job
@@ -57,14 +63,19 @@ class Metrics:
         return encoder(self.registry), content_type
 
 
-def install(app: FastAPI, container: Container) -> Metrics:
+def install(container: Container) -> Metrics:
+    """The metrics of ``container``'s service, fed by its monitor and job runner from now on."""
     metrics = Metrics(container.monitor.snapshot, container.store)
     container.monitor.on_round(metrics.on_round)
     container.runner.on_finish(metrics.on_job_finished)
+    return metrics
 
-    @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics(request: Request) -> Response:  # plain def: runs off the event loop
+
+def listener_app(metrics: Metrics) -> Starlette:
+    """The metrics listener's app: ``GET /metrics``, 404 for any other path."""
+
+    def prometheus_metrics(request: Request) -> Response:  # plain def: Starlette runs it off the event loop
         body, content_type = metrics.render(request.headers.get("accept", ""))
         return Response(body, media_type=content_type)
 
-    return metrics
+    return Starlette(routes=[Route("/metrics", prometheus_metrics, methods=["GET"])])

@@ -10,6 +10,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: How long a SQLite statement waits for another connection's lock unless its write says otherwise
+#: (``Store.write``: API requests wait less, see ``persistence.uow.REQUEST_WRITE_WAIT``).
+BUSY_TIMEOUT_SECONDS = 30.0
 
 
 def _normalise(url: str) -> str:
@@ -28,25 +31,31 @@ def open_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can take the lock up front.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
         cursor.close()
+        record.info["busy_timeout"] = BUSY_TIMEOUT_SECONDS
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A deferred transaction that later writes can fail at once with SQLITE_BUSY when another
-        # writer committed in between; writers therefore start IMMEDIATE and wait their turn.
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # writer committed in between; writers therefore start IMMEDIATE and wait their turn, for at
+        # most their own wait (``sqlite_wait`` seconds; set on the pooled connection only when it changes).
+        options = connection.get_execution_options()
+        wait = options.get("sqlite_wait")
+        if wait is not None and connection.info.get("busy_timeout") != wait:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={int(wait * 1000)}")
+            connection.info["busy_timeout"] = wait
+        connection.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
     return engine
 

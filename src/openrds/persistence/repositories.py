@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, String, func, or_, select, update
+from sqlalchemy import Select, String, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from openrds.domain.model import (
     Tenant,
 )
 from openrds.domain.money import Account, LedgerEntry, Voucher
+from openrds.domain.quotas import Amounts, Overrides
 from openrds.domain.states import ChargeType, GroupStatus, Health, JobState, Lifecycle, MemberStatus, Role
 from openrds.persistence.tables import (
     AccountRow,
@@ -40,6 +41,8 @@ from openrds.persistence.tables import (
     LedgerRow,
     OrderRow,
     ProjectRow,
+    QuotaRow,
+    RevokedConsoleSessionRow,
     TenantRow,
     TokenRow,
     VoucherRow,
@@ -310,6 +313,17 @@ class CredentialRepository:
             self._s.expunge(row)
         return row
 
+    def revoke_console_session(self, nonce: str, expires_at: datetime, now: datetime) -> None:
+        """Record a signed-out session until ``expires_at``; drop the records of sessions expired by ``now``."""
+        self._s.execute(delete(RevokedConsoleSessionRow).where(RevokedConsoleSessionRow.expires_at <= now))
+        self._s.merge(RevokedConsoleSessionRow(nonce=nonce, expires_at=expires_at))
+
+    def revoked_console_sessions(self, now: datetime) -> frozenset[str]:
+        """The nonces of signed-out sessions whose cookies have not expired by ``now``."""
+        rows = self._s.scalars(select(RevokedConsoleSessionRow.nonce)
+                               .where(RevokedConsoleSessionRow.expires_at > now))
+        return frozenset(rows)
+
 
 #: The instances table, for Core statements where the ORM's handling costs more than the query.
 _INSTANCES = InstanceRow.__table__
@@ -345,6 +359,30 @@ class InstanceRepository:
         row = self._s.scalars(query.where(InstanceRow.lifecycle != Lifecycle.DELETED.value)).first()
         return None if row is None else instance_from_row(row)
 
+    def find_all(self, identifiers: Sequence[str]) -> tuple[list[Instance], list[str]]:
+        """The instances ``identifiers`` name - internal ids and codes in any mix - each once, in the
+        order first named, and the identifiers that name none; deleted instances are not found.
+
+        One query whatever the number of identifiers, exact repeats dropped before it: an instance
+        named twice, in one form or in both (``postgres-...`` and its UUID), is one instance."""
+        wanted = list(dict.fromkeys(identifiers))
+        if not wanted:
+            return [], []
+        query = self._scoped(
+            select(InstanceRow).where(or_(InstanceRow.id.in_(wanted), InstanceRow.code.in_(wanted)))
+        )
+        rows = self._s.scalars(query.where(InstanceRow.lifecycle != Lifecycle.DELETED.value)).all()
+        by_name = {name: row for row in rows for name in (row.id, row.code)}
+        found: dict[str, Instance] = {}
+        missing = []
+        for name in wanted:
+            row = by_name.get(name)
+            if row is None:
+                missing.append(name)
+            elif row.id not in found:
+                found[row.id] = instance_from_row(row)
+        return list(found.values()), missing
+
     def list(self, *, include_deleted: bool = False, region: str | None = None) -> list[Instance]:
         query = self._scoped(select(InstanceRow))
         if not include_deleted:
@@ -354,9 +392,13 @@ class InstanceRepository:
         return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at, InstanceRow.code))]
 
     def replicas_of(self, master_id: str) -> list[Instance]:
+        return self.replicas_of_each([master_id])
+
+    def replicas_of_each(self, master_ids: Sequence[str]) -> list[Instance]:
+        """The read-only instances of every master of ``master_ids``, oldest first, in one query."""
         query = self._scoped(
             select(InstanceRow).where(
-                InstanceRow.master_id == master_id, InstanceRow.lifecycle != Lifecycle.DELETED.value
+                InstanceRow.master_id.in_(master_ids), InstanceRow.lifecycle != Lifecycle.DELETED.value
             )
         )
         return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at))]
@@ -436,6 +478,17 @@ class InstanceRepository:
             query = query.where(c.tenant_id == self._tenant)
         return {code: (instance_id, reason) for code, instance_id, reason in self._s.connection().execute(query)}
 
+    def running_primaries_storage(self) -> list[tuple[str, str, int, str]]:
+        """(id, code, storage GB, status reason) of every running primary: what the storage watch reads
+        each round, without loading whole instances."""
+        c = _INSTANCES.c
+        query = select(c.id, c.code, c.storage_gb, c.status_reason).where(
+            c.role == Role.PRIMARY.value, c.lifecycle == Lifecycle.RUNNING.value
+        )
+        if self._tenant is not None:
+            query = query.where(c.tenant_id == self._tenant)
+        return [(i, code, int(gb), reason) for i, code, gb, reason in self._s.connection().execute(query)]
+
     def replica_counts(self, master_ids: Sequence[str]) -> dict[str, int]:
         c = _INSTANCES.c
         query = (
@@ -498,6 +551,52 @@ class GroupRepository:
         if master_id is not None:
             query = query.where(GroupRow.master_id == master_id)
         return [group_from_row(r) for r in self._s.scalars(query.order_by(GroupRow.created_at))]
+
+
+class QuotaRepository:
+    """One tenant's quota overrides and what counts against its quotas (`domain.quotas`)."""
+
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        self._s = session
+        self._tenant = tenant_id
+
+    def lock(self) -> None:
+        """Hold the tenant's row until the transaction ends: on PostgreSQL the creates of one tenant queue
+        here, so each counts what the one before it recorded (SQLite's write transaction is already
+        exclusive, and ignores FOR UPDATE)."""
+        self._s.execute(select(TenantRow.id).where(TenantRow.id == self._tenant).with_for_update())
+
+    def overrides(self) -> Overrides:
+        row = self._s.get(QuotaRow, self._tenant)
+        return Overrides() if row is None else Overrides(row.instances, row.ro_groups, row.storage_gb)
+
+    def set(self, overrides: Overrides) -> Overrides:
+        """Store the limits ``overrides`` gives (its None fields leave the stored ones as they are); the
+        tenant's overrides after the change."""
+        row = self._s.get(QuotaRow, self._tenant)
+        if row is None:
+            row = QuotaRow(tenant_id=self._tenant, instances=None, ro_groups=None, storage_gb=None)
+            self._s.add(row)
+        for name in ("instances", "ro_groups", "storage_gb"):
+            value = getattr(overrides, name)
+            if value is not None:
+                setattr(row, name, value)
+        self._s.flush()
+        return Overrides(row.instances, row.ro_groups, row.storage_gb)
+
+    def usage(self) -> Amounts:
+        """Instances not destroyed (deleted), their storage summed, and read-only groups not deleted:
+        two aggregate queries (the tenant/lifecycle index)."""
+        c = _INSTANCES.c
+        instances, storage = self._s.connection().execute(
+            select(func.count(), func.coalesce(func.sum(c.storage_gb), 0)).where(
+                c.tenant_id == self._tenant, c.lifecycle != Lifecycle.DELETED.value)
+        ).one()
+        groups = self._s.scalar(
+            select(func.count()).select_from(GroupRow).where(
+                GroupRow.tenant_id == self._tenant, GroupRow.status != GroupStatus.DELETED.value)
+        )
+        return Amounts(int(instances), int(groups or 0), int(storage))
 
 
 class OrderRepository:
@@ -688,10 +787,14 @@ class JobRepository:
         row = self._s.get(JobRow, job_id)
         return None if row is None else job_from_row(row)
 
-    def of_tenant(self, tenant_id: str, job_id: str | None = None, instance_id: str | None = None) -> list[Job]:
+    def of_tenant(self, tenant_id: str, job_id: str | None = None, instance_id: str | None = None,
+                  kinds: Sequence[str] = ()) -> list[Job]:
+        """The tenant's jobs, newest first; narrowed to one job, one instance's, or some kinds."""
         query = select(JobRow).where(JobRow.tenant_id == tenant_id)
         if job_id is not None:
             query = query.where(JobRow.id == job_id)
+        if kinds:
+            query = query.where(JobRow.kind.in_(kinds))
         rows = [job_from_row(r) for r in self._s.scalars(query.order_by(JobRow.created_at.desc()))]
         if instance_id is not None:
             rows = [j for j in rows if instance_id in j.instance_ids]

@@ -90,6 +90,14 @@ class TokenRow(Base):
     expires_at: Mapped[datetime]
 
 
+class RevokedConsoleSessionRow(Base):
+    """A console session signed out before its cookie expired: its nonce is refused until ``expires_at``."""
+
+    __tablename__ = "revoked_console_sessions"
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime]
+
+
 class InstanceRow(Base):
     __tablename__ = "instances"
     __table_args__ = (
@@ -213,6 +221,16 @@ class AccountRow(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     balance_cents: Mapped[int] = mapped_column(BigInteger)
     arrears_since: Mapped[datetime | None]
+
+
+class QuotaRow(Base):
+    """A tenant's own quota limits (`domain.quotas.Overrides`); NULL, or no row: the service's default."""
+
+    __tablename__ = "quotas"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    instances: Mapped[int | None]
+    ro_groups: Mapped[int | None]
+    storage_gb: Mapped[int | None]
 
 
 class LedgerRow(Base):

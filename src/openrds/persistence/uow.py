@@ -7,16 +7,26 @@
 
     with store.read() as uow:             # plain BEGIN, never commits
         uow.instances(tenant).list()
+
+A write waits for the store's lock (SQLite's one writer; a PostgreSQL row lock such as a tenant's
+account) at most its *write wait*: background work (jobs, supervisor, billing rounds) has nobody
+waiting on it and keeps the backend's own wait (SQLite 30 s, PostgreSQL no limit); an API request
+runs inside :func:`write_wait` (``REQUEST_WRITE_WAIT``). A write that does not get the lock in time
+raises :class:`openrds.domain.errors.StoreBusy`, having changed nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from openrds.domain.errors import StoreBusy
+from openrds.persistence.db import BUSY_TIMEOUT_SECONDS
 from openrds.persistence.repositories import (
     AccountRepository,
     CredentialRepository,
@@ -25,10 +35,44 @@ from openrds.persistence.repositories import (
     InstanceRepository,
     JobRepository,
     OrderRepository,
+    QuotaRepository,
     TenantRepository,
     VoucherRepository,
 )
 from openrds.persistence.version import data_version
+
+#: How long an API request's write waits for the store's lock. Every write transaction is bounded
+#: (inputs are bounded, ids resolved in batches) and holds the lock for milliseconds, so 5 s is dozens
+#: of queued writers; far below the SDK's 60 s request timeout and the 30 s after which the old
+#: behaviour (SQLite's busy timeout, then InternalError) let one tenant stall every other one.
+REQUEST_WRITE_WAIT = 5.0
+_write_wait: ContextVar[float | None] = ContextVar("openrds_write_wait", default=None)
+#: SQLite's result codes for "another connection holds the lock" (the low byte of extended codes).
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+#: PostgreSQL's SQLSTATE for lock_timeout expiring (lock_not_available).
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+_SET_LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :timeout, true)")
+
+
+@contextmanager
+def write_wait(seconds: float) -> Iterator[None]:
+    """Writes begun in this context wait at most ``seconds`` for the store's lock. A context variable:
+    it follows the request into the worker thread that runs its handler (anyio copies the context),
+    and never into threads the service starts for background work."""
+    token = _write_wait.set(seconds)
+    try:
+        yield
+    finally:
+        _write_wait.reset(token)
+
+
+def _lock_not_had(error: DBAPIError) -> bool:
+    """The statement gave up waiting for another transaction's lock (SQLite busy/locked, PostgreSQL
+    lock_timeout), as opposed to any other database failure."""
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return getattr(error.orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE
 
 
 class UnitOfWork:
@@ -56,6 +100,10 @@ class UnitOfWork:
     def vouchers(self, tenant_id: str) -> VoucherRepository:
         return VoucherRepository(self.session, tenant_id)
 
+    def quotas(self, tenant_id: str) -> QuotaRepository:
+        """The tenant's quota overrides and usage."""
+        return QuotaRepository(self.session, tenant_id)
+
     def flush(self) -> None:
         self.session.flush()
 
@@ -67,17 +115,32 @@ class Store:
         self.engine = engine
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
         self._sqlite = engine.dialect.name == "sqlite"
+        self._postgresql = engine.dialect.name == "postgresql"
         self._version = data_version(engine)
 
     @contextmanager
     def write(self) -> Iterator[UnitOfWork]:
+        """One transaction that commits when the block completes and rolls back when it raises.
+
+        :raises StoreBusy: the lock was not had within the write wait (see the module docstring).
+        """
+        wait = _write_wait.get()
         with self._sessions() as session:
-            if self._sqlite:
-                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-            uow = UnitOfWork(session)
             try:
-                yield uow
+                if self._sqlite:
+                    session.connection(execution_options={
+                        "sqlite_begin": "IMMEDIATE", "sqlite_wait": BUSY_TIMEOUT_SECONDS if wait is None else wait})
+                elif self._postgresql and wait is not None:
+                    session.execute(_SET_LOCK_TIMEOUT, {"timeout": f"{int(wait * 1000)}ms"})
+                yield UnitOfWork(session)
                 session.commit()
+            except DBAPIError as exc:
+                session.rollback()
+                if not _lock_not_had(exc):
+                    raise
+                within = f" within {wait:g} s" if wait is not None else ""
+                raise StoreBusy(f"the metadata store's lock could not be taken{within} (other writes hold it); "
+                                "nothing was changed: send the call again") from exc
             except BaseException:
                 session.rollback()
                 raise

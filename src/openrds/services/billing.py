@@ -316,7 +316,10 @@ class BillingService:
         return instance
 
     def _prepaid(self, uow: UnitOfWork, tenant_id: str, identifier: str) -> Instance:
-        instance = self._find(uow, tenant_id, identifier)
+        return self._ensure_prepaid(self._find(uow, tenant_id, identifier))
+
+    @staticmethod
+    def _ensure_prepaid(instance: Instance) -> Instance:
         if instance.charge_type is not ChargeType.PREPAID:
             raise NotPrepaid(f"instance {instance.code} is postpaid: it is metered by the hour and has no period "
                              "to renew", field="instance_id")
@@ -338,13 +341,18 @@ class BillingService:
         instance not renewed by its expiry is isolated). All or nothing; returns how many were set."""
         if flag not in (0, 1, 2):
             raise InvalidInput("AutoRenewFlag must be 0, 1 or 2", field="auto_renew_flag")
+        rules.check_id_count(len(set(identifiers)), field="instance_id")
         with self._store.write() as uow:
-            instances = [self._prepaid(uow, tenant_id, i) for i in identifiers]
+            # One query for all of them; an instance named twice (in either form) is set once.
+            instances, missing = uow.instances(tenant_id).find_all(identifiers)
+            if missing:
+                raise InstanceNotFound(missing[0])
             now = self._clock.now()
-            for instance in {i.id: i for i in instances}.values():
+            for instance in instances:
+                self._ensure_prepaid(instance)
                 ensure_allowed(Operation.MODIFY, instance.code, instance.lifecycle)
                 uow.instances(tenant_id).save(replace(instance, auto_renew=flag == 1, updated_at=now))
-        return len({i.id for i in instances})
+        return len(instances)
 
     # --- orders -------------------------------------------------------------------------------
     def orders(self, tenant_id: str, deal_names: Sequence[str]) -> list[OrderView]:
@@ -352,26 +360,28 @@ class BillingService:
         fails the whole lookup."""
         if not deal_names:
             raise MissingInput("name at least one order", field="deal_names")
+        rules.check_id_count(len(set(deal_names)), field="deal_names")
         with self._store.read() as uow:
             return self._orders(uow, tenant_id, deal_names)
 
     @staticmethod
     def _orders(uow: UnitOfWork, tenant_id: str, deal_names: Sequence[str]) -> list[OrderView]:
-        found = {o.deal_name: o for o in uow.orders(tenant_id).by_deal_names(list(deal_names))}
-        for name in deal_names:
+        wanted = list(dict.fromkeys(deal_names))
+        found = {o.deal_name: o for o in uow.orders(tenant_id).by_deal_names(wanted)}
+        for name in wanted:
             if name not in found:
                 raise OrderNotFound(f"order {name} does not exist", field="deal_names")
-        ordered = [found[name] for name in dict.fromkeys(deal_names)]
+        ordered = [found[name] for name in wanted]
         codes = uow.instances(tenant_id).codes([o.instance_id for o in ordered])
-        views = []
-        for order in ordered:
-            job_id = None
-            if order.action == "create":
-                jobs = [j for j in uow.jobs.of_tenant(tenant_id, instance_id=order.instance_id)
-                        if j.kind in (Kind.CREATE_PRIMARIES, Kind.CREATE_REPLICAS)]
-                job_id = jobs[-1].id if jobs else None
-            views.append(OrderView(order, codes.get(order.instance_id, order.instance_id), job_id))
-        return views
+        # The create jobs, read once for every order (newest first): the oldest one naming the
+        # instance is the one that carried out its purchase.
+        creator: dict[str, str] = {}
+        if any(o.action == "create" for o in ordered):
+            for job in uow.jobs.of_tenant(tenant_id, kinds=(Kind.CREATE_PRIMARIES, Kind.CREATE_REPLICAS)):
+                creator.update(dict.fromkeys(job.instance_ids, job.id))
+        return [OrderView(order, codes.get(order.instance_id, order.instance_id),
+                          creator.get(order.instance_id) if order.action == "create" else None)
+                for order in ordered]
 
     # --- instances stopping and coming back (called inside InstanceService's transactions) ----
     def on_stop(self, uow: UnitOfWork, tenant_id: str, instances: Sequence[Instance], now: datetime,

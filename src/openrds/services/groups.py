@@ -28,9 +28,11 @@ from openrds.domain.errors import (
 )
 from openrds.domain.ids import GROUP_PREFIX, short_code
 from openrds.domain.model import Instance, Network, ReadOnlyGroup
+from openrds.domain.quotas import Amounts
 from openrds.domain.states import GroupStatus, MemberStatus, Operation, Role, ensure_allowed
 from openrds.persistence.uow import Store, UnitOfWork
 from openrds.services.instances import default_weight
+from openrds.services.quotas import QuotaService
 
 MIN_WEIGHT, MAX_WEIGHT = 1, 50
 T = TypeVar("T")
@@ -102,10 +104,12 @@ def _check_thresholds(lag: int | None, latency: int | None, reserve: int | None)
 class GroupService:
     """:param endpoints: the live endpoints; None keeps groups as records only (tests of the rules)."""
 
-    def __init__(self, store: Store, catalogue: Catalogue, clock: Clock, endpoints: Endpoints | None = None) -> None:
+    def __init__(self, store: Store, catalogue: Catalogue, clock: Clock, quotas: QuotaService,
+                 endpoints: Endpoints | None = None) -> None:
         self._store = store
         self._catalogue = catalogue
         self._clock = clock
+        self._quotas = quotas
         self._endpoints = endpoints
 
     def _push(self, *group_ids: str) -> None:
@@ -135,6 +139,7 @@ class GroupService:
         recorded or started).
 
         :raises ResourceExhausted: this host cannot run the endpoint (HAProxy missing, no free port).
+        :raises QuotaExceeded: the tenant has all the read-only groups its quota allows.
         """
         rules.check_name(order.name)
         self._catalogue.check_project(order.project_id)
@@ -146,8 +151,11 @@ class GroupService:
                 raise NotAPrimary(master.code, "a read-only instance", "creating a read-only group")
             return master
 
+        one_more = Amounts(ro_groups=1)
         with self._store.read() as uow:
             network = order.network or master_of(uow).network
+            # Before the endpoint is started for nothing; counted again where the group is recorded.
+            self._quotas.ensure_room(uow, tenant_id, one_more, lock=False)
         self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
         if self._endpoints is not None and (missing := self._endpoints.support()):
             raise ResourceExhausted(missing)
@@ -159,6 +167,7 @@ class GroupService:
             now = self._clock.now()
             with self._store.write() as uow:
                 master = master_of(uow)  # again: it may have gone while the endpoint started
+                self._quotas.ensure_room(uow, tenant_id, one_more)  # refused: the endpoint is undone
                 group = ReadOnlyGroup(
                     id=group_id, tenant_id=tenant_id, master_id=master.id, name=order.name,
                     project_id=order.project_id, region=master.region, zone=master.zone, network=network,

@@ -55,6 +55,7 @@ class IdentityService:
         self._key_cache: dict[str, tuple[object, tuple[ApiKey, str]]] = {}
         self._opened: dict[str, str] = {}
         self._cache_lock = threading.Lock()
+        self._ended: tuple[object, frozenset[str]] | None = None  # (store version, revoked session nonces)
 
     # --- tenants ---------------------------------------------------------------------------
     def create_tenant(self, name: str) -> Tenant:
@@ -171,8 +172,12 @@ class IdentityService:
             raise AuthenticationFailed("the user name or password is wrong")
         return user
 
-    def issue_token(self, user: IamUser, project_ref: str | None = None, *, by_name: bool = False) -> TokenGrant:
-        """A token for ``user``, scoped to a project (by id, or by name when ``by_name``) or unscoped."""
+    def issue_token(self, user: IamUser, project_ref: str | None = None, *, by_name: bool = False,
+                    not_after: datetime | None = None) -> TokenGrant:
+        """A token for ``user``, scoped to a project (by id, or by name when ``by_name``) or unscoped.
+
+        It expires after the configured lifetime, or at ``not_after`` if that is sooner: a token made
+        from another token (re-scoping) gets that token's expiry, so no token can be renewed forever."""
         project: Project | None = None
         if project_ref is not None:
             for candidate in self.projects(user.tenant_id):
@@ -183,7 +188,7 @@ class IdentityService:
                 raise Forbidden(f"the user has no project {project_ref}", field="project")
         token = "MII" + secrets.token_urlsafe(48)
         now = self._clock.now()
-        expires = now + self._token_ttl
+        expires = now + self._token_ttl if not_after is None else min(now + self._token_ttl, not_after)
         with self._store.write() as uow:
             uow.credentials.add_token(token_hash(token), user.id, user.tenant_id, project.id if project else None,
                                       now, expires)
@@ -201,3 +206,22 @@ class IdentityService:
     def project(self, project_id: str) -> Project | None:
         with self._store.read() as uow:
             return uow.credentials.project(project_id)
+
+    # --- console sessions ------------------------------------------------------------------
+    def end_console_session(self, nonce: str, expires_at: datetime) -> None:
+        """Sign-out: the console session with ``nonce`` is refused from now until ``expires_at``, when
+        its cookie expires anyway (and the record is dropped)."""
+        with self._store.write() as uow:
+            uow.credentials.revoke_console_session(nonce, expires_at, self._clock.now())
+
+    def console_session_ended(self, nonce: str) -> bool:
+        """Whether the session with ``nonce`` was signed out. The few recorded nonces are kept in memory
+        and read again only after a commit (store version read first), so a sign-out in another process
+        is seen at the next request."""
+        version = self._store.version()
+        kept = self._ended
+        if kept is None or kept[0] != version:
+            with self._store.read() as uow:
+                kept = (version, uow.credentials.revoked_console_sessions(self._clock.now()))
+            self._ended = kept
+        return nonce in kept[1]

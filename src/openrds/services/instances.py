@@ -26,11 +26,13 @@ from openrds.domain.errors import InvalidChargeType as ChargeTypeMismatch
 from openrds.domain.ids import PRIMARY_PREFIX, READONLY_PREFIX, new_uuid, short_code
 from openrds.domain.model import Instance, InstanceQuery, Job, Network, Tag
 from openrds.domain.money import IsolationReason
+from openrds.domain.quotas import Amounts
 from openrds.domain.states import ChargeType, Lifecycle, MemberStatus, Operation, Role, ensure_allowed
 from openrds.jobs.model import Kind
 from openrds.jobs.runner import JobQueue
 from openrds.persistence.uow import Store, UnitOfWork
 from openrds.services.billing import BillingService, Payment, Placed
+from openrds.services.quotas import QuotaService
 from openrds.services.secrets import SecretBox
 
 
@@ -186,16 +188,20 @@ class InstanceService:
         billing: BillingService,
         box: SecretBox,
         clock: Clock,
+        quotas: QuotaService,
         *,
         max_readonly_per_master: int = 6,
+        port_range: tuple[int, int] = (1024, 65535),
     ) -> None:
         self._store = store
+        self._quotas = quotas
         self._catalogue = catalogue
         self._jobs = jobs
         self._billing = billing
         self._box = box
         self._clock = clock
         self._max_readonly = max_readonly_per_master
+        self._port_range = port_range  # what a requested server port must be in (the host's OPENRDS_PORT_RANGE)
 
     # --- create ----------------------------------------------------------------------------
     def create_primaries(self, tenant_id: str, order: PrimaryOrder) -> Created:
@@ -216,7 +222,11 @@ class InstanceService:
         network = order.network
         self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
         rules.check_name(order.name)
-        if order.dry_run:  # priced and the balance checked, nothing charged
+        rules.check_port(order.port, self._port_range)
+        adding = Amounts(instances=order.count, storage_gb=order.count * order.storage_gb)
+        if order.dry_run:  # quotas, price and balance checked, nothing charged
+            with self._store.read() as uow:
+                self._quotas.ensure_room(uow, tenant_id, adding, lock=False)
             self._billing.check(
                 tenant_id, spec, order.storage_gb, charge_type, order.period_months, order.count, order.payment
             )
@@ -231,6 +241,8 @@ class InstanceService:
             lifecycle=Lifecycle.CREATING, created_at=now, updated_at=now, tags=order.tags, extra=dict(order.extra),
         ))
         with self._store.write() as uow:
+            # Counted in the transaction that records them: concurrent creates cannot both pass a quota.
+            self._quotas.ensure_room(uow, tenant_id, adding)
             # Paid first: a refused payment (InsufficientBalance, a voucher) rolls back everything.
             placed = self._billing.place_orders(uow, tenant_id, instances, spec, "create", now, order.payment)
             instances = placed.instances
@@ -288,7 +300,10 @@ class InstanceService:
                     f"master {master.code} has {existing} read-only instances; at most {self._max_readonly} allowed",
                     field="instance_count",
                 )
-        if order.dry_run:  # priced and the balance checked, nothing charged
+            adding = Amounts(instances=order.count, storage_gb=order.count * storage)
+            if order.dry_run:
+                self._quotas.ensure_room(uow, tenant_id, adding, lock=False)
+        if order.dry_run:  # quotas, price and balance checked, nothing charged
             self._billing.check(tenant_id, spec, storage, charge_type, order.period_months, order.count, order.payment)
             return Created((), None, None)
         now = self._clock.now()
@@ -314,6 +329,7 @@ class InstanceService:
                 raise ReplicaLimitExceeded(
                     f"master {master.code} has reached its read-only instance limit", field="instance_count"
                 )
+            self._quotas.ensure_room(uow, tenant_id, adding)
             # Paid first: a refused payment (InsufficientBalance, a voucher) rolls back everything.
             placed = self._billing.place_orders(uow, tenant_id, instances, spec, "create", now, order.payment)
             instances = list(placed.instances)
@@ -398,15 +414,21 @@ class InstanceService:
         the same transaction: stopping settles postpaid hours and refunds prepaid unused days;
         coming back buys an expired prepaid instance another ``months`` (services.billing)."""
         jobs = []
+        rules.check_id_count(len(set(identifiers)), field="instance_id")
         with self._store.write() as uow:
             repo = uow.instances(tenant_id)
-            targets = [self._get(uow, tenant_id, identifier) for identifier in identifiers]
+            # One query for all of them; an instance named twice (in either form) is one target.
+            targets, missing = repo.find_all(identifiers)
+            if missing:
+                raise InstanceNotFound(missing[0])
             if operation in (Operation.ISOLATE, Operation.DESTROY, Operation.DELETE):
                 # A master takes its read-only instances with it: they cannot outlive their source.
                 # Replicas already on that way (isolated before their master) keep their own job.
                 named, done = {t.id for t in targets}, _CASCADE_DONE.get(operation, frozenset())
-                for master in [t for t in targets if t.role is Role.PRIMARY]:
-                    targets += [r for r in repo.replicas_of(master.id) if r.id not in named and r.lifecycle not in done]
+                masters = [t.id for t in targets if t.role is Role.PRIMARY]
+                if masters:
+                    targets += [r for r in repo.replicas_of_each(masters)
+                                if r.id not in named and r.lifecycle not in done]
             for instance in targets:
                 ensure_allowed(operation, instance.code, instance.lifecycle)
                 if operation in (Operation.DESTROY, Operation.DELETE) and instance.deletion_protection:

@@ -2,7 +2,9 @@
 
 - ``POST /v3/auth/tokens``: password method (user name, password, domain name), or token method
   (re-scope a token); scoped to a project by id or by name, to a domain, or unscoped. Answers 201 with
-  the token in ``X-Subject-Token``.
+  the token in ``X-Subject-Token``. Passwords are checked under the sign-in throttle the console shares
+  (``openrds.services.signin``): a locked user or address gets 429. A re-scoped token expires when the
+  token it was made from does. The body is read up to 1 MiB (413 past it).
 - ``GET /v3/auth/projects`` and ``GET /v3/projects[?name=]``: the caller's projects (any valid token).
 - ``GET /v3/regions[/{id}]``: the catalogue's regions (any valid token).
 - :func:`caller_dependency`: ``X-Auth-Token`` on every RDS call. Missing, unknown or expired -> 401;
@@ -16,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from openrds.api.huawei import errors
 from openrds.api.huawei import presenters as present
@@ -67,6 +71,7 @@ class Keystone:
 
     def __init__(self, container: Container) -> None:
         self.identity = container.identity
+        self.signin = container.signin
         self.catalogue = container.catalogue
 
     def resolve(self, token: str | None) -> tuple[TokenIdentity, IamUser]:
@@ -78,25 +83,28 @@ class Keystone:
                 return resolved, user
         raise KeystoneError(401, "The request you have made requires authentication: the user no longer exists")
 
-    def authenticate(self, identity: Identity) -> IamUser:
+    async def authenticate(self, identity: Identity, address: str) -> tuple[IamUser, datetime | None]:
+        """The user, and the expiry the new token may not outlive (the source token's, for the token method)."""
         if "password" in identity.methods and identity.password is not None:
             user = identity.password.user
             if not user.domain.name:
                 raise KeystoneError(400, "auth.identity.password.user.domain.name is required")
-            return self.identity.authenticate(user.domain.name, user.name, user.password)
+            return await self.signin.authenticate(user.domain.name, user.name, user.password, address), None
         if "token" in identity.methods and identity.token is not None:
-            return self.resolve(identity.token.id)[1]
+            resolved, found = await run_in_threadpool(self.resolve, identity.token.id)
+            return found, resolved.expires_at
         raise KeystoneError(400, "auth.identity must use the password method (or the token method)")
 
-    def issue(self, request: Request, body: dict[str, Any]) -> JSONResponse:
+    async def issue(self, request: Request, body: dict[str, Any]) -> JSONResponse:
         req = parse(TokenRequest, body)
-        user = self.authenticate(req.auth.identity)
         scope = req.auth.scope or Scope()
         project = scope.project
         if project is not None and not (project.id or project.name):
             raise KeystoneError(400, "auth.scope.project needs an id or a name")
-        grant = self.identity.issue_token(user, (project.id or project.name) if project else None,
-                                          by_name=project is not None and not project.id)
+        user, not_after = await self.authenticate(req.auth.identity, request.client.host if request.client else "-")
+        grant = await run_in_threadpool(self.identity.issue_token, user,
+                                        (project.id or project.name) if project else None,
+                                        by_name=project is not None and not project.id, not_after=not_after)
         answer = present.token(grant, req.auth.identity.methods, _base_url(request),
                                domain_scoped=scope.domain is not None)
         return ok(answer, 201, {"X-Subject-Token": grant.token})
@@ -120,8 +128,8 @@ def build(container: Container) -> APIRouter:
     router = APIRouter(route_class=KeystoneRoute)
 
     @router.post("/v3/auth/tokens")
-    def issue_token(request: Request, body: Annotated[dict[str, Any], Depends(json_object)]) -> JSONResponse:
-        return keystone.issue(request, body)
+    async def issue_token(request: Request, body: Annotated[dict[str, Any], Depends(json_object)]) -> JSONResponse:
+        return await keystone.issue(request, body)
 
     @router.get("/v3/auth/projects")
     def auth_projects(request: Request, token: AuthToken = None) -> JSONResponse:

@@ -110,6 +110,7 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
     domain.OrderNotFound: ErrorSpec(404, "RDS.3005", Text("The order does not exist", "订单不存在")),
     # --- credentials (the wire layer's token checks answer with the same codes)
     domain.AuthenticationFailed: ErrorSpec(401, "RDS.4001", Text("Authentication failed", "认证失败")),
+    domain.SignInLocked: ErrorSpec(429, "RDS.4029", Text("Too many failed sign-ins", "登录失败次数过多")),
     domain.Forbidden: ErrorSpec(403, "RDS.4003", Text("The operation is not authorized", "操作未授权")),
     # --- state and rules
     domain.OperationDenied: ErrorSpec(409, "RDS.5000", Text("The operation is not allowed", "不允许此操作")),
@@ -176,6 +177,7 @@ FIELD_NAMES: Mapping[str, str] = {
     "job_id": "id",
     "project": "project_id",
     "project_id": "project_id",
+    "port": "dbPort",
 }
 
 
@@ -199,6 +201,14 @@ def malformed_body(reason: str) -> HuaweiApiError:
     """The body is not a JSON object."""
     return HuaweiApiError(
         400, "RDS.0001", Text(f"The request body is not valid JSON: {reason}", f"请求体不是合法的JSON：{reason}")
+    )
+
+
+def body_too_large(limit: int) -> HuaweiApiError:
+    """The body is longer than the face reads (``limit`` bytes); the rest was not read."""
+    mib = limit // (1024 * 1024)
+    return HuaweiApiError(
+        413, "RDS.0007", Text(f"The request body is larger than {mib} MiB", f"请求体超过 {mib} MiB")
     )
 
 

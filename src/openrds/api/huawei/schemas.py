@@ -1,7 +1,9 @@
 """Request models with Huawei's field names (as aliases), and their translation into domain orders.
 
 What is checked here is the wire format only (types, required fields, Huawei's name pattern and
-enumerations); every rule about what may be bought or created is the services' and the domain's.
+enumerations, and the bounds every face keeps: each string at most ``MAX_STRING`` characters and free
+of control characters, each list bounded); every rule about what may be bought or created is the
+services' and the domain's.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from openrds.api.huawei import errors
+from openrds.domain import rules
 from openrds.domain.errors import InvalidInput, InvalidName, UnknownRegion
 from openrds.domain.model import Instance, Network, Project
 from openrds.services.instances import PrimaryOrder, ReadOnlyOrder
@@ -27,11 +31,27 @@ DEFAULT_BACKUP = {"startTime": "00:00:00", "keepDays": 7}
 
 # Huawei's name shape: at least 4 characters, a letter first, then letters, digits, "-" and "_". The
 # upper bound is the domain's (rules.check_name, the same for every face), not Huawei's 64.
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{3,}$")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{3,}")
+#: Every string of every body; the longest real value (a password, a UUID, a name) is far shorter.
+MAX_STRING = 1024
+#: Keystone's ``identity.methods``: ``password`` and ``token`` are the methods there are.
+MAX_AUTH_METHODS = 2
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    """Base of every body model: wire names, unknown fields ignored, strings bounded and printable."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", str_max_length=MAX_STRING)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        """Every string field, and every string of a list field, of every model (nested ones check their own)."""
+        for text in value if isinstance(value, list) else (value,):
+            if isinstance(text, str) and (found := rules.control_character(text)) is not None:
+                raise PydanticCustomError("control_character", "control characters ({character}) are not allowed",
+                                          {"character": f"U+{ord(found):04X}"})
+        return value
 
 
 # --- IAM (Keystone v3) ---------------------------------------------------------------------------
@@ -55,7 +75,7 @@ class TokenRef(_Model):
 
 
 class Identity(_Model):
-    methods: list[str]
+    methods: list[str] = Field(max_length=MAX_AUTH_METHODS)
     password: PasswordMethod | None = None
     token: TokenRef | None = None
 
@@ -128,7 +148,7 @@ class InstanceBody(_Model):
     ha: Ha | None = None
 
     def check_name(self) -> None:
-        if not _NAME.match(self.name):
+        if not _NAME.fullmatch(self.name):
             raise InvalidName("the name must have 4 or more characters: a letter first, then letters, digits,"
                               " '-' or '_'", field="name")
 

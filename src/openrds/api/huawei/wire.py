@@ -1,6 +1,6 @@
 """HTTP plumbing shared by the Huawei face: route classes that turn every exception into the right
-error body (RDS v1 ``errCode`` or Keystone ``error``), JSON bodies, and pydantic validation mapped
-onto the RDS codes."""
+error body (RDS v1 ``errCode`` or Keystone ``error``), JSON bodies read up to :data:`MAX_BODY_BYTES`,
+and pydantic validation mapped onto the RDS codes."""
 
 from __future__ import annotations
 
@@ -18,9 +18,13 @@ from pydantic_core import ErrorDetails
 
 from openrds.api.huawei import errors
 from openrds.api.metrics import tag_call
-from openrds.domain.errors import AuthenticationFailed, Forbidden, OpenRDSError
+from openrds.domain.errors import AuthenticationFailed, Forbidden, OpenRDSError, SignInLocked
 
 log = logging.getLogger(__name__)
+
+#: The longest body the face reads. Before authentication too (``POST /v3/auth/tokens``), so it bounds
+#: what anyone who reaches the port can make the service hold; real bodies are a few KiB.
+MAX_BODY_BYTES = 1024 * 1024
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -46,9 +50,25 @@ def parse(model: type[M], data: Any) -> M:
         raise _validation_error(exc.errors(include_url=False)) from None
 
 
+async def _read_body(request: Request) -> bytes:
+    """The body, refused (413) past :data:`MAX_BODY_BYTES` without reading the rest: a longer declared
+    ``Content-Length`` before reading anything, a longer chunked body as soon as the count passes it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise errors.body_too_large(MAX_BODY_BYTES)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise errors.body_too_large(MAX_BODY_BYTES)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def json_object(request: Request) -> dict[str, Any]:
     """The body as a JSON object (a dependency). Content-Type is not insisted on: curl users forget it."""
-    raw = await request.body()
+    raw = await _read_body(request)
     try:
         data = json.loads(raw) if raw.strip() else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -60,6 +80,11 @@ async def json_object(request: Request) -> dict[str, Any]:
 
 def ok(body: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(dict(body), status_code=status, headers=dict(headers or {}))
+
+
+def _failure_headers(status: int) -> dict[str, str] | None:
+    # A 413 leaves the rest of the body unread: the server closes the connection instead of draining it.
+    return {"Connection": "close"} if status == 413 else None
 
 
 class RdsRoute(APIRoute):
@@ -81,7 +106,7 @@ class RdsRoute(APIRoute):
                 failure = _as_api_error(exc)
                 tag_call(request.scope, "huawei", action, failure.code)
                 return JSONResponse(failure.body(errors.language_of(request.headers.get("X-Language")), v3=v3),
-                                    status_code=failure.status)
+                                    status_code=failure.status, headers=_failure_headers(failure.status))
 
         return route
 
@@ -108,17 +133,19 @@ class KeystoneError(Exception):
     """Keystone's error body: ``{"error": {"code", "title", "message"}}``."""
 
     TITLES: Mapping[int, str] = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                                 413: "Request Entity Too Large", 429: "Too Many Requests",
                                  500: "Internal Server Error"}
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = {**(headers or {}), **(_failure_headers(status) or {})}
 
     def response(self) -> JSONResponse:
         title = self.TITLES.get(self.status, "Error")
         return JSONResponse({"error": {"code": self.status, "title": title, "message": self.message}},
-                            status_code=self.status)
+                            status_code=self.status, headers=self.headers)
 
 
 class KeystoneRoute(APIRoute):
@@ -144,6 +171,9 @@ class KeystoneRoute(APIRoute):
 def _as_keystone_error(exc: Exception) -> KeystoneError:
     if isinstance(exc, KeystoneError):
         return exc
+    if isinstance(exc, SignInLocked):
+        return KeystoneError(429, f"The request you have made was refused: {exc.message}",
+                             {"Retry-After": str(int(exc.retry_after) + 1)})
     if isinstance(exc, AuthenticationFailed):
         return KeystoneError(401, f"The request you have made requires authentication: {exc.message}")
     if isinstance(exc, Forbidden):

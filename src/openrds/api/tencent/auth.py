@@ -28,6 +28,8 @@ Decisions, each because a real client depends on it:
 * ``X-TC-Content-SHA256: UNSIGNED-PAYLOAD`` (SDK option ``unsignedPayload``) leaves the body
   unsigned; it is refused unless the router is built with ``allow_unsigned_payload=True``.
 * ``X-TC-Token`` (temporary credentials) is ignored: keys are permanent and are verified in full.
+* What is not signed (with the SDK: ``X-TC-Action``, ``X-TC-Region``) is bound to the signature by the
+  replay memory (:mod:`.replay`), which also makes signatures of state-changing actions single-use.
 """
 
 from __future__ import annotations
@@ -110,6 +112,21 @@ class SignedRequest:
     query: str
     headers: Mapping[str, str]
     body: bytes
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A request whose signature checked out.
+
+    :param caller: who signed it.
+    :param signature: the signature, lower-case hex: with the SecretId, what the replay memory
+        (:mod:`.replay`) remembers.
+    :param timestamp: its ``X-TC-Timestamp``: the signature is valid until ``timestamp + MAX_CLOCK_SKEW_SECONDS``.
+    """
+
+    caller: Caller
+    signature: str
+    timestamp: int
 
 
 @dataclass(frozen=True)
@@ -232,13 +249,14 @@ def authenticate(
     service: str = SERVICE,
     max_skew: int = MAX_CLOCK_SKEW_SECONDS,
     allow_unsigned_payload: bool = False,
-) -> Caller:
-    """Verify the TC3 signature of ``request`` and return who signed it.
+) -> Verified:
+    """Verify the TC3 signature of ``request`` and return who signed it, with the signature.
 
     Checks, in order: the header's shape (``AuthFailure.InvalidAuthorization``), the scope's service,
     the signed headers, ``X-TC-Timestamp`` against ``now`` (``AuthFailure.SignatureExpire``), the
     scope's date, the SecretId (``AuthFailure.SecretIdNotFound``) and the signature
-    (``AuthFailure.SignatureFailure``).
+    (``AuthFailure.SignatureFailure``). Whether the signature was used before is not its concern:
+    the router asks :mod:`.replay` once the action and region are known.
 
     :param now: the server clock, in seconds since the epoch (injected).
     :raises TencentApiError: with one of the codes above.
@@ -289,4 +307,4 @@ def authenticate(
         raise secret_id_not_found()
     if not matched:
         raise signature_failure()
-    return found[0]
+    return Verified(found[0], auth.signature, timestamp)

@@ -227,6 +227,8 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
     domain.QuotaExceeded: ErrorSpec("LimitExceeded", Text("The quota is exceeded", "超过配额限制")),
     # --- authentication raised by services (the wire layer raises its own AuthFailure.* codes)
     domain.AuthenticationFailed: ErrorSpec("AuthFailure", Text("Authentication failed", "鉴权失败")),
+    # No Tencent action takes a password; the row keeps the table complete.
+    domain.SignInLocked: ErrorSpec("RequestLimitExceeded", Text("Too many failed sign-ins", "登录失败次数过多")),
     domain.Forbidden: ErrorSpec(
         "AuthFailure.UnauthorizedOperation", Text("The operation is not authorized", "请求未授权")
     ),
@@ -370,6 +372,25 @@ def signature_failure() -> TencentApiError:
         Text(
             "The provided credentials could not be validated; please check your signature is correct.",
             "请求签名验证失败，请检查您的签名计算是否正确。",
+        ),
+    )
+
+
+def signature_reused(reason: Text) -> TencentApiError:
+    """A valid signature sent again where it is not accepted (:mod:`.replay`); ``reason`` says why."""
+    return TencentApiError(
+        "AuthFailure.SignatureFailure",
+        Text(f"The signature cannot be used again: {reason.en}.", f"签名不可重复使用：{reason.zh}。"),
+    )
+
+
+def too_many_signatures(window: int) -> TencentApiError:
+    """The replay memory (:mod:`.replay`) is full: a new signature cannot be remembered, so it is refused."""
+    return TencentApiError(
+        "RequestLimitExceeded",
+        Text(
+            f"Too many distinct signed requests within the last {window} seconds; please retry later.",
+            f"最近 {window} 秒内的不同签名请求过多，请稍后重试。",
         ),
     )
 

@@ -27,16 +27,27 @@ Checks, in this order (first failure answers):
    ``InvalidParameterValue.IllegalRegion``; a real Tencent region this installation does not serve
    -> ``UnsupportedRegion``.
 8. Parameters, through the action's pydantic model: ``UnknownParameter``, then ``MissingParameter``,
-   then ``InvalidParameter`` (wrong JSON type or integer range); messages name the field, dotted for
-   nested ones (``Filters.0.Name``).
-9. The handler. :class:`openrds.domain.errors.OpenRDSError` -> the code from
+   then ``InvalidParameter`` (wrong JSON type, integer range, a list or string past its bound, a
+   control character: see :mod:`.schemas`); messages name the field, dotted for nested ones
+   (``Filters.0.Name``).
+9. The replay memory (:mod:`.replay`): a signature already used for another action or region, or
+   already used for an action that changes state (:attr:`Action.changes_state`) ->
+   ``AuthFailure.SignatureFailure``, saying which; a new signature while the memory is full ->
+   ``RequestLimitExceeded``. It needs the action and a valid region (the SDK signs neither, so they
+   are what a replayed request changes). One client's calls with the same parameters in one second
+   share a signature (the SDK signs whole seconds and not the action): over the connection of the
+   first use and within a grace of it, every use is accepted. A request refused
+   before this step did nothing and uses up
+   nothing: sent again, it gets the same answer (a rate-limited call can be retried as is); from
+   here on its signature counts as used, whatever the handler answers.
+10. The handler. :class:`openrds.domain.errors.OpenRDSError` -> the code from
    :data:`.errors.DOMAIN_ERRORS`; :class:`.errors.TencentApiError` -> as raised; anything else ->
    ``InternalError``, logged with its RequestId and traceback, never shown to the caller.
-   For an action declared :attr:`Action.store_read`, steps 8-9 are skipped when the same caller
+   For an action declared :attr:`Action.store_read`, steps 8 and 10 are skipped when the same caller
    asked the same question (region, language, body) since the last commit to the store: the answer
    kept then is sent again with a new RequestId (:mod:`openrds.api.answers`).
 
-Steps 2-9 run in one worker thread per request: the key lookup, ``regions()`` and the handler may
+Steps 2-10 run in one worker thread per request: the key lookup, ``regions()`` and the handler may
 block (database, subprocess) without stalling the event loop.
 
 Messages are in Chinese for ``X-TC-Language: zh-CN`` and English otherwise (``en-US``, absent, or
@@ -84,6 +95,7 @@ from openrds.api.tencent.errors import (
     unsupported_protocol,
     unsupported_region,
 )
+from openrds.api.tencent.replay import SignatureMemory, SignatureUse
 from openrds.domain.errors import OpenRDSError
 
 logger = logging.getLogger(__name__)
@@ -168,7 +180,10 @@ class Action(Generic[ModelT]):
     :param rate_limit_per_second: this action's own limit, instead of the router's default.
     :param store_read: the answer is a function of the parameters, the caller and the store's
         contents alone (no clock, no server, no monitor): it is reused while the store's data version
-        is unchanged (:mod:`openrds.api.answers`).
+        is unchanged (:mod:`openrds.api.answers`). Only for reads (``changes_state=False``).
+    :param changes_state: ``False`` for an action that only reads (Describe*, Inquiry*): the same
+        signed request may be sent again (SDK polling loops do). ``True``, the default so that an
+        undeclared action is safe, makes each signature single-use for it (:mod:`.replay`).
     """
 
     name: str
@@ -177,6 +192,11 @@ class Action(Generic[ModelT]):
     region_required: bool = True
     rate_limit_per_second: int | None = None
     store_read: bool = False
+    changes_state: bool = True
+
+    def __post_init__(self) -> None:
+        if self.store_read and self.changes_state:
+            raise ValueError(f"{self.name}: an action whose answers are reused must be declared changes_state=False")
 
 
 @dataclass
@@ -237,6 +257,12 @@ _TYPE_NAMES: dict[str, Text] = {
     "less_than_equal": Text("the value is out of range", "取值超出范围"),
     "greater_than": Text("the value is out of range", "取值超出范围"),
     "less_than": Text("the value is out of range", "取值超出范围"),
+    # The bounds of schemas.py and its control-character rule; ``{...}`` is filled from the error's context.
+    "too_long": Text("at most {max_length} items are allowed", "最多允许 {max_length} 项"),
+    "string_too_long": Text("at most {max_length} characters are allowed", "最多允许 {max_length} 个字符"),
+    "control_character": Text(
+        "control characters ({character}) are not allowed", "不允许包含控制字符（{character}）"
+    ),
 }
 
 
@@ -266,6 +292,9 @@ def parse_parameters(model: type[ModelT], data: Mapping[str, Any], *, strict: bo
             raise missing_parameter(_path(error)) from None
     first = errors[0]
     problem = _TYPE_NAMES.get(first["type"], Text("the value is not valid", "取值不合法"))
+    context = first.get("ctx") or {}
+    if context:
+        problem = Text(problem.en.format_map(context), problem.zh.format_map(context))
     raise invalid_parameter(_path(first), problem) from None
 
 
@@ -426,6 +455,8 @@ class TencentApi:
     :param allow_unsigned_payload: accept ``X-TC-Content-SHA256: UNSIGNED-PAYLOAD`` (body not signed).
     :param store_version: the store's data version (:meth:`openrds.persistence.uow.Store.version`);
         with it, answers of :attr:`Action.store_read` actions are reused while it is unchanged.
+    :param replay_check: ``False`` leaves out step 8 (signatures replayable under any action and
+        region). For ``bench/api.py`` to measure what the check costs; no setting reaches it.
     """
 
     def __init__(
@@ -438,6 +469,7 @@ class TencentApi:
         rate_limit_per_second: int = 100,
         allow_unsigned_payload: bool = False,
         store_version: Callable[[], object] | None = None,
+        replay_check: bool = True,
     ) -> None:
         for name, action in actions.items():
             if name != action.name:
@@ -451,6 +483,7 @@ class TencentApi:
         self._store_version = store_version
         self._limiter = SlidingWindowRateLimiter()
         self.answers = AnswerCache()
+        self.signatures = SignatureMemory(clock) if replay_check else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = str(uuid.uuid4())
@@ -504,13 +537,18 @@ class TencentApi:
         )
         # Everything from here on is synchronous and may block (key lookup, catalogue, handler):
         # one worker thread per request, the event loop stays free.
-        return await to_thread.run_sync(self._process, signed, request_id, language)
+        client = scope.get("client")
+        connection = f"{client[0]}:{client[1]}" if client else None
+        return await to_thread.run_sync(self._process, signed, request_id, language, connection)
 
-    def _process(self, signed: SignedRequest, request_id: str, language: Language) -> bytes:
+    def _process(
+        self, signed: SignedRequest, request_id: str, language: Language, connection: str | None = None
+    ) -> bytes:
         headers = signed.headers
-        caller = authenticate(
+        verified = authenticate(
             signed, self._keys, now=self._clock(), allow_unsigned_payload=self._allow_unsigned_payload
         )
+        caller = verified.caller
 
         data = _parse_body(signed.method, headers.get("content-type", ""), signed.body, signed.query)
 
@@ -537,8 +575,24 @@ class TencentApi:
         elif region not in self._regions():
             raise unsupported_region(region) if region in TENCENT_REGIONS else illegal_region(region)
 
+        use = SignatureUse(
+            secret_id=caller.secret_id,
+            signature=verified.signature,
+            timestamp=verified.timestamp,
+            tenant_id=caller.tenant_id,
+            action=action.name,
+            region=region,
+            changes_state=action.changes_state,
+            connection=connection,
+        )
+
+        def check_replay() -> None:
+            if self.signatures is not None:
+                self.signatures.check(use)
+
         def answer() -> bytes:
             params = parse_parameters(action.request_model, data, strict=signed.method == "POST")
+            check_replay()
             context = ActionContext(
                 caller=caller, region=region, language=language, request_id=request_id, action=action.name
             )
@@ -555,4 +609,6 @@ class TencentApi:
         if cached is None:
             cached = answer()
             self.answers.put(key, store_version, cached)
+        else:
+            check_replay()  # the parameters were valid when the answer was computed (errors are never kept)
         return cached

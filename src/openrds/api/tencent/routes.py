@@ -468,6 +468,24 @@ class _Keys:
         return Caller(tenant_id=key.tenant_id, secret_id=key.secret_id, app_id=key.app_id, uin=key.uin), secret
 
 
+#: Actions that change nothing (every Describe* and Inquiry*): the same signed request may be sent
+#: again. Every other action is single-use per signature (:mod:`openrds.api.tencent.replay`).
+READS = frozenset(
+    {
+        "DescribeRegions",
+        "DescribeZones",
+        "DescribeClasses",
+        "DescribeDBVersions",
+        "DescribeProductConfig",
+        "DescribeDBInstances",
+        "DescribeDBInstanceAttribute",
+        "DescribeTasks",
+        "DescribeReadOnlyGroups",
+        "DescribeOrders",
+        "InquiryPriceCreateDBInstances",
+        "InquiryPriceRenewDBInstance",
+    }
+)
 #: Actions whose answer is the store's contents seen by the caller: reused while nothing is committed.
 STORE_READS = frozenset(
     {"DescribeDBInstances", "DescribeDBInstanceAttribute", "DescribeReadOnlyGroups", "DescribeTasks"}
@@ -487,6 +505,7 @@ def build(container: Container) -> TencentApi:
             handler=handler,
             region_required=name not in s.REGION_OPTIONAL_ACTIONS,
             store_read=name in STORE_READS,
+            changes_state=name not in READS,
         )
     return TencentApi(
         actions,

@@ -12,8 +12,11 @@ Contract for every model:
   ``InvalidParameter``; the SDK and tccli send real JSON types (tccli converts its arguments with the
   API table first). ``uint64`` fields reject negative numbers. The router relaxes this only for GET
   requests, whose values all arrive as query-string text.
-* Only types are checked here. Value rules (storage steps, 1-6 instances, name characters, ...) are
-  domain rules: services raise ``openrds.domain.errors`` for them.
+* Every list and every string is bounded (the ``MAX_*`` constants below, README "Limits"), and no
+  string may hold a control character (``rules.CONTROL_CATEGORIES``: newline, tab, NUL, invisible
+  format characters, ...): ``InvalidParameter`` naming the field, before any handler runs.
+* Otherwise only types are checked here. Value rules (storage steps, 1-6 instances, name characters,
+  ...) are domain rules: services raise ``openrds.domain.errors`` for them.
 * Additions beyond the SDK, for other clients (see ``reference/tencent-api-notes.md``): ``DryRun`` on
   the create actions; on CreateReadOnlyDBInstance ``DBMajorVersion``/``DBKernelVersion`` next to
   ``DBVersion`` and ``BillingParameters`` (the response documents it as echoing an input of that
@@ -25,7 +28,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from openrds.domain import rules
+
+#: Bounds of the lists and strings (README "Limits"). Tencent documents 100 for its id lists and 50
+#: tags per resource with 127/255-character keys/values; where it documents nothing the bound leaves
+#: room for any real use while keeping one call's work small.
+MAX_IDS = 100  # DBInstanceIdSet, DealNames, and a filter's Values
+MAX_FILTERS = 10
+MAX_TAGS = 50
+MAX_TAG_KEY, MAX_TAG_VALUE = 127, 255
+MAX_SECURITY_GROUPS = 10
+MAX_VOUCHERS = 10  # the services accept one; up to this many the answer says so
+MAX_DB_NODES = 2  # a primary and its standby
+MAX_STRING = 1024  # every other string
 
 #: Tencent ``uint64`` / ``int64`` fields. Python ints are unbounded; the bounds keep out values the
 #: real service could not parse.
@@ -48,22 +66,33 @@ class TencentModel(BaseModel):
         validate_by_alias=True,
         validate_by_name=False,
         serialize_by_alias=True,
+        str_max_length=MAX_STRING,
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        """Every string field, and every string of a list field, of every model (nested ones check their own)."""
+        for text in value if isinstance(value, list) else (value,):
+            if isinstance(text, str) and (found := rules.control_character(text)) is not None:
+                raise PydanticCustomError("control_character", "control character {character} in a string",
+                                          {"character": f"U+{ord(found):04X}"})
+        return value
 
 
 # --- nested structures ---------------------------------------------------------------------------
 class Tag(TencentModel):
     """``Tag``: a resource tag."""
 
-    tag_key: str = Field(alias="TagKey")
-    tag_value: str = Field(alias="TagValue")
+    tag_key: str = Field(alias="TagKey", max_length=MAX_TAG_KEY)
+    tag_value: str = Field(alias="TagValue", max_length=MAX_TAG_VALUE)
 
 
 class Filter(TencentModel):
     """``Filter``: a list filter, e.g. ``{"Name": "db-instance-id", "Values": ["postgres-..."]}``."""
 
     name: str | None = Field(None, alias="Name")
-    values: list[str] | None = Field(None, alias="Values")
+    values: list[str] | None = Field(None, alias="Values", max_length=MAX_IDS)
 
 
 class DBNode(TencentModel):
@@ -126,15 +155,15 @@ class CreateInstancesRequest(TencentModel):
     instance_charge_type: str | None = Field(None, alias="InstanceChargeType")
     vpc_id: str | None = Field(None, alias="VpcId")
     subnet_id: str | None = Field(None, alias="SubnetId")
-    db_node_set: list[DBNode] | None = Field(None, alias="DBNodeSet")
+    db_node_set: list[DBNode] | None = Field(None, alias="DBNodeSet", max_length=MAX_DB_NODES)
     auto_renew_flag: Int64 | None = Field(None, alias="AutoRenewFlag")
     auto_voucher: UInt64 | None = Field(None, alias="AutoVoucher")
-    voucher_ids: list[str] | None = Field(None, alias="VoucherIds")
+    voucher_ids: list[str] | None = Field(None, alias="VoucherIds", max_length=MAX_VOUCHERS)
     project_id: Int64 | None = Field(None, alias="ProjectId")
     activity_id: Int64 | None = Field(None, alias="ActivityId")
     name: str | None = Field(None, alias="Name")
-    tag_list: list[Tag] | None = Field(None, alias="TagList")
-    security_group_ids: list[str] | None = Field(None, alias="SecurityGroupIds")
+    tag_list: list[Tag] | None = Field(None, alias="TagList", max_length=MAX_TAGS)
+    security_group_ids: list[str] | None = Field(None, alias="SecurityGroupIds", max_length=MAX_SECURITY_GROUPS)
     need_support_tde: UInt64 | None = Field(None, alias="NeedSupportTDE")
     kms_key_id: str | None = Field(None, alias="KMSKeyId")
     kms_region: str | None = Field(None, alias="KMSRegion")
@@ -151,7 +180,7 @@ class CreateInstancesRequest(TencentModel):
 class DescribeDBInstancesRequest(TencentModel):
     """DescribeDBInstances: filtered, paged list."""
 
-    filters: list[Filter] | None = Field(None, alias="Filters")
+    filters: list[Filter] | None = Field(None, alias="Filters", max_length=MAX_FILTERS)
     limit: UInt64 | None = Field(None, alias="Limit")
     offset: UInt64 | None = Field(None, alias="Offset")
     order_by: str | None = Field(None, alias="OrderBy")
@@ -187,16 +216,16 @@ class RestartDBInstanceRequest(TencentModel):
 class IsolateDBInstancesRequest(TencentModel):
     """IsolateDBInstances."""
 
-    db_instance_id_set: list[str] = Field(alias="DBInstanceIdSet")
+    db_instance_id_set: list[str] = Field(alias="DBInstanceIdSet", max_length=MAX_IDS)
 
 
 class DisIsolateDBInstancesRequest(TencentModel):
     """DisIsolateDBInstances. Note ``AutoVoucher`` is a Boolean here but an Integer in the create actions."""
 
-    db_instance_id_set: list[str] = Field(alias="DBInstanceIdSet")
+    db_instance_id_set: list[str] = Field(alias="DBInstanceIdSet", max_length=MAX_IDS)
     period: Int64 | None = Field(None, alias="Period")
     auto_voucher: bool | None = Field(None, alias="AutoVoucher")
-    voucher_ids: list[str] | None = Field(None, alias="VoucherIds")
+    voucher_ids: list[str] | None = Field(None, alias="VoucherIds", max_length=MAX_VOUCHERS)
 
 
 class DestroyDBInstanceRequest(TencentModel):
@@ -232,13 +261,15 @@ class CreateReadOnlyDBInstanceRequest(TencentModel):
     subnet_id: str | None = Field(None, alias="SubnetId")
     instance_charge_type: str | None = Field(None, alias="InstanceChargeType")
     auto_voucher: UInt64 | None = Field(None, alias="AutoVoucher")
-    voucher_ids: list[str] | None = Field(None, alias="VoucherIds")
+    voucher_ids: list[str] | None = Field(None, alias="VoucherIds", max_length=MAX_VOUCHERS)
     auto_renew_flag: Int64 | None = Field(None, alias="AutoRenewFlag")
     project_id: UInt64 | None = Field(None, alias="ProjectId")
     activity_id: Int64 | None = Field(None, alias="ActivityId")
     read_only_group_id: str | None = Field(None, alias="ReadOnlyGroupId")
-    tag_list: Annotated[list[Tag] | None, BeforeValidator(_one_or_many)] = Field(None, alias="TagList")
-    security_group_ids: list[str] | None = Field(None, alias="SecurityGroupIds")
+    tag_list: Annotated[list[Tag] | None, BeforeValidator(_one_or_many)] = Field(
+        None, alias="TagList", max_length=MAX_TAGS
+    )
+    security_group_ids: list[str] | None = Field(None, alias="SecurityGroupIds", max_length=MAX_SECURITY_GROUPS)
     need_support_ipv6: UInt64 | None = Field(None, alias="NeedSupportIpv6")
     name: str | None = Field(None, alias="Name")
     db_version: str | None = Field(None, alias="DBVersion")
@@ -246,7 +277,7 @@ class CreateReadOnlyDBInstanceRequest(TencentModel):
     db_kernel_version: str | None = Field(None, alias="DBKernelVersion")
     dedicated_cluster_id: str | None = Field(None, alias="DedicatedClusterId")
     deletion_protection: bool | None = Field(None, alias="DeletionProtection")
-    tags: list[Tag] | None = Field(None, alias="Tags")
+    tags: list[Tag] | None = Field(None, alias="Tags", max_length=MAX_TAGS)
     billing_parameters: str | None = Field(None, alias="BillingParameters")
     dry_run: bool = Field(False, alias="DryRun")
 
@@ -264,14 +295,14 @@ class CreateReadOnlyGroupRequest(TencentModel):
     max_replay_lag: UInt64 | None = Field(None, alias="MaxReplayLag")
     max_replay_latency: UInt64 | None = Field(None, alias="MaxReplayLatency")
     min_delay_eliminate_reserve: UInt64 | None = Field(None, alias="MinDelayEliminateReserve")
-    security_group_ids: list[str] | None = Field(None, alias="SecurityGroupIds")
+    security_group_ids: list[str] | None = Field(None, alias="SecurityGroupIds", max_length=MAX_SECURITY_GROUPS)
     dry_run: bool = Field(False, alias="DryRun")
 
 
 class DescribeReadOnlyGroupsRequest(TencentModel):
     """DescribeReadOnlyGroups. Filters: ``db-master-instance-id``, ``read-only-group-id``."""
 
-    filters: list[Filter] | None = Field(None, alias="Filters")
+    filters: list[Filter] | None = Field(None, alias="Filters", max_length=MAX_FILTERS)
     page_size: Int64 | None = Field(None, alias="PageSize")
     page_number: Int64 | None = Field(None, alias="PageNumber")
     order_by: str | None = Field(None, alias="OrderBy")
@@ -362,20 +393,20 @@ class RenewInstanceRequest(TencentModel):
     db_instance_id: str = Field(alias="DBInstanceId")
     period: Int64 = Field(alias="Period")
     auto_voucher: Int64 | None = Field(None, alias="AutoVoucher")
-    voucher_ids: list[str] | None = Field(None, alias="VoucherIds")
+    voucher_ids: list[str] | None = Field(None, alias="VoucherIds", max_length=MAX_VOUCHERS)
 
 
 class SetAutoRenewFlagRequest(TencentModel):
     """SetAutoRenewFlag: 0 renew by hand, 1 renew automatically, 2 do not renew."""
 
-    db_instance_id_set: list[str] = Field(alias="DBInstanceIdSet")
+    db_instance_id_set: list[str] = Field(alias="DBInstanceIdSet", max_length=MAX_IDS)
     auto_renew_flag: Int64 = Field(alias="AutoRenewFlag")
 
 
 class DescribeOrdersRequest(TencentModel):
     """DescribeOrders: orders by deal name (``DealNames`` of the create and renew answers)."""
 
-    deal_names: list[str] = Field(alias="DealNames")
+    deal_names: list[str] = Field(alias="DealNames", max_length=MAX_IDS)
 
 
 #: Action name -> request model, for every action this module covers.

@@ -36,7 +36,7 @@ EMPTY_DIRS = (
 
 # A file removed by the running source between cp's listing and its copy: the backup window makes
 # that harmless (WAL replay recreates whatever matters), exactly as pg_basebackup tolerates it.
-_VANISHED = re.compile(r"^cp: (cannot stat|cannot open|error reading) .*: No such file or directory$")
+_VANISHED = re.compile(r"cp: (cannot stat|cannot open|error reading) .*: No such file or directory")
 
 
 def supports_reflink(directory: Path, runner: Runner, owner: OsUser) -> bool:
@@ -101,6 +101,6 @@ def _cp(runner: Runner, argv: list[str], *, step: str, strict: bool = False) -> 
     if done.returncode == 0:
         return
     problems = [line for line in done.stderr.splitlines() if line.strip()]
-    if not strict and problems and all(_VANISHED.match(line) for line in problems):
+    if not strict and problems and all(_VANISHED.fullmatch(line) for line in problems):
         return
     raise EngineError(step, f"cp exited with code {done.returncode}", done.output_tail)

@@ -55,6 +55,7 @@ from openrds.engine.local.files import (
     SUPERUSER,
     atomic_write,
     conninfo,
+    read_only_in,
     render_pg_hba,
     render_postgresql_conf,
     render_standby_conf,
@@ -80,8 +81,10 @@ from openrds.engine.wait import wait_until
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Roles the tenant's admin is given instead of superuser (see DESIGN.md, "Decisions").
-ADMIN_ROLES = ("pg_monitor", "pg_signal_backend", "pg_checkpoint", "pg_read_all_data", "pg_write_all_data")
+# Roles the tenant's admin is given instead of superuser (see DESIGN.md, "Decisions"). Not
+# pg_read_all_data / pg_write_all_data: it reaches its accounts' data by membership of each account
+# (`sql.let_admin_reach`), never `pg_authid` (docs/trust-model.md).
+ADMIN_ROLES = ("pg_monitor", "pg_signal_backend", "pg_checkpoint")
 # From 16 on, CREATEROLE needs ADMIN OPTION on a role to grant it (see `LocalDriver`).
 SAFE_CREATEROLE_MAJOR = 16
 RESERVED_ROLES = frozenset({SUPERUSER, REPLICATION_USER, "postgres", "public"})
@@ -317,6 +320,7 @@ class LocalDriver:
                 ),
                 member_of=ADMIN_ROLES,
             )
+            sql.set_admin_defaults(conn, request.admin_user)
         self.layout.write_meta(meta.with_(creation="complete"), self.os_user)
 
     def create_replicas(self, requests: Sequence[ReplicaRequest]) -> Sequence[ServerInfo]:
@@ -564,12 +568,14 @@ class LocalDriver:
         """Start a stopped server and wait until it accepts connections; no-op when running.
 
         Also recovers from a killed postmaster: waits for (or ends) its orphaned children and
-        ignores its stale ``postmaster.pid``.
+        ignores its stale ``postmaster.pid``. A primary made by an older OpenRDS loses its admin's
+        credential-reading roles here (`_confine_admin`).
         :raises ServerNotFound: no such server.
         :raises EngineError: pg_ctl failed or timed out (with the tail of the server log).
         """
         meta = self._complete_meta(instance_id)
         self._start(meta)
+        self._confine_admin(meta)
         return self._info(meta)
 
     def _start(self, meta: ServerMeta) -> None:
@@ -689,10 +695,11 @@ class LocalDriver:
         )
 
     def restart(self, instance_id: str) -> ServerInfo:
-        """Stop then start; returns when it accepts connections again."""
+        """Stop then start; returns when it accepts connections again (see `start`)."""
         meta = self._complete_meta(instance_id)
         self._stop(meta.instance_id, meta.major_version)
         self._start(meta)
+        self._confine_admin(meta)
         return self._info(meta)
 
     def destroy(self, instance_id: str) -> None:
@@ -913,6 +920,43 @@ class LocalDriver:
         the service). Half-created directories are not servers; `destroy` removes them."""
         return [self._info(meta) for meta in self.layout.all_meta() if meta.complete]
 
+    # ------------------------------------------------------------------ storage
+
+    def disk_usage(self, instance_id: str) -> int:
+        """The apparent size of every file under the server's data directory (WAL included; the log
+        and passfiles beside it are the service's, not the tenant's). Symbolic links are not followed;
+        files that vanish during the walk are skipped.
+
+        :raises ServerNotFound: no such server.
+        """
+        self._complete_meta(instance_id)
+        return _tree_bytes(self.layout.data(instance_id))
+
+    def set_read_only(self, instance_id: str, read_only: bool) -> bool:
+        """``default_transaction_read_only`` through ``ALTER SYSTEM`` and a reload (`sql.set_read_only`);
+        the current state is read from postgresql.auto.conf, so an unchanged server costs one file read.
+        Replicas made later drop it from their copy (`strip_standby_settings`); the engine's own
+        sessions stay writable (`sql.connect`).
+
+        :raises ServerNotFound: no such server.
+        :raises EngineError: a change is needed and the server is not reachable (transient).
+        """
+        meta = self._complete_meta(instance_id)
+        auto_conf = self.layout.data(instance_id) / "postgresql.auto.conf"
+        try:
+            current = read_only_in(auto_conf.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            current = False
+        if current is read_only:
+            return False
+        try:
+            with self._connect(meta) as conn:
+                sql.set_read_only(conn, read_only)
+        except psycopg.OperationalError as exc:
+            raise EngineError("read-only mode", f"{instance_id} is not reachable: {exc}", transient=True) from None
+        log.info("%s: new transactions are %s", instance_id, "read-only" if read_only else "writable again")
+        return True
+
     # ------------------------------------------------------------------ group endpoints (engine.local.haproxy)
 
     def endpoint_support(self) -> str:
@@ -981,6 +1025,20 @@ class LocalDriver:
 
     # ------------------------------------------------------------------ helpers
 
+    def _confine_admin(self, meta: ServerMeta) -> None:
+        """Bring a primary made before docs/trust-model.md to it: its admin (the only role those
+        versions gave `sql.DATA_ROLES`) loses them and gets `sql.set_admin_defaults`. One query when
+        there is nothing to do; replicas get it by replication."""
+        if meta.role is not ServerRole.PRIMARY:
+            return
+        try:
+            with self._connect(meta) as conn:
+                for admin in sql.revoke_data_roles(conn):
+                    sql.set_admin_defaults(conn, admin)
+                    log.info("%s: took %s from %s", meta.instance_id, ", ".join(sql.DATA_ROLES), admin)
+        except psycopg.Error as exc:
+            _reraise(exc, "confine admin")
+
     def _createrole(self, major: int) -> str:
         allowed = self.admin_createrole if self.admin_createrole is not None else major >= SAFE_CREATEROLE_MAJOR
         return "CREATEROLE" if allowed else "NOCREATEROLE"
@@ -1020,6 +1078,25 @@ class LocalDriver:
                 self.destroy(meta.instance_id)
             except Exception:  # keep undoing the others; the job layer's destroy will retry
                 log.exception("undo of %s failed", meta.instance_id)
+
+
+def _tree_bytes(root: Path) -> int:
+    """Sum of the sizes of the regular files under ``root`` (0 when it is missing)."""
+    total, pending = 0, [root]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue  # removed meanwhile (a dropped table, a recycled WAL segment)
+    return total
 
 
 def _check_admin(name: str, password: str) -> None:

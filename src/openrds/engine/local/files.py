@@ -110,13 +110,24 @@ def render_standby_conf(primary_conninfo: str, slot_name: str) -> str:
     )
 
 
-_AUTO_CONF_STANDBY_KEYS = re.compile(r"^\s*(primary_conninfo|primary_slot_name|restore_command)\s*=", re.MULTILINE)
+_AUTO_CONF_STANDBY_KEYS = re.compile(
+    r"^\s*(primary_conninfo|primary_slot_name|restore_command|default_transaction_read_only)\s*=", re.MULTILINE
+)
+_AUTO_CONF_READ_ONLY = re.compile(r"^\s*default_transaction_read_only\s*=\s*'?(on|true|yes|1)'?\s*$",
+                                  re.MULTILINE | re.IGNORECASE)
 
 
 def strip_standby_settings(auto_conf: str) -> str:
-    """postgresql.auto.conf without inherited standby settings.
+    """postgresql.auto.conf without settings inherited from the source of a copy.
 
     A copy of a standby carries its source's ``primary_conninfo``/``primary_slot_name``; as
-    postgresql.auto.conf is read last they would override this server's own standby.conf.
+    postgresql.auto.conf is read last they would override this server's own standby.conf. A copy of
+    a primary whose storage is full carries its read-only mode (``default_transaction_read_only``),
+    which is the source's state, not the copy's (it would stay read-only once promoted).
     """
     return "".join(line for line in auto_conf.splitlines(keepends=True) if not _AUTO_CONF_STANDBY_KEYS.match(line))
+
+
+def read_only_in(auto_conf: str) -> bool:
+    """Whether postgresql.auto.conf sets ``default_transaction_read_only`` on (as ``ALTER SYSTEM`` writes it)."""
+    return _AUTO_CONF_READ_ONLY.search(auto_conf) is not None

@@ -396,7 +396,9 @@ class HaproxyEndpoints:
 
     def _reserve(self, endpoint_id: str) -> EndpointMeta:
         """A port from the servers' range, recorded in a new endpoint directory (one lock)."""
-        self.dir.mkdir(exist_ok=True, mode=0o755)
+        self.dir.mkdir(exist_ok=True)
+        # Enterable by HAProxy's OS user, not listable by others (mkdir's mode is filtered by the umask).
+        os.chmod(self.dir, 0o711)
         with self.ports.locked():
             port = self.ports.allocate(self._instance_ports() | self.recorded_ports())
             self.os_user.mkdir(self._home(endpoint_id))

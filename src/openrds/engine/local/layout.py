@@ -31,7 +31,7 @@ from openrds.engine.local.osuser import OsUser
 META_FILE = "server.json"
 META_VERSION = 1
 # An instance id names a directory, a slot and a cluster_name: keep it to a safe alphabet.
-_INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")  # fullmatch: "$" would allow a final "\n"
 _SLOT_UNSAFE = re.compile(r"[^a-z0-9_]")
 SOCKET_PATH_MAX = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux
 
@@ -42,7 +42,7 @@ def check_instance_id(instance_id: str) -> str:
     :raises EngineError: it is empty, too long, or holds characters other than letters, digits,
         ``-``, ``_`` and ``.``.
     """
-    if not _INSTANCE_ID.match(instance_id):
+    if not _INSTANCE_ID.fullmatch(instance_id):
         raise EngineError("validate", f"invalid instance id {instance_id!r}: letters, digits, '-', '_', '.'; max 63")
     return instance_id
 
@@ -147,7 +147,7 @@ class Layout:
         """Every instance directory (complete or not), sorted."""
         if not self.instances.is_dir():
             return []
-        return sorted(p.name for p in self.instances.iterdir() if p.is_dir() and _INSTANCE_ID.match(p.name))
+        return sorted(p.name for p in self.instances.iterdir() if p.is_dir() and _INSTANCE_ID.fullmatch(p.name))
 
     def all_meta(self) -> list[ServerMeta]:
         """The meta of every instance directory that has one (complete or pending)."""

@@ -20,7 +20,8 @@ CONNECT_TIMEOUT = 5
 
 
 def connect(socket_dir: Path, port: int, passfile: Path, *, user: str, dbname: str = "postgres") -> psycopg.Connection:
-    """An autocommit connection over the unix socket, authenticated through ``passfile``.
+    """An autocommit connection over the unix socket, authenticated through ``passfile``. Its
+    transactions are writable even on a server set read-only for its storage (`set_read_only`).
 
     :raises psycopg.OperationalError: the server is not reachable or refuses the login.
     """
@@ -33,7 +34,19 @@ def connect(socket_dir: Path, port: int, passfile: Path, *, user: str, dbname: s
         connect_timeout=CONNECT_TIMEOUT,
         application_name="openrds",
         autocommit=True,
+        options="-c default_transaction_read_only=off",
     )
+
+
+def set_read_only(conn: psycopg.Connection, read_only: bool) -> None:
+    """``default_transaction_read_only`` on (or back to its default, off) for every session, through
+    ``ALTER SYSTEM`` (postgresql.auto.conf: kept across restarts) and a reload (open sessions follow
+    from their next transaction, unless they set it themselves)."""
+    if read_only:
+        conn.execute("ALTER SYSTEM SET default_transaction_read_only = on")
+    else:
+        conn.execute("ALTER SYSTEM RESET default_transaction_read_only")
+    conn.execute("SELECT pg_catalog.pg_reload_conf()")
 
 
 def scram_verifier(conn: psycopg.Connection, user: str, password: str) -> str:
@@ -70,6 +83,63 @@ def ensure_role(
         grants = [sql.Identifier(g) for g in wanted if g in present]
         if grants:
             conn.execute(sql.SQL("GRANT {} TO {}").format(sql.SQL(", ").join(grants), sql.Identifier(name)))
+
+
+#: Predefined roles that act as if holding SELECT (resp. INSERT/UPDATE/DELETE) on every table, with
+#: no ACL check at all: pg_read_all_data reads ``pg_authid``, i.e. the SCRAM verifiers of every role
+#: (the service's superuser and replication role included), and no REVOKE on ``pg_authid`` stops it.
+#: No role a tenant uses holds them; see docs/trust-model.md.
+DATA_ROLES = ("pg_read_all_data", "pg_write_all_data")
+#: PostgreSQL 16 added createrole_self_grant (and ADMIN OPTION for CREATEROLE grants).
+SELF_GRANT_VERSION_NUM = 160000
+
+
+def let_admin_reach(conn: psycopg.Connection, admin: str, account: str) -> None:
+    """Make ``admin`` an (inheriting) member of ``account``: it reads, writes and manages everything
+    ``account`` owns or was granted, in every database, present and future. Idempotent.
+
+    This is how the tenant's admin reaches its users' data instead of through `DATA_ROLES`. Call it
+    for every account the service creates for the tenant (on 15, where the admin has no CREATEROLE,
+    that is every account); accounts the admin creates itself on 16+ are granted to it by the server
+    (`set_admin_defaults`). No ADMIN OPTION: the admin cannot pass the membership on.
+    """
+    conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(account), sql.Identifier(admin)))
+
+
+def set_admin_defaults(conn: psycopg.Connection, admin: str) -> None:
+    """On 16+: every role ``admin`` creates is granted to it with INHERIT and SET (the server
+    itself, through createrole_self_grant), so it reaches those accounts' data as `let_admin_reach`
+    does. Before 16 the admin creates no roles and this does nothing."""
+    if conn.info.server_version >= SELF_GRANT_VERSION_NUM:
+        conn.execute(
+            sql.SQL("ALTER ROLE {} SET createrole_self_grant = {}").format(
+                sql.Identifier(admin), sql.Literal("set, inherit")
+            )
+        )
+
+
+def revoke_data_roles(conn: psycopg.Connection) -> list[str]:
+    """Take `DATA_ROLES` from every role holding them directly; returns those roles, sorted.
+
+    Servers made by OpenRDS before docs/trust-model.md gave them to the tenant's admin; on those the
+    admin is the only holder. Writes, so only on a primary.
+    """
+    holders = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT DISTINCT m.rolname FROM pg_catalog.pg_auth_members a"
+            " JOIN pg_catalog.pg_roles g ON g.oid = a.roleid JOIN pg_catalog.pg_roles m ON m.oid = a.member"
+            " WHERE g.rolname = ANY(%s) ORDER BY 1",
+            (list(DATA_ROLES),),
+        )
+    ]
+    for holder in holders:
+        conn.execute(
+            sql.SQL("REVOKE {} FROM {}").format(
+                sql.SQL(", ").join(sql.Identifier(r) for r in DATA_ROLES), sql.Identifier(holder)
+            )
+        )
+    return holders
 
 
 def ensure_physical_slot(conn: psycopg.Connection, slot: str) -> None:
