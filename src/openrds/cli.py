@@ -172,8 +172,10 @@ def version() -> None:
 
 
 # --- admin ---------------------------------------------------------------------------------------
-def _identity(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+def _admin_store(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    """(settings, store, identity service) for the admin commands: the store brought to head."""
     from openrds.clock import SystemClock
+    from openrds.data_root import prepare
     from openrds.domain.catalogue import DEFAULT_REGIONS
     from openrds.persistence.db import open_engine, upgrade
     from openrds.persistence.uow import Store
@@ -181,11 +183,16 @@ def _identity(config: Path | None, data_dir: Path | None):  # type: ignore[no-un
     from openrds.services.secrets import SecretBox
 
     settings = _settings(config, data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare(settings.data_dir)
     engine = open_engine(settings.metadata_url)
     upgrade(engine)
+    store = Store(engine)
     box = SecretBox.from_key_file(settings.data_dir / "secret.key")
-    return IdentityService(Store(engine), box, SystemClock(), regions=tuple(r.name for r in DEFAULT_REGIONS))
+    return settings, store, IdentityService(store, box, SystemClock(), regions=tuple(r.name for r in DEFAULT_REGIONS))
+
+
+def _identity(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    return _admin_store(config, data_dir)[2]
 
 
 def _fail(exc: Exception) -> None:
@@ -302,24 +309,14 @@ def _billing(config: Path | None, data_dir: Path | None):  # type: ignore[no-unt
     import tomllib
 
     from openrds.clock import SystemClock
-    from openrds.domain.catalogue import DEFAULT_REGIONS, build_catalogue
-    from openrds.persistence.db import open_engine, upgrade
-    from openrds.persistence.uow import Store
+    from openrds.domain.catalogue import build_catalogue
     from openrds.services.billing import BillingService
-    from openrds.services.identity import IdentityService
-    from openrds.services.secrets import SecretBox
 
-    settings = _settings(config, data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = open_engine(settings.metadata_url)
-    upgrade(engine)
-    store = Store(engine)
+    settings, store, identity = _admin_store(config, data_dir)
     overrides = {}
     if settings.catalogue_file is not None:
         with settings.catalogue_file.open("rb") as handle:
             overrides = tomllib.load(handle)
-    box = SecretBox.from_key_file(settings.data_dir / "secret.key")
-    identity = IdentityService(store, box, SystemClock(), regions=tuple(r.name for r in DEFAULT_REGIONS))
     return identity, BillingService(store, build_catalogue([], overrides), SystemClock())
 
 
@@ -406,22 +403,10 @@ def issue_voucher(
 # --- quotas --------------------------------------------------------------------------------------
 def _quotas(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
     """(IdentityService, QuotaService) over the store; default limits from the settings (OPENRDS_QUOTA_*)."""
-    from openrds.clock import SystemClock
-    from openrds.domain.catalogue import DEFAULT_REGIONS
     from openrds.domain.quotas import Amounts
-    from openrds.persistence.db import open_engine, upgrade
-    from openrds.persistence.uow import Store
-    from openrds.services.identity import IdentityService
     from openrds.services.quotas import QuotaService
-    from openrds.services.secrets import SecretBox
 
-    settings = _settings(config, data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = open_engine(settings.metadata_url)
-    upgrade(engine)
-    store = Store(engine)
-    box = SecretBox.from_key_file(settings.data_dir / "secret.key")
-    identity = IdentityService(store, box, SystemClock(), regions=tuple(r.name for r in DEFAULT_REGIONS))
+    settings, store, identity = _admin_store(config, data_dir)
     defaults = Amounts(settings.quota_instances, settings.quota_ro_groups, settings.quota_storage_gb)
     return identity, QuotaService(store, defaults)
 

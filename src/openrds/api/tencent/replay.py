@@ -83,15 +83,36 @@ class SignatureUse:
     connection: str | None = None
 
 
-@dataclass(slots=True)
 class _Entry:
-    """What the memory keeps of one signature: its first use, and every (action, region) it served."""
+    """What the memory keeps of one signature: its first use, and any other (action, region) it served
+    (rare: only the first connection's calls within the grace add one). Slots and no dict for the
+    common case of one use: the memory holds up to :data:`MAX_ENTRIES` of these."""
 
-    tenant_id: str
-    connection: str | None
-    first_seen: float
-    #: (action, region) -> whether that action changes state; the first use first.
-    uses: dict[tuple[str, str | None], bool]
+    __slots__ = ("action", "changes_state", "connection", "first_seen", "more", "region", "tenant_id")
+
+    def __init__(self, use: SignatureUse, now: float) -> None:
+        self.tenant_id = sys.intern(use.tenant_id)
+        self.connection = use.connection
+        self.first_seen = now
+        # Interned: the vocabulary is small (actions, configured regions, tenants), the entries many.
+        self.action = sys.intern(use.action)
+        self.region = None if use.region is None else sys.intern(use.region)
+        self.changes_state = use.changes_state
+        self.more: dict[tuple[str, str | None], bool] | None = None
+
+    def served(self, action: str, region: str | None) -> bool | None:
+        """Whether (action, region) was served as a change (True) or a read (False); None: never."""
+        if (action, region) == (self.action, self.region):
+            return self.changes_state
+        return None if self.more is None else self.more.get((action, region))
+
+    def record(self, action: str, region: str | None, changes_state: bool) -> None:
+        if (action, region) == (self.action, self.region):
+            self.changes_state = self.changes_state or changes_state
+            return
+        if self.more is None:
+            self.more = {}
+        self.more[(sys.intern(action), region)] = bool(self.more.get((action, region))) or changes_state
 
 
 class SignatureMemory:
@@ -151,10 +172,9 @@ class SignatureMemory:
             held = self._per_tenant.get(use.tenant_id, 0)
             if len(self._uses) >= self._max_entries or held >= self._max_per_tenant:
                 raise too_many_signatures(self._window)
-            # Interned: the vocabulary is small (actions, configured regions, tenants), the entries many.
-            region = None if use.region is None else sys.intern(use.region)
-            tenant = sys.intern(use.tenant_id)
-            self._uses[key] = _Entry(tenant, use.connection, now, {(sys.intern(use.action), region): use.changes_state})
+            entry = _Entry(use, now)
+            tenant = entry.tenant_id
+            self._uses[key] = entry
             self._expiring.setdefault(valid_until, []).append(key)
             self._per_tenant[tenant] = held + 1
 
@@ -179,14 +199,12 @@ def _admit_again(entry: _Entry, use: SignatureUse, now: float) -> None:
     nothing else."""
     same_client = (entry.connection is not None and entry.connection == use.connection
                    and now - entry.first_seen <= SAME_CLIENT_GRACE_SECONDS)
-    pair = (use.action, use.region)
-    served = entry.uses.get(pair)
+    served = entry.served(use.action, use.region)
     if same_client:
-        entry.uses[(sys.intern(use.action), use.region)] = bool(served) or use.changes_state
+        entry.record(use.action, use.region, use.changes_state)
         return
     if served is None:
-        action, region = next(iter(entry.uses))
-        was = f"{action} in {region or '(no region)'}"
+        was = f"{entry.action} in {entry.region or '(no region)'}"
         raise signature_reused(
             Text(
                 f"this signature was already used for {was}; a signature is bound to the action and "
