@@ -300,9 +300,9 @@ def serve_without_replay_check() -> None:
     import functools
 
     from openrds import cli
-    from openrds.api.tencent import protocol, routes
+    from openrds.api.tencent import handlers, protocol
 
-    routes.TencentApi = functools.partial(protocol.TencentApi, replay_check=False)  # type: ignore[misc]
+    handlers.TencentApi = functools.partial(protocol.TencentApi, replay_check=False)  # type: ignore[misc]
     sys.argv = ["openrds", "serve"]
     cli.main()
 

@@ -175,12 +175,12 @@ def version() -> None:
 def _admin_store(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
     """(settings, store, identity service) for the admin commands: the store brought to head."""
     from openrds.clock import SystemClock
+    from openrds.crypto import SecretBox
     from openrds.data_root import prepare
     from openrds.domain.catalogue import DEFAULT_REGIONS
     from openrds.persistence.db import open_engine, upgrade
     from openrds.persistence.uow import Store
     from openrds.services.identity import IdentityService
-    from openrds.services.secrets import SecretBox
 
     settings = _settings(config, data_dir)
     prepare(settings.data_dir)

@@ -12,26 +12,27 @@ from datetime import timedelta
 
 from openrds import data_root
 from openrds.clock import Clock, SystemClock
+from openrds.crypto import SecretBox
 from openrds.domain.catalogue import Catalogue, Version, build_catalogue
 from openrds.domain.quotas import Amounts
 from openrds.engine.driver import Driver
-from openrds.jobs.endpoints import GroupEndpoints
 from openrds.jobs.kinds import KINDS, JobEnv, is_transient
 from openrds.jobs.runner import JobQueue, JobRunner
-from openrds.jobs.slots import SlotWatch
-from openrds.jobs.storage import StorageWatch
-from openrds.jobs.supervisor import Supervisor
 from openrds.monitoring.monitor import ReplicationMonitor
 from openrds.periodic import Periodic
 from openrds.persistence.db import open_engine, upgrade
 from openrds.persistence.uow import Store
-from openrds.services.billing import BillingLoop, BillingService
+from openrds.reconcile.billing_round import BillingLoop
+from openrds.reconcile.group_endpoints import GroupEndpoints
+from openrds.reconcile.slot_watch import SlotWatch
+from openrds.reconcile.storage_watch import StorageWatch
+from openrds.reconcile.supervisor import Supervisor
+from openrds.services.billing import BillingService
 from openrds.services.groups import GroupService
 from openrds.services.identity import IdentityService
 from openrds.services.instances import InstanceService
 from openrds.services.jobs import JobService
 from openrds.services.quotas import QuotaService
-from openrds.services.secrets import SecretBox
 from openrds.services.signin import PasswordSignIn
 from openrds.settings import Settings
 

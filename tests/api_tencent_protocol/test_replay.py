@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from openrds.api.tencent import routes, schemas
+from openrds.api.tencent import handlers, schemas
 from openrds.api.tencent.errors import TencentApiError
 from openrds.api.tencent.protocol import Action, ActionContext, TencentApi
 from openrds.api.tencent.replay import SignatureMemory, SignatureUse
@@ -206,8 +206,8 @@ def test_the_same_client_gets_no_grace_after_it() -> None:
 
 def test_the_registry_declares_every_describe_and_inquiry_a_read() -> None:
     names = set(schemas.REQUEST_MODELS)
-    assert {n for n in names if n.startswith(("Describe", "Inquiry"))} == routes.READS
-    assert routes.STORE_READS <= routes.READS
+    assert {n for n in names if n.startswith(("Describe", "Inquiry"))} == handlers.READS
+    assert handlers.STORE_READS <= handlers.READS
 
 
 # --- the memory itself (injected clock) ----------------------------------------------------------

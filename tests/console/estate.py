@@ -23,6 +23,7 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tests.support.service import SECRET_ID, SECRET_KEY, RunningService, wait_for
 
 from openrds.clock import SystemClock
+from openrds.crypto import SecretBox
 from openrds.domain.ids import READONLY_PREFIX, new_uuid, short_code
 from openrds.domain.model import Instance
 from openrds.domain.states import Health, Lifecycle, MemberStatus
@@ -32,7 +33,6 @@ from openrds.jobs.runner import JobQueue
 from openrds.persistence.db import open_engine
 from openrds.persistence.uow import Store
 from openrds.services.identity import IdentityService
-from openrds.services.secrets import SecretBox
 
 REGION = "ap-beijing"
 ZONE = "ap-beijing-4"

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from openrds.clock import SystemClock
+from openrds.crypto import SecretBox, verify_password
 from openrds.persistence.db import open_engine, upgrade
 from openrds.persistence.uow import Store
 from openrds.services.bootstrap import CREDENTIALS_FILE, bootstrap
 from openrds.services.identity import IdentityService
-from openrds.services.secrets import SecretBox, verify_password
 
 
 def _mode(path: Path) -> int:

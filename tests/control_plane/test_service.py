@@ -42,11 +42,11 @@ from tests.support.service import (
 )
 
 from openrds.clock import SystemClock
+from openrds.crypto import SecretBox
 from openrds.persistence.db import open_engine
 from openrds.persistence.uow import Store
 from openrds.services.bootstrap import CREDENTIALS_FILE
 from openrds.services.identity import IdentityService
-from openrds.services.secrets import SecretBox
 
 REGION = "ap-beijing"
 START_TIMEOUT = 60

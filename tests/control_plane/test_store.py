@@ -18,6 +18,7 @@ from sqlalchemy import event, text
 from tests.support.service import wait_for
 
 from openrds.clock import ManualClock
+from openrds.crypto import SecretBox, token_hash, verify_password
 from openrds.domain.errors import StoreBusy
 from openrds.domain.model import Network, Project, Tag
 from openrds.domain.money import LedgerKind
@@ -26,7 +27,6 @@ from openrds.persistence.db import open_engine
 from openrds.persistence.uow import Store, write_wait
 from openrds.persistence.version import Remembered
 from openrds.services.identity import IdentityService
-from openrds.services.secrets import SecretBox, token_hash, verify_password
 
 from . import factories as f
 from .conftest import Backend

@@ -24,7 +24,7 @@ from openrds.domain.model import Instance
 from openrds.engine.driver import ReplicaRequest
 from openrds.engine.local import LocalDriver
 from openrds.engine.local.files import read_only_in
-from openrds.jobs.storage import StorageWatch
+from openrds.reconcile.storage_watch import StorageWatch
 from openrds.settings import Settings
 
 from .conftest import SMALL, admin_connect, cleanup, eventually, major, make_root, primary_request

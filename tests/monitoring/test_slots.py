@@ -18,8 +18,8 @@ from openrds.domain import slots
 from openrds.domain.model import Instance
 from openrds.domain.slots import SlotState
 from openrds.domain.states import Lifecycle
-from openrds.jobs.slots import SlotWatch
 from openrds.monitoring.snapshot import Snapshot
+from openrds.reconcile.slot_watch import SlotWatch
 from openrds.settings import Settings
 
 UP = "postgres-up"

@@ -76,7 +76,7 @@ def create_app(container: Container, *, manage_background: bool = True) -> OpenR
                              "postgresql": [v.full for v in container.catalogue.versions]})
 
     from openrds.api.huawei import routes as huawei_routes
-    from openrds.api.tencent import routes as tencent_routes
+    from openrds.api.tencent import handlers as tencent_handlers
 
     app.include_router(huawei_routes.build(container))
 
@@ -86,6 +86,6 @@ def create_app(container: Container, *, manage_background: bool = True) -> OpenR
 
     app.state.metrics = metrics.install(container)
     app.state.console = console.mount(app, container, app.state.metrics)
-    app.state.tencent = tencent_routes.build(container)
+    app.state.tencent = tencent_handlers.build(container)
     app.state.metrics.collector.answer_caches["tencent"] = app.state.tencent.answers
     return OpenRDSApp(app.state.tencent, app, app.state.metrics.requests)

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from openrds.clock import Clock
+from openrds.crypto import SecretBox
 from openrds.domain.catalogue import Catalogue
 from openrds.domain.model import Instance
 from openrds.domain.states import ChargeType, Health, Lifecycle
 from openrds.engine.driver import Driver, EngineError, PrimaryRequest, ReplicaRequest, ServerInfo, ServerSpec
 from openrds.jobs.model import JobContext, JobKind, Kind, Step
 from openrds.persistence.uow import Store
-from openrds.services.secrets import SecretBox
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """Counting API requests: a pure ASGI middleware that times every HTTP request and, when an API face
-tagged it (``openrds.api.metrics.tag_call``), records it by face, action and error code."""
+tagged it (``openrds.metrics.calls.tag_call``), records it by face, action and error code."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from openrds.api.metrics import call_of
+from openrds.metrics.calls import call_of
 from openrds.metrics.stats import HistogramSet
 
 

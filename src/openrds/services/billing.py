@@ -42,7 +42,6 @@ from openrds.domain.money import Account, Bill, IsolationReason, LedgerEntry, Le
 from openrds.domain.states import ChargeType, Lifecycle, Operation, Role, allowed, ensure_allowed
 from openrds.jobs.model import Kind
 from openrds.jobs.runner import JobQueue
-from openrds.periodic import Periodic
 from openrds.persistence.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -566,18 +565,3 @@ class BillingService:
                            params={"from": previous.value})
         uow.events.add(tenant_id, instance.id, f"billing.{kind}", message, now)
         log.info("billing: %s %s", instance.code, message)
-
-
-class BillingLoop:
-    """Runs :meth:`BillingService.tick` every ``interval`` seconds on a background thread (started and
-    stopped with the service). Each round works from stored times, so the first round after the
-    service was down charges and isolates exactly what the missed rounds would have."""
-
-    def __init__(self, billing: BillingService, interval: float = 60.0) -> None:
-        self._loop = Periodic("billing", interval, billing.tick)
-
-    def start(self) -> None:
-        self._loop.start()
-
-    def stop(self) -> None:
-        self._loop.stop()

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from openrds.clock import Clock
+from openrds.crypto import DUMMY_HASH, SecretBox, hash_password, token_hash, verify_password
 from openrds.domain.errors import AuthenticationFailed, Forbidden, InvalidInput, NotFound
 from openrds.domain.ids import new_project_id, new_uuid
 from openrds.domain.model import ApiKey, IamUser, Project, Tenant
 from openrds.persistence.uow import Store
-from openrds.services.secrets import DUMMY_HASH, SecretBox, hash_password, token_hash, verify_password
 
 
 @dataclass(frozen=True, slots=True)

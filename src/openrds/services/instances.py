@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from openrds.clock import Clock
+from openrds.crypto import SecretBox
 from openrds.domain import rules
 from openrds.domain.catalogue import Catalogue, Spec
 from openrds.domain.errors import (
@@ -33,7 +34,6 @@ from openrds.jobs.runner import JobQueue
 from openrds.persistence.uow import Store, UnitOfWork
 from openrds.services.billing import BillingService, Payment, Placed
 from openrds.services.quotas import QuotaService
-from openrds.services.secrets import SecretBox
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +196,7 @@ class InstanceService:
         self._store = store
         self._quotas = quotas
         self._catalogue = catalogue
-        self._jobs = jobs
+        self._queue = jobs
         self._billing = billing
         self._box = box
         self._clock = clock
@@ -249,7 +249,7 @@ class InstanceService:
             repo = uow.instances(tenant_id)
             for instance in instances:
                 repo.add(instance)
-            job = self._jobs.submit(
+            job = self._queue.submit(
                 uow,
                 kind=Kind.CREATE_PRIMARIES,
                 tenant_id=tenant_id,
@@ -257,7 +257,7 @@ class InstanceService:
                 # The admin password waits for the job sealed, never in plain text in the store.
                 params={"admin_password": self._box.seal(order.admin_password), "port": order.port},
             )
-        self._jobs.notify()
+        self._queue.notify()
         return Created(instances, job, placed)
 
     def create_readonly(self, tenant_id: str, order: ReadOnlyOrder) -> Created:
@@ -336,14 +336,14 @@ class InstanceService:
             repo = uow.instances(tenant_id)
             for instance in instances:
                 repo.add(instance)
-            job = self._jobs.submit(
+            job = self._queue.submit(
                 uow,
                 kind=Kind.CREATE_REPLICAS,
                 tenant_id=tenant_id,
                 instance_ids=[i.id for i in instances],
                 params={"source_id": master.id},
             )
-        self._jobs.notify()
+        self._queue.notify()
         return Created(tuple(instances), job, placed)
 
     # --- read ------------------------------------------------------------------------------
@@ -441,7 +441,7 @@ class InstanceService:
             for instance in targets:
                 repo.save(replace(instance, lifecycle=during, updated_at=self._clock.now()))
                 jobs.append(
-                    self._jobs.submit(
+                    self._queue.submit(
                         uow,
                         kind=kind,
                         tenant_id=tenant_id,
@@ -449,7 +449,7 @@ class InstanceService:
                         params={"from": instance.lifecycle.value},
                     )
                 )
-        self._jobs.notify()
+        self._queue.notify()
         return jobs
 
     def restart(self, tenant_id: str, identifier: str) -> Job:

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from openrds.api.huawei import errors
-from openrds.api.metrics import tag_call
 from openrds.domain.errors import AuthenticationFailed, Forbidden, OpenRDSError, SignInLocked
+from openrds.metrics.calls import tag_call
 
 log = logging.getLogger(__name__)
 

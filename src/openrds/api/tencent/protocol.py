@@ -74,8 +74,6 @@ from pydantic_core import ErrorDetails
 from starlette.types import Message, Receive, Scope, Send
 
 from openrds.api.answers import AnswerCache
-from openrds.api.metrics import UNKNOWN as UNKNOWN_ACTION
-from openrds.api.metrics import tag_call
 from openrds.api.tencent.auth import ApiKeyLookup, Caller, SignedRequest, authenticate
 from openrds.api.tencent.errors import (
     Language,
@@ -97,6 +95,8 @@ from openrds.api.tencent.errors import (
 )
 from openrds.api.tencent.replay import SignatureMemory, SignatureUse
 from openrds.domain.errors import OpenRDSError
+from openrds.metrics.calls import UNKNOWN as UNKNOWN_ACTION
+from openrds.metrics.calls import tag_call
 
 logger = logging.getLogger(__name__)
 
@@ -493,7 +493,7 @@ class TencentApi:
             headers.setdefault(raw_name.decode("latin-1").lower(), raw_value.decode("latin-1"))
         language = _language(headers.get("x-tc-language"))
         action_name = headers.get("x-tc-action", "").strip()
-        # For the request metrics (openrds.api.metrics): only known action names, so labels stay bounded.
+        # For the request metrics (openrds.metrics.calls): only known action names, so labels stay bounded.
         label = action_name if action_name in self._actions else UNKNOWN_ACTION
         try:
             members = await self._serve(scope, receive, headers, request_id, language)
