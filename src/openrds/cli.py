@@ -35,9 +35,9 @@ def _private_files() -> None:
     os.umask(0o077)
 
 
-def _settings(config: Path | None, data_dir: Path | None, **overrides: object) -> Settings:
+def _settings(config: Path | None, data_dir: Path | None, listen: str | None = None) -> Settings:
     try:
-        return load_settings(config, data_dir=data_dir, **overrides)
+        return load_settings(config, data_dir=data_dir, listen=listen)
     except Exception as exc:  # a bad setting is the operator's to fix: say which, no traceback
         console.print(f"[red]invalid settings:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -27,11 +27,12 @@ from openrds.reconcile.group_endpoints import GroupEndpoints
 from openrds.reconcile.slot_watch import SlotWatch
 from openrds.reconcile.storage_watch import StorageWatch
 from openrds.reconcile.supervisor import Supervisor
-from openrds.services.billing import BillingService
+from openrds.services.billing import BillingService, Cashier
 from openrds.services.groups import GroupService
 from openrds.services.identity import IdentityService
 from openrds.services.instances import InstanceService
 from openrds.services.jobs import JobService
+from openrds.services.lifecycle import LifecycleService
 from openrds.services.quotas import QuotaService
 from openrds.services.signin import PasswordSignIn
 from openrds.settings import Settings
@@ -111,12 +112,15 @@ def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | No
             overrides = tomllib.load(handle)
     catalogue = build_catalogue([Version(v.major, v.full) for v in driver.versions()], overrides)
     queue = JobQueue(KINDS, clock)
-    billing = BillingService(store, catalogue, clock, queue, retention=timedelta(days=settings.retention_days),
+    cashier = Cashier(store, catalogue, clock)
+    # Every change of an instance's state - the APIs', the console's, the billing round's - goes through it.
+    lifecycle = LifecycleService(store, queue, cashier, clock)
+    billing = BillingService(store, catalogue, clock, lifecycle, retention=timedelta(days=settings.retention_days),
                              arrears_grace=timedelta(hours=settings.arrears_grace_hours))
     identity = IdentityService(store, box, clock, regions=tuple(r.name for r in catalogue.regions),
                                token_ttl=timedelta(hours=settings.token_ttl_hours))
     quotas = QuotaService(store, Amounts(settings.quota_instances, settings.quota_ro_groups, settings.quota_storage_gb))
-    instances = InstanceService(store, catalogue, queue, billing, box, clock, quotas,
+    instances = InstanceService(store, catalogue, queue, cashier, lifecycle, box, clock, quotas,
                                 max_readonly_per_master=settings.max_readonly_per_master, port_range=settings.ports)
     # Read-only group endpoints: pushed to on every group change, reconciled and evicted each monitor round.
     endpoints = GroupEndpoints(store, driver, clock, evict_after=settings.group_evict_samples,

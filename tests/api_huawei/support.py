@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +19,7 @@ REPLICA_FLAVOR = "rds.pg.s1.large.rr"
 VPC = "490a4a08-ef4b-44c5-94be-3051ef9e4fce"
 SUBNET = "0e2eda62-1d42-4d64-a9d1-4e9aa9cd994f"
 SECURITY_GROUP = "2a1f7fc8-3307-42a7-aa6f-42c8b9b8f8c5"
-# Scales every wait, for slow machines.
-TIMEOUT_FACTOR = float(os.environ.get("OPENRDS_TEST_TIMEOUT_FACTOR", "1"))
-CREATE_TIMEOUT = 120 * TIMEOUT_FACTOR
+CREATE_TIMEOUT = 120  # scaled for slow machines by `wait_for`
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

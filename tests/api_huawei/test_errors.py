@@ -1,5 +1,5 @@
-"""Every error of the Huawei face, in both languages (``X-Language: en-us`` and ``zh-cn``), against a
-real `openrds serve` that allows one read replica per master."""
+"""Every error of the Huawei face, in both languages (``X-Language: en-us`` and ``zh-cn``), against the
+whole service (in this process, over the fake engine) allowing one read replica per master."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.support.service import RunningService, running_service
+from tests.fakes.driver import FakeDriver
+from tests.support.in_process import InProcessService, in_process_service
+from tests.support.service import RunningService
 
 from .support import REPLICA_FLAVOR, Rds, assert_error, primary_body
-
-pytestmark = pytest.mark.slow
 
 LANGUAGES = ("en-us", "zh-cn")
 
 
 @pytest.fixture(scope="module")
-def service() -> Iterator[RunningService]:
-    with running_service({"OPENRDS_MAX_READONLY_PER_MASTER": "1"}) as running:
+def service() -> Iterator[InProcessService]:
+    with in_process_service(driver=FakeDriver(), max_readonly_per_master=1) as running:
         yield running
 
 
@@ -30,25 +30,31 @@ def rds(service: RunningService) -> Rds:
 
 
 @pytest.fixture(scope="module")
-def early(rds: Rds) -> dict[str, Any]:
+def early(service: InProcessService, rds: Rds) -> dict[str, Any]:
     """A master and a replica, with what the API answered while each was still being built:
-    replicas of a BUILD master, restart and delete of a BUILD replica (and of its master)."""
-    reply = rds.post("instances", primary_body("errors-master"))
-    assert reply.status_code == 202, reply.text
-    master_id = reply.json()["instance"]["id"]
-    master_job_id = reply.json()["instance"]["extendparam"]["jobs"][0]["id"]
-    replica_body = {"instance": {"name": "errors-rep", "flavorRef": REPLICA_FLAVOR, "replicaOf": master_id}}
-    answers: dict[str, Any] = {"master_id": master_id, "master_job_id": master_job_id}
-    answers["replica_of_building"] = {lang: rds.post("instances", replica_body, lang) for lang in LANGUAGES}
+    replicas of a BUILD master, restart and delete of a BUILD replica (and of its master). The fake
+    engine holds each create until those answers are in."""
+    driver = service.container.driver
+    assert isinstance(driver, FakeDriver)
+    with driver.hold("create_primary"):
+        reply = rds.post("instances", primary_body("errors-master"))
+        assert reply.status_code == 202, reply.text
+        master_id = reply.json()["instance"]["id"]
+        master_job_id = reply.json()["instance"]["extendparam"]["jobs"][0]["id"]
+        replica_body = {"instance": {"name": "errors-rep", "flavorRef": REPLICA_FLAVOR, "replicaOf": master_id}}
+        answers: dict[str, Any] = {"master_id": master_id, "master_job_id": master_job_id}
+        answers["replica_of_building"] = {lang: rds.post("instances", replica_body, lang) for lang in LANGUAGES}
     rds.wait_status(master_id, "ACTIVE")
-    reply = rds.post("instances", replica_body)
-    assert reply.status_code == 202, reply.text
-    replica_id = reply.json()["instance"]["id"]
-    answers["replica_id"] = replica_id
-    answers["restart_building"] = {lang: rds.post(f"instances/{replica_id}/action", {"restart": {}}, lang)
-                                   for lang in LANGUAGES}
-    answers["delete_building"] = {lang: rds.delete(f"instances/{replica_id}", lang) for lang in LANGUAGES}
-    answers["delete_master_of_building"] = {lang: rds.delete(f"instances/{master_id}", lang) for lang in LANGUAGES}
+    with driver.hold("create_replicas"):
+        reply = rds.post("instances", replica_body)
+        assert reply.status_code == 202, reply.text
+        replica_id = reply.json()["instance"]["id"]
+        answers["replica_id"] = replica_id
+        answers["restart_building"] = {lang: rds.post(f"instances/{replica_id}/action", {"restart": {}}, lang)
+                                       for lang in LANGUAGES}
+        answers["delete_building"] = {lang: rds.delete(f"instances/{replica_id}", lang) for lang in LANGUAGES}
+        answers["delete_master_of_building"] = {lang: rds.delete(f"instances/{master_id}", lang)
+                                                for lang in LANGUAGES}
     return answers
 
 

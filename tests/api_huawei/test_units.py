@@ -10,8 +10,7 @@ import pytest
 
 from openrds.api.huawei import errors, presenters
 from openrds.domain import errors as domain
-from openrds.domain.states import JobState, Lifecycle
-from openrds.jobs.model import Kind
+from openrds.domain.states import JobKind, JobState, Lifecycle
 
 DOMAIN_CLASSES = [c for _, c in inspect.getmembers(domain, inspect.isclass) if issubclass(c, domain.OpenRDSError)]
 
@@ -60,7 +59,7 @@ def test_language_of(header: str | None, language: str) -> None:
 def test_every_state_kind_and_job_state_is_presented() -> None:
     assert set(presenters.STATUSES) == set(Lifecycle)
     assert set(presenters.JOB_STATUSES) == set(JobState)
-    kinds = {v for k, v in vars(Kind).items() if k.isupper()}
+    kinds = {v for k, v in vars(JobKind).items() if k.isupper()}
     assert kinds <= set(presenters.JOB_NAMES)
 
 

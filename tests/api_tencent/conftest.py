@@ -15,7 +15,9 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from tests.support.service import RunningService, running_service  # noqa: E402
+from tests.fakes.driver import FakeDriver  # noqa: E402
+from tests.support.in_process import in_process_service  # noqa: E402
+from tests.support.service import RunningService  # noqa: E402
 
 from .sdk import POSTPAID, PREPAID, Api, Masters, SeedReplica, seed_example  # noqa: E402
 
@@ -30,11 +32,14 @@ def tccli_home() -> Iterator[Path]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-# --- one service and its masters, shared by every module of this package that does not bring its own
+# --- one service and its masters, shared by every module of this package that does not bring its own.
+# Their subject is the wire protocol and the rules behind it, not PostgreSQL: the service runs in this
+# process over the fake engine (`server_dirs` reads its servers). test_readonly_flow.py, which reads
+# and writes rows through the replicas, brings a real `openrds serve`.
 @pytest.fixture(scope="package")
 def service() -> Iterator[RunningService]:
-    with running_service() as running:
-        yield running
+    with in_process_service(driver=FakeDriver()) as running:
+        yield running  # type: ignore[misc]  # duck-types RunningService
 
 
 @pytest.fixture(scope="package")

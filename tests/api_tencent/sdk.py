@@ -23,6 +23,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.postgres.v20170312 import models, postgres_client
+from tests.fakes.driver import FakeDriver
 from tests.support.service import SECRET_ID, SECRET_KEY, RunningService, wait_for
 
 REGION = "ap-beijing"
@@ -134,7 +135,11 @@ def expect_error(code: str, call: Callable[[], Any], field: str | None = None) -
 
 
 def server_dirs(service: RunningService) -> set[str]:
-    """Names of the server directories under the data root (one per PostgreSQL server)."""
+    """Names of the server directories under the data root (one per PostgreSQL server); of a service
+    in this process over the fake engine, the fake's servers."""
+    container = getattr(service, "container", None)
+    if container is not None and isinstance(container.driver, FakeDriver):
+        return {s.instance_id for s in container.driver.servers()}
     root = service.data_dir / "instances"
     return {p.name for p in root.iterdir() if p.is_dir()} if root.exists() else set()
 

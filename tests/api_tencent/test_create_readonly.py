@@ -32,8 +32,6 @@ from .sdk import (
     server_dirs,
 )
 
-pytestmark = pytest.mark.slow
-
 
 def order(master: str, **changes: Any) -> dict[str, Any]:
     """A valid postpaid order for one read-only instance of ``master``; ``None`` removes a field."""

@@ -1,7 +1,8 @@
-"""Tenant quotas against a real `openrds serve`: exceeding one answers the face's documented code (Tencent
-``LimitExceeded`` through the official SDK, Huawei 400 ``RDS.5009`` curl-style) with a message naming
-the quota, and creates nothing; ``openrds admin set-quota`` changes them while the service runs and
-``show-quota`` shows limits and usage. (Races and the rule's corners: tests/control_plane/test_quotas.py.)"""
+"""Tenant quotas against the whole service (in this process, over the fake engine): exceeding one
+answers the face's documented code (Tencent ``LimitExceeded`` through the official SDK, Huawei 400
+``RDS.5009`` curl-style) with a message naming the quota, and creates nothing; ``openrds admin
+set-quota`` changes them while the service runs and ``show-quota`` shows limits and usage. (Races and
+the rule's corners: tests/control_plane/test_quotas.py.)"""
 
 from __future__ import annotations
 
@@ -12,20 +13,20 @@ from typing import Any
 
 import pytest
 from tests.api_huawei.support import Rds, assert_error, primary_body
-from tests.support.service import RunningService, running_service
+from tests.fakes.driver import FakeDriver
+from tests.support.in_process import in_process_service
+from tests.support.service import RunningService
 
 from .sdk import ADMIN_NAME, ADMIN_PASSWORD, POSTPAID, SPEC, ZONE, Api, expect_error, nothing_created
-
-pytestmark = pytest.mark.slow
 
 LANGUAGES = ("en-us", "zh-cn")
 
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[RunningService]:
-    quotas = {"OPENRDS_QUOTA_INSTANCES": "1", "OPENRDS_QUOTA_RO_GROUPS": "1", "OPENRDS_QUOTA_STORAGE_GB": "100"}
-    with running_service(quotas) as running:
-        yield running
+    # Quotas are records and rules, not PostgreSQL: the service in this process over the fake engine.
+    with in_process_service(driver=FakeDriver(), quota_instances=1, quota_ro_groups=1, quota_storage_gb=100) as running:
+        yield running  # type: ignore[misc]  # duck-types RunningService
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from .sdk import POSTPAID, SPEC, ZONE, Api, Masters, expect_error, nothing_created
-
-pytestmark = pytest.mark.slow
 
 
 def groups(api: Api, *filters: tuple[str, str]) -> dict[str, dict[str, Any]]:

@@ -15,12 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from tests.support.service import SECRET_ID, SECRET_KEY, RunningService, wait_for
 
 from .sdk import POSTPAID, SPEC, ZONE, Api, Masters, nothing_created
-
-pytestmark = pytest.mark.slow
 
 TCCLI = shutil.which("tccli", path=str(Path(sys.executable).parent)) or shutil.which("tccli")
 

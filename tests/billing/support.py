@@ -1,37 +1,35 @@
 """Helpers of the money tests.
 
 * :func:`offline_container`: the real composition root over a fresh store, its clock a
-  :class:`ManualClock`, nothing started and no engine (jobs are recorded, never run): fast tests of
-  the billing rules through the services.
-* :func:`in_process_service`: the whole service in this process (``container.build`` +
-  ``create_app`` served by uvicorn on a thread, on a free loopback port) with a manual clock and the
-  real engine, so tests move time forward through the official SDK instead of waiting. Everything it
-  starts is stopped and removed at the end, servers included.
+  :class:`ManualClock`, nothing started, its engine the in-memory `FakeDriver`: fast tests of the
+  billing rules through the services, whose jobs :func:`finish_jobs` runs for real.
+* :func:`in_process_service`: the whole service in this process (`tests.support.in_process`) with a
+  manual clock, over the real engine or the fake one, so tests move time forward through the
+  official SDK instead of waiting. Everything it starts is stopped and removed at the end.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import uvicorn
-from tests.support.service import destroy_servers, free_port, temp_root, wait_for
+from tests.fakes.driver import FakeDriver
+from tests.support.in_process import InProcessService
+from tests.support.in_process import in_process_service as serve_in_process
+from tests.support.service import temp_root, wait_for
 
-from openrds.api.app import create_app
 from openrds.clock import ManualClock
 from openrds.container import Container, build
-from openrds.domain.catalogue import Version
+from openrds.domain.model import Job
 from openrds.domain.money import LedgerEntry
 from openrds.domain.states import JobState
-from openrds.jobs.kinds import KINDS, JobEnv
-from openrds.jobs.model import JobContext
+from openrds.engine.driver import Driver
+from openrds.jobs.kinds import KINDS, JobEnv, is_transient
+from openrds.jobs.runner import JobRunner
 from openrds.services.instances import Created, PrimaryOrder
 from openrds.settings import Settings
 
@@ -42,18 +40,17 @@ MONTH_20GB = 18000 + 20 * 50  # pg.it.small2 with 20 GB, one month (catalogue de
 HOUR_20GB = 25 + 2  # the same, one hour
 
 
-class _NoEngine:
-    """A driver that only knows which versions exist: for tests that never run a job."""
-
-    def versions(self) -> list[Version]:
-        return [Version(16, "16.4"), Version(15, "15.8")]
+#: How long :func:`finish_jobs` waits for the jobs it runs (each takes milliseconds on the fake engine).
+JOBS_TIMEOUT = 30.0
 
 
 @contextmanager
 def offline_container(**settings: Any) -> Iterator[tuple[Container, ManualClock]]:
     root = temp_root()
     clock = ManualClock(T0)
-    container = build(Settings(data_dir=root / "data", **settings), clock=clock, driver=_NoEngine())  # type: ignore[arg-type]
+    # Every port is free to the fake (nothing binds): the property test makes hundreds of servers.
+    container = build(Settings(data_dir=root / "data", **settings), clock=clock,
+                      driver=FakeDriver(port_range=(1024, 65535)))
     try:
         yield container, clock
     finally:
@@ -76,14 +73,33 @@ def buy(c: Container, tenant_id: str, charge_type: str = PREPAID, *, period: int
 
 
 def finish_jobs(c: Container, clock: ManualClock) -> None:
-    """What the job runner would record: each pending job's bookkeeping (its last, "mark ..." step)."""
-    env = JobEnv(store=c.store, driver=c.driver, catalogue=c.catalogue, box=c.box, clock=clock)
+    """Run every unfinished job, step by step, through a `JobRunner` over the container's engine (the
+    fake), until none is left; each must succeed.
+
+    A runner of its own for each call, stopped at the end: between two calls jobs stay pending, so
+    a test sees the states a service shows while its jobs are queued. A step that fails transiently
+    would wait for a backoff on the manual clock, which only the test moves: that is a failure too.
+    """
     with c.store.read() as uow:
-        pending = [j for j in uow.jobs.unfinished()]
-    for job in pending:
-        KINDS[job.kind].steps[-1].do(JobContext(job, env, {}))
-        with c.store.write() as uow:
-            uow.jobs.save(replace(job, state=JobState.SUCCEEDED))
+        pending = [j.id for j in uow.jobs.unfinished()]
+    if not pending:
+        return
+    env = JobEnv(store=c.store, driver=c.driver, catalogue=c.catalogue, box=c.box, clock=clock)
+    runner = JobRunner(c.store, KINDS, env, clock, workers=4, poll_interval=0.01, is_transient=is_transient)
+
+    def finished() -> list[Job] | None:
+        with c.store.read() as uow:
+            jobs = [uow.jobs.get(job_id) for job_id in pending]
+        done = [j for j in jobs if j is not None and j.finished]
+        return done if len(done) == len(jobs) else None
+
+    runner.start()
+    try:
+        done = wait_for(finished, JOBS_TIMEOUT, f"jobs {pending} to finish", interval=0.005)
+    finally:
+        runner.stop()
+    failed = [(j.kind, j.error) for j in done if j.state is not JobState.SUCCEEDED]
+    assert not failed, f"jobs failed: {failed}"
 
 
 def ledger_sum(container: Container, tenant_id: str) -> int:
@@ -95,60 +111,28 @@ def ledger(container: Container, tenant_id: str) -> list[LedgerEntry]:
 
 
 @dataclass
-class InProcessService:
-    """Duck-types ``tests.support.service.RunningService`` for ``tests.api_tencent.sdk.Api``."""
+class MoneyService:
+    """An `InProcessService` with the manual clock its tests move (duck-types ``RunningService`` for
+    ``tests.api_tencent.sdk.Api``)."""
 
-    container: Container
+    service: InProcessService
     clock: ManualClock
-    data_dir: Path
-    port: int
-    server: uvicorn.Server
 
-    @property
-    def endpoint(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.endpoint}"
-
-    def log(self) -> str:
-        return "(in-process service: see the captured log)"
+    def __getattr__(self, name: str) -> Any:  # container, data_dir, url, endpoint, log, ...
+        return getattr(self.service, name)
 
     def advance(self, delta: timedelta) -> None:
         self.clock.advance(delta)
 
     def tick(self):  # type: ignore[no-untyped-def]
-        return self.container.billing.tick()
-
-
-def _port_range() -> str:
-    # Away from tests.support.service's bands (20000-39999 by pid): its services may run in this session.
-    base = 40000 + (os.getpid() % 200) * 100
-    return f"{base}-{base + 99}"
+        return self.service.container.billing.tick()
 
 
 @contextmanager
-def in_process_service(**settings: Any) -> Iterator[InProcessService]:
-    root = temp_root()
-    data_dir = root / "data"
-    port = free_port()
-    values: dict[str, Any] = {"data_dir": data_dir, "listen": f"127.0.0.1:{port}", "port_range": _port_range(),
-                              "supervise_interval": 1.0, "billing_interval": 3600.0}
-    values.update(settings)
+def in_process_service(*, driver: Driver | None = None, **settings: Any) -> Iterator[MoneyService]:
+    """The whole service in this process (`tests.support.in_process`) on a manual clock, its engine
+    ``driver`` (None: real servers), without a first tenant (the tests make their own)."""
     # Start at the real time (job and server timestamps look ordinary); tests only move it forward.
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-    container = build(Settings(**values), clock=clock)
-    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, name="openrds-test-server", daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started or not thread.is_alive(), 60, "the in-process service to start")
-        assert server.started, "the in-process service did not start"
-        yield InProcessService(container, clock, data_dir, port, server)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        destroy_servers(data_dir)
-        shutil.rmtree(root, ignore_errors=True)
+    with serve_in_process(clock=clock, driver=driver, first_tenant=False, **settings) as service:
+        yield MoneyService(service, clock)

@@ -1,5 +1,5 @@
-"""The money rules through the services, over a real store with a manual clock (no engine: jobs are
-recorded and their bookkeeping step is played by :func:`finish_jobs`)."""
+"""The money rules through the services, over a real store with a manual clock and the fake engine
+(jobs run for real, when a test calls :func:`finish_jobs`)."""
 
 from __future__ import annotations
 

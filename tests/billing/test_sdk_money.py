@@ -1,6 +1,6 @@
 """Money through the official SDK (``tencentcloud-sdk-python``) against the whole service run in this
-process with a manual clock: prices, vouchers, prepaid purchases, renewals and expiry, postpaid
-metering and arrears, with real PostgreSQL servers where instances are created."""
+process with a manual clock: prices, vouchers, prepaid purchases, renewals and expiry on the fake
+engine; postpaid metering, arrears and the return of an instance with its data on real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from typing import Any
 import psycopg
 import pytest
 from tests.api_tencent.sdk import ADMIN_NAME, ADMIN_PASSWORD, SPEC, ZONE, Api, expect_error, server_dirs
+from tests.fakes.driver import FakeDriver
 
 from openrds.domain import money
 from openrds.domain.money import LedgerKind
 from openrds.domain.states import Lifecycle
 from openrds.engine.driver import ServerState
 
-from .support import InProcessService, in_process_service
+from .support import MoneyService, in_process_service
 
 PREPAID, POSTPAID = "PREPAID", "POSTPAID_BY_HOUR"
 BAD_VALUE = "InvalidParameterValue.InvalidParameterValueError"
@@ -29,7 +30,7 @@ NO_MONEY = "OperationDenied.InsufficientBalanceError"
 CREATE_TIMEOUT = 120.0
 
 
-def tenant_api(live: InProcessService, name: str, yuan: int = 0) -> tuple[Api, str]:
+def tenant_api(live: MoneyService, name: str, yuan: int = 0) -> tuple[Api, str]:
     """A tenant with an API key (and ``yuan`` on its balance), and the SDK signed with that key."""
     tenant = live.container.identity.create_tenant(name)
     secret_id, secret_key = f"AKIDmoney{name}0000000000", f"moneySECRETkey{name}00000"
@@ -39,7 +40,7 @@ def tenant_api(live: InProcessService, name: str, yuan: int = 0) -> tuple[Api, s
     return Api(live, secret_id, secret_key), tenant.id  # type: ignore[arg-type]
 
 
-def admin(live: InProcessService, *args: str) -> str:
+def admin(live: MoneyService, *args: str) -> str:
     """``openrds admin ...`` against the running service's store (as an operator would)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENRDS_")}
     done = subprocess.run([sys.executable, "-m", "openrds", "admin", *args, "--data-dir", str(live.data_dir)],
@@ -48,11 +49,11 @@ def admin(live: InProcessService, *args: str) -> str:
     return done.stdout
 
 
-def ledger(live: InProcessService, tenant_id: str) -> list[Any]:
+def ledger(live: MoneyService, tenant_id: str) -> list[Any]:
     return list(live.container.billing.statement(tenant_id).ledger)
 
 
-def consistent(live: InProcessService, tenant_id: str) -> bool:
+def consistent(live: MoneyService, tenant_id: str) -> bool:
     statement = live.container.billing.statement(tenant_id)
     return money.ledger_consistent(statement.account.balance_cents, statement.ledger)
 
@@ -80,7 +81,7 @@ def expire_time(api: Api, code: str) -> datetime:
     return datetime.strptime(api.instance(code).ExpireTime, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
 
 
-def footprint(live: InProcessService, tenant_id: str) -> tuple[Any, ...]:
+def footprint(live: MoneyService, tenant_id: str) -> tuple[Any, ...]:
     """Everything a refused purchase must leave untouched: instance rows, servers, orders, jobs, ledger."""
     with live.container.store.read() as uow:
         rows = len(uow.instances(tenant_id).list(include_deleted=True))
@@ -95,18 +96,18 @@ def connect(api: Api, code: str, dbname: str = "postgres") -> psycopg.Connection
                            connect_timeout=5, autocommit=True)
 
 
-def server_state(live: InProcessService, code: str) -> ServerState:
+def server_state(live: MoneyService, code: str) -> ServerState:
     return {s.instance_id: s.state for s in live.container.driver.servers()}.get(code, ServerState.MISSING)
 
 
 # --- without servers -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def live() -> Iterator[InProcessService]:
-    with in_process_service() as service:
+def live() -> Iterator[MoneyService]:
+    with in_process_service(driver=FakeDriver()) as service:
         yield service
 
 
-def test_inquiry_prices_match_the_catalogue_for_every_listed_class(live: InProcessService) -> None:
+def test_inquiry_prices_match_the_catalogue_for_every_listed_class(live: MoneyService) -> None:
     api, _ = tenant_api(live, "shopper")
     catalogue = live.container.catalogue
     major = api.send("DescribeDBVersions", {}).VersionSet[0].DBMajorVersion
@@ -131,7 +132,7 @@ def test_inquiry_prices_match_the_catalogue_for_every_listed_class(live: InProce
         "InstanceChargeType": POSTPAID}), "Period")
 
 
-def test_refusals_through_the_sdk_leave_nothing(live: InProcessService) -> None:
+def test_refusals_through_the_sdk_leave_nothing(live: MoneyService) -> None:
     api, tenant = tenant_api(live, "refused", yuan=100)
     _other, other_tenant = tenant_api(live, "neighbour")
     billing = live.container.billing
@@ -164,10 +165,9 @@ def test_refusals_through_the_sdk_leave_nothing(live: InProcessService) -> None:
                  lambda: api.send("RenewInstance", {"DBInstanceId": "postgres-nosuch00", "Period": 1}))
 
 
-# --- prepaid, with servers ---------------------------------------------------------------------------
-@pytest.mark.slow
+# --- prepaid, on the fake engine: the money and the states, not PostgreSQL -------------------------------
 def test_prepaid_replica_balance_voucher_renewal_and_expiry() -> None:
-    with in_process_service(retention_days=7) as live:
+    with in_process_service(driver=FakeDriver(), retention_days=7) as live:
         api, tenant = tenant_api(live, "prepaid")
         month = price(api, PREPAID)
         replica_price = price(api, PREPAID, InstanceType="readonly")

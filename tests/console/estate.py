@@ -26,9 +26,8 @@ from openrds.clock import SystemClock
 from openrds.crypto import SecretBox
 from openrds.domain.ids import READONLY_PREFIX, new_uuid, short_code
 from openrds.domain.model import Instance
-from openrds.domain.states import Health, Lifecycle, MemberStatus
+from openrds.domain.states import Health, JobKind, Lifecycle, MemberStatus
 from openrds.jobs.kinds import KINDS
-from openrds.jobs.model import Kind
 from openrds.jobs.runner import JobQueue
 from openrds.persistence.db import open_engine
 from openrds.persistence.uow import Store
@@ -128,7 +127,7 @@ def record_cascade(store: Store, source: Instance) -> str:
     queue = JobQueue(KINDS, SystemClock())
     with store.write() as uow:
         uow.instances(source.tenant_id).add(cascade)
-        queue.submit(uow, kind=Kind.CREATE_REPLICAS, tenant_id=source.tenant_id, instance_ids=[cascade.id],
+        queue.submit(uow, kind=JobKind.CREATE_REPLICAS, tenant_id=source.tenant_id, instance_ids=[cascade.id],
                      params={"source_id": source.id})
     return cascade.code
 

@@ -1,4 +1,6 @@
-"""The console in a real headless Chromium against a real `openrds serve` and real PostgreSQL servers.
+"""The console in a real headless Chromium against the whole service (in this process, over the fake
+engine: the pages are the subject, not PostgreSQL; the lag they draw comes from the fake's WAL
+positions through the real monitor, group eviction and lag feed).
 
 One service and one estate for the module: primary P, replica R (in a read-only group) and a cascade
 C streaming from R. The tests run in file order: the create/destroy and pause tests change the estate
@@ -12,13 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from tests.support.service import IAM_PASSWORD, IAM_USER, RunningService, running_service, wait_for
+from tests.fakes.driver import FakeDriver
+from tests.support.in_process import InProcessService, in_process_service
+from tests.support.service import IAM_PASSWORD, IAM_USER, RunningService, wait_for
 
-from openrds.engine.local import LocalDriver
+from .estate import Estate, add_tenant, build_estate, open_store, screenshot_dir
 
-from .estate import Estate, add_tenant, build_estate, open_store, screenshot_dir, write_on
-
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 LAG_LABEL = re.compile(r"^\d+(\.\d)? (B|KiB|MiB|GiB|TiB) · .+ s$")
 JOB_TIMEOUT_MS = 120_000
@@ -26,9 +28,20 @@ created: dict[str, str] = {}  # what one test made for the next
 
 
 @pytest.fixture(scope="module")
-def service() -> Iterator[RunningService]:
-    with running_service() as running:
+def service() -> Iterator[InProcessService]:
+    with in_process_service(driver=FakeDriver()) as running:
         yield running
+
+
+def fake_engine(estate: Estate) -> FakeDriver:
+    driver = estate.service.container.driver  # type: ignore[attr-defined]  # an InProcessService
+    assert isinstance(driver, FakeDriver)
+    return driver
+
+
+def write_on(estate: Estate, megabytes: int) -> None:
+    """A client writes ``megabytes`` of WAL on the primary."""
+    fake_engine(estate).write(estate.primary.code, megabytes * 1024 * 1024)
 
 
 @pytest.fixture(scope="module")
@@ -207,8 +220,8 @@ def test_destroy_asks_for_confirmation(page: Page, estate: Estate) -> None:
 
 # --- lag -------------------------------------------------------------------------------------------
 def test_paused_replay_shows_rising_lag(context: BrowserContext, estate: Estate) -> None:
-    p, r = estate.primary, estate.replica.code
-    driver = LocalDriver(estate.service.data_dir)
+    r = estate.replica.code
+    driver = fake_engine(estate)
     charts = context.new_page()
     topology = context.new_page()
     driver.set_replay_paused(r, True)
@@ -217,7 +230,7 @@ def test_paused_replay_shows_rising_lag(context: BrowserContext, estate: Estate)
         chart = charts.get_by_test_id(f"chart-{r}")
         expect(chart.locator("canvas")).to_be_visible()
         topology.goto("/console/topology")
-        write_on(p, 4)
+        write_on(estate, 4)
 
         def topology_lag() -> int | None:
             value = lag_bytes(topology, r)
@@ -225,7 +238,7 @@ def test_paused_replay_shows_rising_lag(context: BrowserContext, estate: Estate)
 
         first = wait_for(topology_lag, 30, f"the topology to show {r} more than 1 MiB behind")
         points = int(chart.get_attribute("data-points") or 0)
-        write_on(p, 4)
+        write_on(estate, 4)
         wait_for(lambda: lag_bytes(topology, r) > first, 30, f"the lag of {r} to rise past {first} bytes")
         expect(charts.get_by_test_id(f"lag-now-{r}")).to_have_text(re.compile(r"^\d+\.\d MiB · "), timeout=15_000)
         wait_for(lambda: int(chart.get_attribute("data-points") or 0) > points + 2, 30,

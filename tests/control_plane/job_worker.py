@@ -22,7 +22,7 @@ from pathlib import Path
 
 from openrds.clock import SystemClock
 from openrds.domain.states import JobState
-from openrds.jobs.model import JobContext, JobKind, Step
+from openrds.jobs.model import JobContext, JobDefinition, Step
 from openrds.jobs.runner import JobQueue, JobRunner
 from openrds.persistence.db import open_engine, upgrade
 from openrds.persistence.uow import Store
@@ -56,7 +56,7 @@ def _step1(ctx: JobContext) -> None:
     _mark(work / "step1-done.log")
 
 
-KINDS = {KIND: JobKind(KIND, (Step("mark step 0", _step0), Step("wait for release", _step1)))}
+KINDS = {KIND: JobDefinition(KIND, (Step("mark step 0", _step0), Step("wait for release", _step1)))}
 
 
 def main(argv: list[str]) -> int:

@@ -19,7 +19,7 @@ from tests.support.service import wait_for
 from openrds.clock import SystemClock
 from openrds.domain.model import Job
 from openrds.domain.states import JobState
-from openrds.jobs.model import JobContext, JobKind, Step, TransientError
+from openrds.jobs.model import JobContext, JobDefinition, Step, TransientError
 from openrds.jobs.runner import MAX_ATTEMPTS, JobQueue, JobRunner
 from openrds.persistence.db import open_engine
 from openrds.persistence.uow import Store
@@ -63,7 +63,7 @@ def run_jobs(store: Store) -> Iterator[Callable[..., Job]]:
     """Submit one job of a kind to a fresh runner, wait until it is finished, return it."""
     runners: list[JobRunner] = []
 
-    def run(kind: JobKind, *, backoff_base: float = 0.01) -> Job:
+    def run(kind: JobDefinition, *, backoff_base: float = 0.01) -> Job:
         kinds = {kind.name: kind}
         runner = JobRunner(store, kinds, env=None, clock=SystemClock(), workers=2, lease_seconds=10,
                            poll_interval=0.02, backoff_base=backoff_base)
@@ -91,7 +91,7 @@ def test_a_job_whose_step_fails_for_good_undoes_every_completed_step_in_reverse(
     def broken(_ctx: JobContext) -> None:
         raise RuntimeError("disk on fire")
 
-    kind = JobKind("fails_at_third", (
+    kind = JobDefinition("fails_at_third", (
         step(journal, "reserve port"),
         step(journal, "write config", undo=False),  # nothing to undo: skipped
         step(journal, "start server"),
@@ -124,7 +124,7 @@ def test_a_transient_error_is_retried_with_backoff_and_then_succeeds(store: Stor
         if ctx.job.attempts < 2:
             raise TransientError(f"port busy (attempt {ctx.job.attempts + 1})")
 
-    kind = JobKind("flaky", (step(journal, "first"), step(journal, "flaky", flaky), step(journal, "last")))
+    kind = JobDefinition("flaky", (step(journal, "first"), step(journal, "flaky", flaky), step(journal, "last")))
     job = run_jobs(kind, backoff_base=base)
 
     assert job.state is JobState.SUCCEEDED, job.error
@@ -144,7 +144,7 @@ def test_a_transient_error_that_never_clears_fails_the_job_after_the_last_attemp
     def always(_ctx: JobContext) -> None:
         raise TransientError("still busy")
 
-    kind = JobKind("hopeless", (step(journal, "first"), step(journal, "hopeless", always)))
+    kind = JobDefinition("hopeless", (step(journal, "first"), step(journal, "hopeless", always)))
     job = run_jobs(kind, backoff_base=0.005)
 
     assert job.state is JobState.FAILED

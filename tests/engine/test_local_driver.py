@@ -1,6 +1,9 @@
-"""LocalDriver against real PostgreSQL servers: one primary per module, replicas made from it.
+"""LocalDriver against real PostgreSQL servers.
 
-Assertions about replication are "eventually within N seconds" (scaled by
+Tests do not depend on each other: the module's primary and its two replicas (``primary``, ``pair``)
+are read-only - no test writes to, stops or replicates from them but to make a replica of its own -
+and a test that writes, stops or destroys makes the servers it needs (``made``: destroyed at its end,
+pass or fail). Assertions about replication are "eventually within N seconds" (scaled by
 OPENRDS_TEST_TIMEOUT_FACTOR), never fixed sleeps.
 """
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -64,10 +68,9 @@ def streaming_on(driver: LocalDriver, source_id: str) -> set[str]:
     return {link.replica_id for link in driver.replication(source_id).replicas if link.state == "streaming"}
 
 
-@pytest.fixture(scope="module")
-def primary(driver: LocalDriver) -> ServerInfo:
+def make_primary(driver: LocalDriver, instance_id: str) -> ServerInfo:
     """A primary whose admin made a database ``app`` with 100 rows in ``items``."""
-    info = driver.create_primary(primary_request(PRIMARY))
+    info = driver.create_primary(primary_request(instance_id))
     with admin_connect(info) as conn:
         conn.execute("CREATE DATABASE app")
     with admin_connect(info, "app") as conn:
@@ -77,10 +80,32 @@ def primary(driver: LocalDriver) -> ServerInfo:
 
 
 @pytest.fixture(scope="module")
+def primary(driver: LocalDriver) -> ServerInfo:
+    """The module's read-only primary (`make_primary`)."""
+    return make_primary(driver, PRIMARY)
+
+
+@pytest.fixture(scope="module")
 def pair(driver: LocalDriver, primary: ServerInfo) -> tuple[ServerInfo, ServerInfo]:
-    """Two replicas of the primary, requested in one batch."""
+    """Two read-only replicas of the module's primary, requested in one batch."""
     r1, r2 = driver.create_replicas([ReplicaRequest("r1", PRIMARY, SMALL), ReplicaRequest("r2", PRIMARY, SMALL)])
     return r1, r2
+
+
+@pytest.fixture
+def made(driver: LocalDriver) -> Iterator[list[str]]:
+    """The ids of the servers a test makes, destroyed at its end (the last made first: replicas before
+    their sources, so their slots are dropped); no-op for those it destroyed itself."""
+    ids: list[str] = []
+    yield ids
+    for instance_id in reversed(ids):
+        driver.destroy(instance_id)
+
+
+def replica_of(driver: LocalDriver, made: list[str], instance_id: str, source_id: str) -> ServerInfo:
+    made.append(instance_id)
+    (info,) = driver.create_replicas([ReplicaRequest(instance_id, source_id, SMALL)])
+    return info
 
 
 # --------------------------------------------------------------------------- primary
@@ -122,6 +147,7 @@ def test_admin_is_not_superuser(primary: ServerInfo) -> None:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"GRANT pg_execute_server_program TO {ADMIN_USER}")
         conn.execute("CREATE DATABASE admins_own")  # CREATEDB: it creates and owns its databases
+        conn.execute("DROP DATABASE admins_own")  # the module's primary stays as it was
 
 
 def test_pg_hba_has_no_trust_and_service_roles_are_locked(
@@ -150,13 +176,11 @@ def test_pg_hba_has_no_trust_and_service_roles_are_locked(
     assert stat.S_IMODE(Path(primary.data_dir).stat().st_mode) == 0o700
 
 
-def test_latin1_primary(driver: LocalDriver) -> None:
+def test_latin1_primary(driver: LocalDriver, made: list[str]) -> None:
+    made.append("latin")
     info = driver.create_primary(primary_request("latin", charset="LATIN1"))
-    try:
-        with admin_connect(info) as conn:
-            assert conn.execute("SHOW server_encoding").fetchone() == ("LATIN1",)
-    finally:
-        driver.destroy("latin")
+    with admin_connect(info) as conn:
+        assert conn.execute("SHOW server_encoding").fetchone() == ("LATIN1",)
 
 
 # --------------------------------------------------------------------------- replicas
@@ -175,7 +199,12 @@ def test_two_replicas_have_the_rows(driver: LocalDriver, pair: tuple[ServerInfo,
     assert streaming_on(driver, PRIMARY) >= {"r1", "r2"}
 
 
-def test_later_writes_reach_both_replicas(primary: ServerInfo, pair: tuple[ServerInfo, ServerInfo]) -> None:
+def test_later_writes_reach_both_replicas(driver: LocalDriver, made: list[str]) -> None:
+    made.append("w-later")
+    primary = make_primary(driver, "w-later")
+    made.extend(["w-later-r1", "w-later-r2"])
+    pair = driver.create_replicas([ReplicaRequest("w-later-r1", "w-later", SMALL),
+                                   ReplicaRequest("w-later-r2", "w-later", SMALL)])
     insert(primary, "after", 25)
     for info in pair:
         eventually(lambda info=info: count(info, "after") == 25, f"rows on {info.instance_id}")
@@ -220,7 +249,6 @@ def test_replica_refuses_writes(pair: tuple[ServerInfo, ServerInfo]) -> None:
 
 
 def test_replication_view(driver: LocalDriver, primary: ServerInfo, pair: tuple[ServerInfo, ServerInfo]) -> None:
-    insert(primary, "lag-probe")
     eventually(lambda: all(link.lag_bytes == 0 for link in driver.replication(PRIMARY).replicas), "replicas caught up")
     view = driver.replication(PRIMARY)
     assert view.current_lsn is not None and view.receive_lsn is None
@@ -232,24 +260,23 @@ def test_replication_view(driver: LocalDriver, primary: ServerInfo, pair: tuple[
     assert replica.receive_lsn is not None and replica.replay_lsn is not None
 
 
-def test_replica_spec_floor_follows_source(driver: LocalDriver, primary: ServerInfo) -> None:
+def test_replica_spec_floor_follows_source(driver: LocalDriver, primary: ServerInfo, made: list[str]) -> None:
     """A replica with a smaller spec still gets the source's max_connections (or it would not start)."""
     tiny = ServerSpec(cpu=1, memory_mb=128, max_connections=10)
+    made.append("floor")
     (info,) = driver.create_replicas([ReplicaRequest("floor", PRIMARY, tiny)])
-    try:
-        with admin_connect(info) as conn:
-            assert conn.execute("SHOW max_connections").fetchone() == (str(SMALL.max_connections),)
-    finally:
-        driver.destroy("floor")
+    with admin_connect(info) as conn:
+        assert conn.execute("SHOW max_connections").fetchone() == (str(SMALL.max_connections),)
 
 
-def test_cascading_replica_streams(
-    driver: LocalDriver, primary: ServerInfo, pair: tuple[ServerInfo, ServerInfo]
-) -> None:
-    (cascade,) = driver.create_replicas([ReplicaRequest("c1", "r1", SMALL)])
-    assert cascade.source_id == "r1" and cascade.state is ServerState.RUNNING
-    assert "c1" in streaming_on(driver, "r1")
-    assert "c1" in slots_on(pair[0]) and "c1" not in slots_on(primary)
+def test_cascading_replica_streams(driver: LocalDriver, made: list[str]) -> None:
+    made.append("w-cascade")
+    primary = make_primary(driver, "w-cascade")
+    middle = replica_of(driver, made, "w-cascade-r1", "w-cascade")
+    cascade = replica_of(driver, made, "c1", "w-cascade-r1")
+    assert cascade.source_id == "w-cascade-r1" and cascade.state is ServerState.RUNNING
+    assert "c1" in streaming_on(driver, "w-cascade-r1")
+    assert "c1" in slots_on(middle) and "c1" not in slots_on(primary)
     insert(primary, "cascaded", 7)
     eventually(lambda: count(cascade, "cascaded") == 7, "rows on the cascading replica")
     with admin_connect(cascade) as conn:
@@ -259,20 +286,23 @@ def test_cascading_replica_streams(
 
 
 def test_slot_left_while_the_source_was_down_is_reconciled(
-    driver: LocalDriver, pair: tuple[ServerInfo, ServerInfo]
+    driver: LocalDriver, primary: ServerInfo, made: list[str]
 ) -> None:
-    driver.create_replicas([ReplicaRequest("c2", "r1", SMALL)])
-    driver.stop("r1")
-    driver.destroy("c2")  # r1 is down: the slot c2 stays on it
-    r1 = driver.start("r1")
-    assert "c2" in slots_on(r1)
-    assert driver.reconcile_slots("r1") == ["c2"]  # and not the slots replicas still use
-    assert "c2" not in slots_on(r1)
-    eventually(lambda: "r1" in streaming_on(driver, PRIMARY), "r1 streaming again after its restart")
+    replica_of(driver, made, "s1", PRIMARY)
+    replica_of(driver, made, "c2", "s1")
+    replica_of(driver, made, "c3", "s1")
+    driver.stop("s1")
+    driver.destroy("c2")  # s1 is down: the slot c2 stays on it
+    s1 = driver.start("s1")
+    assert "c2" in slots_on(s1)
+    assert driver.reconcile_slots("s1", ["c2"]) == []  # the control plane still has it
+    assert driver.reconcile_slots("s1") == ["c2"]  # and not the slots replicas still use
+    assert "c2" not in slots_on(s1) and "c3" in slots_on(s1)
+    eventually(lambda: "s1" in streaming_on(driver, PRIMARY), "s1 streaming again after its restart")
 
 
-def test_destroy_drops_the_slot(driver: LocalDriver, primary: ServerInfo) -> None:
-    (info,) = driver.create_replicas([ReplicaRequest("doomed-1", PRIMARY, SMALL)])
+def test_destroy_drops_the_slot(driver: LocalDriver, primary: ServerInfo, made: list[str]) -> None:
+    info = replica_of(driver, made, "doomed-1", PRIMARY)
     assert "doomed_1" in slots_on(primary)  # '-' is not allowed in slot names
     driver.destroy("doomed-1")
     assert "doomed_1" not in slots_on(primary)
@@ -283,18 +313,19 @@ def test_destroy_drops_the_slot(driver: LocalDriver, primary: ServerInfo) -> Non
     driver.destroy("doomed-1")  # no-op when missing
 
 
-def test_promote_makes_a_replica_writable(driver: LocalDriver, primary: ServerInfo) -> None:
-    driver.create_replicas([ReplicaRequest("r4", PRIMARY, SMALL)])
+def test_promote_makes_a_replica_writable(driver: LocalDriver, primary: ServerInfo, made: list[str]) -> None:
+    replica_of(driver, made, "r4", PRIMARY)
     promoted = driver.promote("r4")
     assert (promoted.role, promoted.source_id, promoted.in_recovery) == (ServerRole.PRIMARY, None, False)
     insert(promoted, "written on the promoted server")
     assert "r4" not in slots_on(primary)
     assert driver.promote("r4").role is ServerRole.PRIMARY  # idempotent
-    driver.destroy("r4")
 
 
-def test_kill_9_is_seen_and_start_catches_up(driver: LocalDriver, primary: ServerInfo) -> None:
-    (info,) = driver.create_replicas([ReplicaRequest("r5", PRIMARY, SMALL)])
+def test_kill_9_is_seen_and_start_catches_up(driver: LocalDriver, made: list[str]) -> None:
+    made.append("w-kill")
+    primary = make_primary(driver, "w-kill")
+    info = replica_of(driver, made, "r5", "w-kill")
     pid = int(Path(info.data_dir, "postmaster.pid").read_text().split()[0])
     os.kill(pid, signal.SIGKILL)
     eventually(lambda: driver.status("r5").state is ServerState.STOPPED, "status to see the killed postmaster")
@@ -303,17 +334,17 @@ def test_kill_9_is_seen_and_start_catches_up(driver: LocalDriver, primary: Serve
     restarted = driver.start("r5")
     assert restarted.state is ServerState.RUNNING
     eventually(lambda: count(restarted, "while r5 was down") == 12, "r5 to catch up")
-    eventually(lambda: "r5" in streaming_on(driver, PRIMARY), "r5 streaming again")
-    driver.destroy("r5")
+    eventually(lambda: "r5" in streaming_on(driver, "w-kill"), "r5 streaming again")
 
 
-def test_stop_start_restart(driver: LocalDriver, pair: tuple[ServerInfo, ServerInfo]) -> None:
-    driver.stop("r2")
-    assert driver.status("r2").state is ServerState.STOPPED
-    driver.stop("r2")  # no-op
-    assert driver.start("r2").state is ServerState.RUNNING
-    assert driver.restart("r2").state is ServerState.RUNNING
-    eventually(lambda: "r2" in streaming_on(driver, PRIMARY), "r2 streaming after restart")
+def test_stop_start_restart(driver: LocalDriver, primary: ServerInfo, made: list[str]) -> None:
+    replica_of(driver, made, "r3", PRIMARY)
+    driver.stop("r3")
+    assert driver.status("r3").state is ServerState.STOPPED
+    driver.stop("r3")  # no-op
+    assert driver.start("r3").state is ServerState.RUNNING
+    assert driver.restart("r3").state is ServerState.RUNNING
+    eventually(lambda: "r3" in streaming_on(driver, PRIMARY), "r3 streaming after restart")
 
 
 def test_a_fresh_driver_adopts_every_server(
@@ -328,8 +359,8 @@ def test_a_fresh_driver_adopts_every_server(
     assert theirs["r1"].in_recovery is True and theirs[PRIMARY].in_recovery is False
 
 
-def test_rerun_after_a_crash_part_way_converges(driver: LocalDriver, primary: ServerInfo) -> None:
-    (info,) = driver.create_replicas([ReplicaRequest("r6", PRIMARY, SMALL)])
+def test_rerun_after_a_crash_part_way_converges(driver: LocalDriver, primary: ServerInfo, made: list[str]) -> None:
+    info = replica_of(driver, made, "r6", PRIMARY)
     # As if the service died before the create finished: the meta still says "pending".
     meta = driver.layout.read_meta("r6")
     assert meta is not None
@@ -343,11 +374,12 @@ def test_rerun_after_a_crash_part_way_converges(driver: LocalDriver, primary: Se
     assert "r6" in streaming_on(driver, PRIMARY)
     (same,) = driver.create_replicas([ReplicaRequest("r6", PRIMARY, SMALL)])  # complete: no-op
     assert same == driver.status("r6")
-    driver.destroy("r6")
 
 
-def test_stopped_source_is_refused_and_leaves_nothing(driver: LocalDriver, primary: ServerInfo) -> None:
-    driver.create_replicas([ReplicaRequest("r7", PRIMARY, SMALL)])
+def test_stopped_source_is_refused_and_leaves_nothing(
+    driver: LocalDriver, primary: ServerInfo, made: list[str]
+) -> None:
+    replica_of(driver, made, "r7", PRIMARY)
     driver.stop("r7")
     with pytest.raises(SourceUnavailable):
         driver.create_replicas([ReplicaRequest("orphan", "r7", SMALL)])
@@ -356,7 +388,6 @@ def test_stopped_source_is_refused_and_leaves_nothing(driver: LocalDriver, prima
     assert not (driver.layout.instance("orphan")).exists()
     r7 = driver.start("r7")
     assert "orphan" not in slots_on(r7)
-    driver.destroy("r7")
 
 
 def test_failed_batch_is_undone_entirely(driver: LocalDriver, primary: ServerInfo) -> None:

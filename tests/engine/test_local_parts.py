@@ -10,11 +10,11 @@ import pytest
 from openrds.engine.driver import EngineError, ReplicaRequest, ServerSpec
 from openrds.engine.local import LocalDriver
 from openrds.engine.local.config import MIN_SLOT_WAL_KEEP_MB, server_settings, slot_wal_keep_mb
-from openrds.engine.local.driver import _dependency_rounds
 from openrds.engine.local.files import conninfo, render_pg_hba, render_postgresql_conf, strip_standby_settings
 from openrds.engine.local.layout import check_instance_id, slot_name
 from openrds.engine.local.osuser import OsUser
 from openrds.engine.local.process import Masker, Runner
+from openrds.engine.local.replicas import dependency_rounds
 from openrds.engine.local.secrets import read_password, write_passfile
 from openrds.engine.wait import WaitTimeout, wait_until
 
@@ -130,12 +130,12 @@ def test_inherited_standby_settings_are_stripped() -> None:
 
 def test_batches_are_ordered_so_cascades_come_after_their_source() -> None:
     spec = ServerSpec(1, 256, 10)
-    rounds = _dependency_rounds(
+    rounds = dependency_rounds(
         [ReplicaRequest("c", "b", spec), ReplicaRequest("b", "a", spec), ReplicaRequest("d", "p", spec)]
     )
     assert [[r.instance_id for r in batch] for batch in rounds] == [["b", "d"], ["c"]]
     with pytest.raises(EngineError, match="cycle"):
-        _dependency_rounds([ReplicaRequest("x", "y", spec), ReplicaRequest("y", "x", spec)])
+        dependency_rounds([ReplicaRequest("x", "y", spec), ReplicaRequest("y", "x", spec)])
 
 
 def test_wait_until_names_what_never_happened() -> None:

@@ -2,7 +2,8 @@
 
 Everything it starts is stopped and removed at the end: the service, every PostgreSQL server the
 service created under its data root (found through the engine, as the service would adopt them), and
-the directory.
+the directory. (The whole service in this process, over the fake engine or the real one:
+`tests.support.in_process`.)
 """
 
 from __future__ import annotations
@@ -38,8 +39,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: Scales every deadline of `wait_for` on slow machines (the same variable as tests/engine's TIMEOUT_FACTOR).
+TIMEOUT_FACTOR = float(os.environ.get("OPENRDS_TEST_TIMEOUT_FACTOR", "1"))
+
+
 def wait_for(predicate: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
-    """Poll ``predicate`` until it returns something truthy; fail saying what was awaited."""
+    """Poll ``predicate`` until it returns something truthy, for at most ``timeout`` seconds times
+    `TIMEOUT_FACTOR`; fail saying what was awaited."""
+    timeout *= TIMEOUT_FACTOR
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:

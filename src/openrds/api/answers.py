@@ -31,6 +31,7 @@ class AnswerCache:
         self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        # Read by /metrics (an `openrds.metrics.collector.AnswerCounts`, registered by the composition root).
         self.hits = 0
         self.misses = 0
 

@@ -81,11 +81,15 @@ def create_app(container: Container, *, manage_background: bool = True) -> OpenR
     app.include_router(huawei_routes.build(container))
 
     # The metrics (served on their own listener, see openrds.metrics) and the lag history the console
-    # charts, then the web console.
-    from openrds import console, metrics
+    # charts, fed by the monitor's rounds and the finished jobs from now on; then the web console.
+    from openrds import console
+    from openrds.metrics import Metrics
 
-    app.state.metrics = metrics.install(container)
-    app.state.console = console.mount(app, container, app.state.metrics)
+    metrics = Metrics(container.monitor.snapshot, container.store)
+    container.monitor.on_round(metrics.on_round)
+    container.runner.on_finish(metrics.on_job_finished)
+    app.state.metrics = metrics
+    app.state.console = console.mount(app, container, metrics)
     app.state.tencent = tencent_handlers.build(container)
-    app.state.metrics.collector.answer_caches["tencent"] = app.state.tencent.answers
-    return OpenRDSApp(app.state.tencent, app, app.state.metrics.requests)
+    metrics.count_answers("tencent", app.state.tencent.answers)
+    return OpenRDSApp(app.state.tencent, app, metrics.requests)

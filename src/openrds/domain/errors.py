@@ -223,5 +223,5 @@ def resolve(table: Mapping[type[OpenRDSError], _Answer], cls: type[OpenRDSError]
     """
     for klass in cls.__mro__:
         if klass in table:
-            return table[klass]  # type: ignore[index]
+            return table[klass]
     raise LookupError(f"no error code for {cls.__qualname__}")

@@ -6,11 +6,21 @@ repository, so a service always reasons over a consistent snapshot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import enum
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from openrds.domain.states import ChargeType, GroupStatus, Health, JobState, Lifecycle, MemberStatus, Role
+from openrds.domain.states import (
+    ChargeType,
+    GroupStatus,
+    Health,
+    IsolationReason,
+    JobState,
+    Lifecycle,
+    MemberStatus,
+    Role,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +113,7 @@ class Instance:
     tags: tuple[Tag, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # accepted fields with no meaning on this host
     billed_until: datetime | None = None  # postpaid: metered up to here
-    isolation_reason: str = ""  # why an isolated instance is isolated (see domain.money.IsolationReason)
+    isolation_reason: IsolationReason = IsolationReason.NONE  # why an isolated instance is isolated
 
     @property
     def is_readonly(self) -> bool:
@@ -111,6 +121,26 @@ class Instance:
 
     def matches(self, identifier: str) -> bool:
         return identifier in (self.id, self.code)
+
+    def arrived(self, state: Lifecycle, now: datetime) -> Instance:
+        """The instance once its job brought it to ``state`` (a job's last step records this): its
+        server up or down to match, its status reason cleared; isolated since ``now``; running again:
+        no isolation reason, and a postpaid one metered from ``now`` - metering starts when the server
+        is up, which only the job knows; deleted: out of its group. A deleted instance stays deleted."""
+        if self.lifecycle is Lifecycle.DELETED:
+            return self
+        running = state is Lifecycle.RUNNING
+        starts_metering = running and self.charge_type is ChargeType.POSTPAID and self.billed_until is None
+        return replace(
+            self,
+            lifecycle=state,
+            health=Health.DOWN if state in (Lifecycle.ISOLATED, Lifecycle.DELETED) else Health.UP,
+            status_reason="",
+            isolated_at=now if state is Lifecycle.ISOLATED else self.isolated_at,
+            isolation_reason=IsolationReason.NONE if running else self.isolation_reason,
+            billed_until=now if starts_metering else self.billed_until,
+            group_id=None if state is Lifecycle.DELETED else self.group_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +166,14 @@ class ReadOnlyGroup:
     rebalance: bool = False  # weight changes drop existing sessions so new ones follow the weights
 
 
+class OrderAction(enum.StrEnum):
+    """What an order bought or gave back; stored, never renamed."""
+
+    CREATE = "create"  # a new instance (prepaid: its first period)
+    RENEW = "renew"  # more prepaid time (RenewInstance, auto-renewal, DisIsolate of an expired instance)
+    REFUND = "refund"  # the unused whole days of a prepaid instance taken out of service
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
     """One deal per instance, all deals of a call in one bill."""
@@ -144,7 +182,7 @@ class Order:
     bill_id: str
     tenant_id: str
     instance_id: str
-    action: str  # "create", "renew"
+    action: OrderAction
     charge_type: ChargeType
     period_months: int
     amount_cents: int
@@ -155,7 +193,7 @@ class Order:
 class Job:
     id: str  # 32 hex characters
     tenant_id: str
-    kind: str
+    kind: str  # a JobKind for the service's jobs (the runner runs whatever kinds it was given)
     params: dict[str, Any]
     state: JobState
     step: int  # index of the next step to run (or to undo, while undoing)

@@ -20,20 +20,14 @@ from decimal import Decimal, InvalidOperation
 
 from openrds.domain.catalogue import Catalogue, Spec
 from openrds.domain.errors import InvalidInput, VoucherRefused
-from openrds.domain.model import Order
-from openrds.domain.states import ChargeType
+from openrds.domain.model import Instance, Order, OrderAction
+from openrds.domain.states import ChargeType, IsolationReason, Lifecycle, Operation, allowed
 
+#: States in which a postpaid instance is metered: its server is (meant to be) up for the tenant.
+METERED = frozenset({Lifecycle.RUNNING, Lifecycle.RESTARTING})
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 CURRENCY = "CNY"
-
-
-class IsolationReason(enum.StrEnum):
-    """Why an isolated instance is isolated (``Instance.isolation_reason``); stored, never renamed."""
-
-    USER = "user"  # the tenant isolated it (prepaid: unused whole days refunded)
-    EXPIRED = "expired"  # prepaid period over, not renewed: destroyed after the retention
-    ARREARS = "arrears"  # postpaid, balance below zero past the grace period: back when it is >= 0
 
 
 class LedgerKind(enum.StrEnum):
@@ -57,7 +51,7 @@ class LedgerEntry:
     tenant_id: str
     amount_cents: int  # + top-up, refund; - purchase, renewal, metering
     balance_after_cents: int
-    kind: str
+    kind: LedgerKind
     reference: str  # bill id, deal name or instance code
     note: str
     created_at: datetime
@@ -219,8 +213,8 @@ def paid_segments(orders: Iterable[Order]) -> list[Segment]:
     is later (renewing an expired instance); a refund ends every stretch at its own time."""
     segments: list[Segment] = []
     end: datetime | None = None
-    for order in sorted(orders, key=lambda o: (o.created_at, o.action == "refund")):
-        if order.action == "refund":
+    for order in sorted(orders, key=lambda o: (o.created_at, o.action == OrderAction.REFUND)):
+        if order.action == OrderAction.REFUND:
             segments = [Segment(s.start, min(s.end, order.created_at), s.paid_cents) for s in segments
                         if s.start < order.created_at]
             end = order.created_at
@@ -314,6 +308,52 @@ def settle_hours(billed_until: datetime, stopped_at: datetime) -> int:
     if stopped_at <= billed_until:
         return 0
     return _ceil_div(int((stopped_at - billed_until).total_seconds()), 3600)
+
+
+# --- prepaid expiry and what follows ------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ExpiryPlan:
+    """What the billing round does with a prepaid instance whose period is over."""
+
+    renew_at: tuple[datetime, ...]  # one month bought at each of these (each the expiry it ran into)
+    isolate: bool  # still expired after them, and its state allows it: isolated
+
+
+def plan_expiry(instance: Instance, monthly_cents: int, balance: int, now: datetime) -> ExpiryPlan:
+    """An instance with auto-renewal that is (meant to be) up is renewed a month at a time, each at
+    the expiry it ran into - as if the service had been there at that moment - while the balance
+    covers a month; one still expired after that is isolated."""
+    expire_at = instance.expire_at
+    if instance.charge_type is not ChargeType.PREPAID or expire_at is None or expire_at > now:
+        return ExpiryPlan((), False)
+    renew_at = []
+    while instance.auto_renew and instance.lifecycle in METERED and expire_at <= now and can_pay(balance,
+                                                                                                  monthly_cents):
+        renew_at.append(expire_at)
+        balance -= monthly_cents
+        expire_at = add_months(expire_at, 1)
+    return ExpiryPlan(tuple(renew_at), expire_at <= now and allowed(Operation.ISOLATE, instance.lifecycle))
+
+
+def due_for_destruction(instances: Iterable[Instance], now: datetime, retention: timedelta) -> list[Instance]:
+    """Instances isolated because they expired, whose expiry (or isolation) is ``retention`` past.
+    Deletion protection is the tenant's guard against its own mistakes, not against not paying."""
+    due = []
+    for instance in instances:
+        since = instance.expire_at or instance.isolated_at
+        if (instance.lifecycle is Lifecycle.ISOLATED and instance.isolation_reason is IsolationReason.EXPIRED
+                and since is not None and since + retention <= now):
+            due.append(instance)
+    return due
+
+
+def back_from_arrears(instances: Iterable[Instance]) -> list[Instance]:
+    """Instances isolated for arrears that come back once the balance is at zero or above; a read-only
+    instance whose master is isolated for another reason stays: it follows its master."""
+    isolated = [i for i in instances if i.lifecycle is Lifecycle.ISOLATED]
+    down_for_another_reason = {i.id for i in isolated if i.isolation_reason is not IsolationReason.ARREARS}
+    return [i for i in isolated
+            if i.isolation_reason is IsolationReason.ARREARS and i.master_id not in down_for_another_reason]
 
 
 # --- the ledger rule -----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Instance and job states, and the one table that says which operation may start in which state.
+"""Instance and job states, the one table that says which operation may start in which state, and
+what starting it does (the state the instance waits in and the job that carries it out).
 
 Wire values are frozen: dialects derive their public statuses from these with one pure function each,
 and stored rows hold these strings. Never renumber or rename a member.
@@ -7,6 +8,7 @@ and stored rows hold these strings. Never renumber or rename a member.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 from openrds.domain.errors import InvalidInstanceState
 
@@ -21,6 +23,15 @@ class Lifecycle(enum.StrEnum):
     DELETING = "deleting"
     DELETED = "deleted"
     FAILED = "failed"
+
+
+class IsolationReason(enum.StrEnum):
+    """Why an isolated instance is isolated (``Instance.isolation_reason``); stored, never renamed."""
+
+    NONE = ""  # not isolated
+    USER = "user"  # the tenant isolated it (prepaid: unused whole days refunded)
+    EXPIRED = "expired"  # prepaid period over, not renewed: destroyed after the retention
+    ARREARS = "arrears"  # postpaid, balance below zero past the grace period: back when it is >= 0
 
 
 class Health(enum.StrEnum):
@@ -66,6 +77,41 @@ _ALLOWED: dict[Operation, frozenset[Lifecycle]] = {
     Operation.MODIFY: frozenset(set(Lifecycle) - {Lifecycle.DELETED, Lifecycle.DELETING}),
     Operation.GROUP_MEMBERSHIP: frozenset({Lifecycle.RUNNING, Lifecycle.CREATING, Lifecycle.RESTARTING}),
     Operation.RENEW: frozenset({Lifecycle.RUNNING, Lifecycle.CREATING, Lifecycle.RESTARTING}),
+}
+
+
+class JobKind(enum.StrEnum):
+    """The jobs the service submits (``jobs.kinds`` maps each to its steps); stored, never renamed."""
+
+    CREATE_PRIMARIES = "create_primaries"
+    CREATE_REPLICAS = "create_replicas"
+    RESTART = "restart"
+    ISOLATE = "isolate"
+    DISISOLATE = "disisolate"
+    DESTROY = "destroy"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """What starting an operation does to an instance: it waits in ``during`` while a ``job`` runs.
+    An operation that takes it out of service (``stops``) takes a master's read-only instances with
+    it - they cannot outlive their source - except those ``already`` on that way."""
+
+    during: Lifecycle
+    job: JobKind
+    stops: bool = False
+    already: frozenset[Lifecycle] = frozenset()
+
+
+TRANSITIONS: dict[Operation, Transition] = {
+    Operation.RESTART: Transition(Lifecycle.RESTARTING, JobKind.RESTART),
+    Operation.ISOLATE: Transition(Lifecycle.ISOLATING, JobKind.ISOLATE, stops=True,
+                                  already=frozenset({Lifecycle.ISOLATING, Lifecycle.ISOLATED})),
+    Operation.DISISOLATE: Transition(Lifecycle.DISISOLATING, JobKind.DISISOLATE),
+    Operation.DESTROY: Transition(Lifecycle.DELETING, JobKind.DESTROY, stops=True,
+                                  already=frozenset({Lifecycle.DELETING})),
+    Operation.DELETE: Transition(Lifecycle.DELETING, JobKind.DESTROY, stops=True,
+                                 already=frozenset({Lifecycle.DELETING})),
 }
 
 

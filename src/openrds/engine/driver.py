@@ -9,7 +9,7 @@ the server) converges to the same end state, so a job step can simply be re-run.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -43,6 +43,13 @@ class ServerNotFound(EngineError):
 
 class SourceUnavailable(EngineError):
     """The source of a replica is missing, stopped, or does not accept replication connections."""
+
+
+class PortsExhausted(EngineError):
+    """Every port of the configured range is taken (transient: destroying a server or an endpoint frees one)."""
+
+    def __init__(self, low: int, high: int) -> None:
+        super().__init__("allocate port", f"no free port in {low}-{high}", transient=True)
 
 
 class CopyMethod(enum.StrEnum):
@@ -250,8 +257,8 @@ class EndpointDriver(Protocol):
         are left out. A member leaving the endpoint has its sessions through it closed. Time budget:
         ~1 ms per change when running, ~0.2 s when the balancer has to be started or reloaded.
         :raises EndpointUnavailable: HAProxy is missing.
-        :raises EngineError: the balancer failed to start (with its output), or no port is free
-            (transient).
+        :raises PortsExhausted: no port is free (transient).
+        :raises EngineError: the balancer failed to start (with its output).
         """
         ...
 
@@ -318,11 +325,24 @@ class Driver(EndpointDriver, Protocol):
         ...
 
     def destroy(self, instance_id: str) -> None:
-        """Stop, remove the directory, release the port, drop the slot on its source; no-op when missing."""
+        """Stop, remove the directory, release the port, drop the slot on its source; no-op when missing.
+        A source that is down keeps the slot until `reconcile_slots` runs on it."""
         ...
 
     def promote(self, instance_id: str) -> ServerInfo:
-        """Make a replica a writable standalone primary and drop its slot on the old source."""
+        """Make a replica a writable standalone primary and drop its slot on the old source (left for
+        `reconcile_slots` when that source is down)."""
+        ...
+
+    def reconcile_slots(self, instance_id: str, replica_ids: Collection[str] = ()) -> list[str]:
+        """Drop the replication slots on a running server that feed no replica of it: neither one of
+        ``replica_ids`` (what the control plane records as its replicas) nor one the driver runs or is
+        making from it. Returns the names dropped. Called on a server that comes back, since a
+        `destroy` or `promote` while it was down leaves the slot there, holding WAL.
+
+        :raises ServerNotFound: no such server.
+        :raises EngineError: it is not running (transient).
+        """
         ...
 
     def status(self, instance_id: str) -> ServerInfo:

@@ -13,9 +13,9 @@ from openrds.clock import Clock
 from openrds.crypto import SecretBox
 from openrds.domain.catalogue import Catalogue
 from openrds.domain.model import Instance
-from openrds.domain.states import ChargeType, Health, Lifecycle
+from openrds.domain.states import Health, JobKind, Lifecycle
 from openrds.engine.driver import Driver, EngineError, PrimaryRequest, ReplicaRequest, ServerInfo, ServerSpec
-from openrds.jobs.model import JobContext, JobKind, Kind, Step
+from openrds.jobs.model import JobContext, JobDefinition, JobKinds, Step
 from openrds.persistence.uow import Store
 
 
@@ -70,23 +70,12 @@ def _spec(env: JobEnv, instance: Instance) -> ServerSpec:
 
 
 def _set_lifecycle(state: Lifecycle) -> Callable[[JobContext], None]:
+    """The last step: the instances arrived in ``state`` (what that means - postpaid metering starts
+    on running, for one - is :meth:`Instance.arrived`)."""
+
     def step(ctx: JobContext) -> None:
         now = _env(ctx).clock.now()
-
-        def change(i: Instance) -> Instance:
-            if i.lifecycle is Lifecycle.DELETED:
-                return i
-            extra: dict[str, object] = {"isolated_at": now} if state is Lifecycle.ISOLATED else {}
-            health = Health.DOWN if state in (Lifecycle.ISOLATED, Lifecycle.DELETED) else Health.UP
-            if state is Lifecycle.RUNNING:
-                extra["isolation_reason"] = ""
-                if i.charge_type is ChargeType.POSTPAID and i.billed_until is None:
-                    extra["billed_until"] = now  # postpaid metering starts when the server is up
-            if state is Lifecycle.DELETED:
-                extra["group_id"] = None
-            return replace(i, lifecycle=state, health=health, status_reason="", **extra)
-
-        _update_all(ctx, change)
+        _update_all(ctx, lambda i: i.arrived(state, now))
 
     return step
 
@@ -155,9 +144,9 @@ def _for_each(action: Callable[[Driver, str], object]) -> Callable[[JobContext],
     return step
 
 
-KINDS: dict[str, JobKind] = {
-    Kind.CREATE_PRIMARIES: JobKind(
-        Kind.CREATE_PRIMARIES,
+KINDS: JobKinds = {
+    JobKind.CREATE_PRIMARIES: JobDefinition(
+        JobKind.CREATE_PRIMARIES,
         (
             Step("create servers", _create_primaries, _destroy_servers),
             Step("forget the admin password", _forget_password),
@@ -165,40 +154,40 @@ KINDS: dict[str, JobKind] = {
         ),
         on_failure=_fail_instances,
     ),
-    Kind.CREATE_REPLICAS: JobKind(
-        Kind.CREATE_REPLICAS,
+    JobKind.CREATE_REPLICAS: JobDefinition(
+        JobKind.CREATE_REPLICAS,
         (
             Step("create replicas", _create_replicas, _destroy_servers),
             Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
         ),
         on_failure=_fail_instances,
     ),
-    Kind.RESTART: JobKind(
-        Kind.RESTART,
+    JobKind.RESTART: JobDefinition(
+        JobKind.RESTART,
         (
             Step("restart server", _for_each(lambda d, i: d.restart(i))),
             Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
         ),
         on_failure=_back_to_previous,
     ),
-    Kind.ISOLATE: JobKind(
-        Kind.ISOLATE,
+    JobKind.ISOLATE: JobDefinition(
+        JobKind.ISOLATE,
         (
             Step("stop server", _for_each(lambda d, i: d.stop(i))),
             Step("mark isolated", _set_lifecycle(Lifecycle.ISOLATED)),
         ),
         on_failure=_back_to_previous,
     ),
-    Kind.DISISOLATE: JobKind(
-        Kind.DISISOLATE,
+    JobKind.DISISOLATE: JobDefinition(
+        JobKind.DISISOLATE,
         (
             Step("start server", _for_each(lambda d, i: d.start(i))),
             Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
         ),
         on_failure=_back_to_previous,
     ),
-    Kind.DESTROY: JobKind(
-        Kind.DESTROY,
+    JobKind.DESTROY: JobDefinition(
+        JobKind.DESTROY,
         (Step("destroy server", _destroy_servers), Step("mark deleted", _set_lifecycle(Lifecycle.DELETED))),
         on_failure=_back_to_previous,
     ),

@@ -1,5 +1,6 @@
-"""What a job kind is made of. Steps are idempotent ("make actual match desired"), so re-running
-the step that was under way when the service died converges instead of doing things twice."""
+"""What a job kind is made of (the service's own kinds are named by ``domain.states.JobKind``).
+Steps are idempotent ("make actual match desired"), so re-running the step that was under way
+when the service died converges instead of doing things twice."""
 
 from __future__ import annotations
 
@@ -42,22 +43,14 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class JobKind:
+class JobDefinition:
+    """The steps of one job kind, in order."""
+
     name: str
     steps: Sequence[Step]
     # Called once when the job has failed for good and its steps are undone (e.g. mark instances failed).
     on_failure: Callable[[JobContext, str], None] | None = None
 
 
-JobKinds = Mapping[str, JobKind]
-
-
-class Kind:
-    """Names of the job kinds the service submits (the registry in `jobs.kinds` maps them to steps)."""
-
-    CREATE_PRIMARIES = "create_primaries"
-    CREATE_REPLICAS = "create_replicas"
-    RESTART = "restart"
-    ISOLATE = "isolate"
-    DISISOLATE = "disisolate"
-    DESTROY = "destroy"
+#: The kinds a runner knows, by name.
+JobKinds = Mapping[str, JobDefinition]

@@ -1,9 +1,11 @@
 """Prometheus metrics, and the recent lag history the console charts.
 
-`install` wires it all over one container: a registry of its own (not the process-wide default, so two
-apps in one process never mix), the collector, the monitor's round listener (lag history, inventory)
-and the job runner's finish listener. The request-counting middleware (`requests.ApiMetricsMiddleware`)
-is wrapped around every face by `openrds.api.app`.
+`Metrics` holds it all: a registry of its own (not the process-wide default, so two apps in one process
+never mix), the collector, the lag history and inventory it feeds from the monitor's rounds, and the
+job and request histograms. The composition root (`openrds.api.app`) makes the connections: it
+registers ``on_round`` with the monitor, ``on_job_finished`` with the job runner and each face's
+answer cache with ``count_answers``, and wraps the request-counting middleware
+(`requests.ApiMetricsMiddleware`) around every face. Nothing here imports a face.
 
 `/metrics` is served by `listener_app`, on a listener of its own (``OPENRDS_METRICS_LISTEN``), never on
 the API's port: it names every tenant, instance and size, which no tenant may see of another.
@@ -20,10 +22,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from openrds.container import Container
 from openrds.domain.model import Job
 from openrds.metrics import exposition
-from openrds.metrics.collector import OpenRDSCollector
+from openrds.metrics.collector import AnswerCounts, OpenRDSCollector
 from openrds.metrics.history import LagHistory
 from openrds.metrics.inventory import InventoryTracker
 from openrds.metrics.stats import API_BUCKETS, JOB_BUCKETS, HistogramSet
@@ -52,6 +53,10 @@ class Metrics:
         ended = job.ended_at or job.updated_at
         self.jobs.observe((job.kind, job.state.value), max(0.0, (ended - started).total_seconds()))
 
+    def count_answers(self, face: str, counts: AnswerCounts) -> None:
+        """Report ``face``'s answer cache (reused and computed answers) from now on."""
+        self.collector.count_answers(face, counts)
+
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition: Prometheus text 0.0.4 (our fast writer) whenever the client takes it (Prometheus
         itself does, though it prefers OpenMetrics); OpenMetrics, by prometheus_client, only for a client
@@ -61,14 +66,6 @@ class Metrics:
             return exposition.render(self.registry.collect()), exposition.CONTENT_TYPE
         encoder, content_type = choose_encoder(accept)
         return encoder(self.registry), content_type
-
-
-def install(container: Container) -> Metrics:
-    """The metrics of ``container``'s service, fed by its monitor and job runner from now on."""
-    metrics = Metrics(container.monitor.snapshot, container.store)
-    container.monitor.on_round(metrics.on_round)
-    container.runner.on_finish(metrics.on_job_finished)
-    return metrics
 
 
 def listener_app(metrics: Metrics) -> Starlette:

@@ -10,6 +10,7 @@ request ids. Replicas' lag is reported for every link the monitor sees, cascades
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -19,7 +20,6 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from openrds.api.answers import AnswerCache
 from openrds.metrics.inventory import Inventory, InventoryTracker
 from openrds.metrics.stats import HistogramSet
 from openrds.monitoring.snapshot import Snapshot
@@ -33,6 +33,18 @@ INSTANCE = ["tenant", "instance_id", "role"]
 LINK = ["tenant", "instance_id", "upstream_id"]
 
 
+class AnswerCounts(Protocol):
+    """How often a face's answer cache served an answer again and how often it had to compute one
+    (what `openrds.api.answers.AnswerCache` counts; declared here so that metrics imports nothing of
+    the faces it counts)."""
+
+    @property
+    def hits(self) -> int: ...
+
+    @property
+    def misses(self) -> int: ...
+
+
 class OpenRDSCollector(Collector):
     def __init__(self, snapshot: Callable[[], Snapshot], inventory: InventoryTracker, jobs: HistogramSet,
                  requests: HistogramSet) -> None:
@@ -40,8 +52,11 @@ class OpenRDSCollector(Collector):
         self._inventory = inventory
         self._jobs = jobs
         self._requests = requests
-        #: face -> its answer cache (openrds.api.answers), registered by the app that built both.
-        self.answer_caches: dict[str, AnswerCache] = {}
+        self._answer_counts: dict[str, AnswerCounts] = {}  # by face
+
+    def count_answers(self, face: str, counts: AnswerCounts) -> None:
+        """Report ``face``'s answer cache from now on (``openrds_api_answers_*``)."""
+        self._answer_counts[face] = counts
 
     def describe(self) -> Iterator[Metric]:
         # Nothing: otherwise registering would run collect() once to learn the names.
@@ -69,9 +84,9 @@ class OpenRDSCollector(Collector):
         info = GaugeMetricFamily(
             "openrds_instance_info", "Always 1: an instance with its role, upstream, version, spec and status.",
             labels=["tenant", "instance_id", "role", "upstream_id", "version", "spec", "status"])
-        for facts in inv.instances.values():
-            info.add_metric([inv.tenant(facts.tenant_id), facts.code, facts.role, facts.upstream, facts.version,
-                             facts.spec, facts.status], 1)
+        for known in inv.instances.values():
+            info.add_metric([inv.tenant(known.tenant_id), known.code, known.role, known.upstream, known.version,
+                             known.spec, known.status], 1)
         up = GaugeMetricFamily("openrds_instance_up",
                                "1 when the instance's server answered the monitor's last round, else 0.",
                                labels=INSTANCE)
@@ -236,7 +251,7 @@ class OpenRDSCollector(Collector):
         computed = CounterMetricFamily("openrds_api_answers_computed",
                                        "Answers of read-only calls that had to be computed (not in the answer cache), "
                                        "by face.", labels=["face"])
-        for face, cache in sorted(self.answer_caches.items()):
-            reused.add_metric([face], cache.hits)
-            computed.add_metric([face], cache.misses)
+        for face, counts in sorted(self._answer_counts.items()):
+            reused.add_metric([face], counts.hits)
+            computed.add_metric([face], counts.misses)
         yield from (reused, computed)

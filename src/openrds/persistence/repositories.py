@@ -3,16 +3,17 @@ rows, so a forgotten filter cannot leak data between tenants."""
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
-from sqlalchemy import Select, String, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, String, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from openrds.domain.model import (
     ApiKey,
@@ -22,14 +23,24 @@ from openrds.domain.model import (
     Job,
     Network,
     Order,
+    OrderAction,
     Project,
     ReadOnlyGroup,
     Tag,
     Tenant,
 )
-from openrds.domain.money import Account, LedgerEntry, Voucher
+from openrds.domain.money import Account, LedgerEntry, LedgerKind, Voucher
 from openrds.domain.quotas import Amounts, Overrides
-from openrds.domain.states import ChargeType, GroupStatus, Health, JobState, Lifecycle, MemberStatus, Role
+from openrds.domain.states import (
+    ChargeType,
+    GroupStatus,
+    Health,
+    IsolationReason,
+    JobState,
+    Lifecycle,
+    MemberStatus,
+    Role,
+)
 from openrds.persistence.tables import (
     AccountRow,
     ApiKeyRow,
@@ -47,8 +58,6 @@ from openrds.persistence.tables import (
     TokenRow,
     VoucherRow,
 )
-
-_Row = TypeVar("_Row")
 
 
 def _copy_into(row: Any, values: dict[str, Any]) -> None:
@@ -118,7 +127,7 @@ def instance_from_row(row: InstanceRow) -> Instance:
         tags=tuple(Tag(t["key"], t["value"]) for t in row.tags),
         extra=dict(row.extra),
         billed_until=row.billed_until,
-        isolation_reason=row.isolation_reason,
+        isolation_reason=IsolationReason(row.isolation_reason),
     )
 
 
@@ -325,36 +334,100 @@ class CredentialRepository:
         return frozenset(rows)
 
 
-#: The instances table, for Core statements where the ORM's handling costs more than the query.
-_INSTANCES = InstanceRow.__table__
+class _TenantRow(Protocol):
+    """A mapped row owned by one tenant."""
+
+    @property
+    def tenant_id(self) -> str: ...
 
 
-class InstanceRepository:
-    """Instances of one tenant (``tenant_id``), or of all tenants when ``tenant_id`` is None (system use:
-    the supervisor and jobs)."""
+_Row = TypeVar("_Row", bound=_TenantRow)
+
+
+class _Narrowable(Protocol):
+    """A statement with a WHERE clause (select, update, delete)."""
+
+    def where(self, *whereclause: Any) -> Self: ...
+
+
+_Statement = TypeVar("_Statement", bound=_Narrowable)
+
+
+class _TenantScoped:
+    """Base of the repositories of tenant-owned rows: the one place their tenant is applied.
+
+    Every query of such rows goes through :meth:`_scoped`, every row read by key through
+    :meth:`_owned`, every row added through :meth:`_admit`; a method cannot forget the tenant by
+    writing its own condition. ``tenant_id`` None is the system's view, every tenant's rows (the
+    supervisor, jobs, the reconcile loops); the repositories of one tenant's money and quotas always
+    have one.
+    """
 
     def __init__(self, session: Session, tenant_id: str | None) -> None:
         self._s = session
         self._tenant = tenant_id
 
-    def _scoped(self, query: Select[tuple[InstanceRow]]) -> Select[tuple[InstanceRow]]:
-        return query if self._tenant is None else query.where(InstanceRow.tenant_id == self._tenant)
+    def _scoped(self, statement: _Statement, owner: ColumnElement[str] | QueryableAttribute[str]) -> _Statement:
+        """``statement`` narrowed to the tenant's rows, ``owner`` being their tenant id column (a mapped
+        attribute or a table column); unchanged in the system's view."""
+        return statement if self._tenant is None else statement.where(owner == self._tenant)
+
+    def _owned(self, row: _Row | None) -> _Row | None:
+        """A row read by its key, or None if it is another tenant's (to this tenant it does not exist)."""
+        if row is None or (self._tenant is not None and row.tenant_id != self._tenant):
+            return None
+        return row
+
+    def _admit(self, tenant_id: str, what: str) -> None:
+        """Refuse to add a row of another tenant (a bug in the caller, not a client's mistake)."""
+        if self._tenant is not None and tenant_id != self._tenant:
+            raise ValueError(f"{what} of another tenant")
+
+
+#: The instances table, for Core statements where the ORM's handling costs more than the query.
+_INSTANCES = InstanceRow.__table__
+_I = _INSTANCES.c
+
+#: :class:`InstanceQuery`'s narrowing fields -> the condition each puts on the instances table. A field
+#: given several values matches any of them; the fields given must all match. Each face's listing
+#: filters name these fields (``api/tencent/handlers.py``); only this table knows the columns.
+_NARROWING: Mapping[str, Callable[[tuple[Any, ...]], ColumnElement[bool]]] = {
+    "ids": lambda ids: or_(_I.id.in_(ids), _I.code.in_(ids)),
+    # autoescape: `_` and `%` in a name are characters, not LIKE wildcards. icontains: SQLite's LIKE
+    # ignores ASCII case and PostgreSQL's does not; both backends must answer alike.
+    "name_contains": lambda names: or_(*[_I.name.icontains(n, autoescape=True) for n in names]),
+    "project_ids": lambda ids: _I.project_id.in_(ids),
+    "charge_types": lambda types: _I.charge_type.in_(types),
+    "master_ids": lambda ids: _I.master_id.in_(ids),
+    "roles": lambda roles: _I.role.in_(roles),
+    "lifecycles": lambda lifecycles: _I.lifecycle.in_(lifecycles),
+    "vpc_ids": lambda ids: or_(*[_I.network["vpc_id"].as_string() == v for v in ids]),
+    # Match the key as the JSON column stores it (json.dumps: non-ASCII as \uXXXX escapes).
+    "tag_keys": lambda keys: or_(
+        *[func.cast(_I.tags, String).contains(f'"key": {json.dumps(k)}', autoescape=True) for k in keys]
+    ),
+}
+
+
+class InstanceRepository(_TenantScoped):
+    """Instances of one tenant (``tenant_id``), or of all tenants when ``tenant_id`` is None (system use:
+    the supervisor and jobs)."""
 
     def add(self, instance: Instance) -> None:
-        if self._tenant is not None and instance.tenant_id != self._tenant:
-            raise ValueError("instance of another tenant")
+        self._admit(instance.tenant_id, "instance")
         self._s.add(InstanceRow(**instance_to_row_values(instance)))
 
     def save(self, instance: Instance) -> None:
-        row = self._s.get(InstanceRow, instance.id)
-        if row is None or (self._tenant is not None and row.tenant_id != self._tenant):
+        row = self._owned(self._s.get(InstanceRow, instance.id))
+        if row is None:
             raise KeyError(instance.id)
         _copy_into(row, instance_to_row_values(instance))
 
     def find(self, identifier: str) -> Instance | None:
         """By internal id or by Tencent code; deleted instances are not found."""
         query = self._scoped(
-            select(InstanceRow).where(or_(InstanceRow.id == identifier, InstanceRow.code == identifier))
+            select(InstanceRow).where(or_(InstanceRow.id == identifier, InstanceRow.code == identifier)),
+            InstanceRow.tenant_id,
         )
         row = self._s.scalars(query.where(InstanceRow.lifecycle != Lifecycle.DELETED.value)).first()
         return None if row is None else instance_from_row(row)
@@ -369,7 +442,8 @@ class InstanceRepository:
         if not wanted:
             return [], []
         query = self._scoped(
-            select(InstanceRow).where(or_(InstanceRow.id.in_(wanted), InstanceRow.code.in_(wanted)))
+            select(InstanceRow).where(or_(InstanceRow.id.in_(wanted), InstanceRow.code.in_(wanted))),
+            InstanceRow.tenant_id,
         )
         rows = self._s.scalars(query.where(InstanceRow.lifecycle != Lifecycle.DELETED.value)).all()
         by_name = {name: row for row in rows for name in (row.id, row.code)}
@@ -384,187 +458,161 @@ class InstanceRepository:
         return list(found.values()), missing
 
     def list(self, *, include_deleted: bool = False, region: str | None = None) -> list[Instance]:
-        query = self._scoped(select(InstanceRow))
+        query = self._scoped(select(InstanceRow), InstanceRow.tenant_id)
         if not include_deleted:
             query = query.where(InstanceRow.lifecycle != Lifecycle.DELETED.value)
         if region is not None:
             query = query.where(InstanceRow.region == region)
         return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at, InstanceRow.code))]
 
-    def replicas_of(self, master_id: str) -> list[Instance]:
+    def replicas_of(self, master_id: str) -> builtins.list[Instance]:
         return self.replicas_of_each([master_id])
 
-    def replicas_of_each(self, master_ids: Sequence[str]) -> list[Instance]:
+    def replicas_of_each(self, master_ids: Sequence[str]) -> builtins.list[Instance]:
         """The read-only instances of every master of ``master_ids``, oldest first, in one query."""
         query = self._scoped(
             select(InstanceRow).where(
                 InstanceRow.master_id.in_(master_ids), InstanceRow.lifecycle != Lifecycle.DELETED.value
-            )
+            ),
+            InstanceRow.tenant_id,
         )
         return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at))]
 
-    def members_of(self, group_id: str) -> list[Instance]:
+    def members_of(self, group_id: str) -> builtins.list[Instance]:
         query = self._scoped(
             select(InstanceRow).where(
                 InstanceRow.group_id == group_id, InstanceRow.lifecycle != Lifecycle.DELETED.value
-            )
+            ),
+            InstanceRow.tenant_id,
         )
         return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at))]
 
-    def query(self, q: InstanceQuery) -> tuple[int, list[Instance]]:
+    def query(self, q: InstanceQuery) -> tuple[int, builtins.list[Instance]]:
         """Filtered, ordered, paged: (total matching, the page). Filters run in SQL so a page costs the
         same with 10 or 10,000 instances in the store.
 
         Core statements over the table's columns, not the mapped class: a listing is read-only and
         this is the API's hottest read, where the ORM's statement handling costs more than SQLite's
         own work."""
-        c = _INSTANCES.c
+        c = _I
         where = [c.lifecycle != Lifecycle.DELETED.value]
-        if self._tenant is not None:
-            where.append(c.tenant_id == self._tenant)
         if q.region is not None:
             where.append(c.region == q.region)
-        if q.ids:
-            where.append(or_(c.id.in_(q.ids), c.code.in_(q.ids)))
-        if q.name_contains:
-            # autoescape: `_` and `%` in a name are characters, not LIKE wildcards. icontains: SQLite's LIKE
-            # ignores ASCII case and PostgreSQL's does not; both backends must answer alike.
-            where.append(or_(*[c.name.icontains(n, autoescape=True) for n in q.name_contains]))
-        if q.project_ids:
-            where.append(c.project_id.in_(q.project_ids))
-        if q.charge_types:
-            where.append(c.charge_type.in_(q.charge_types))
-        if q.master_ids:
-            where.append(c.master_id.in_(q.master_ids))
-        if q.roles:
-            where.append(c.role.in_(q.roles))
-        if q.lifecycles:
-            where.append(c.lifecycle.in_(q.lifecycles))
-        if q.vpc_ids:
-            where.append(or_(*[c.network["vpc_id"].as_string() == v for v in q.vpc_ids]))
-        if q.tag_keys:
-            # Match the key as the JSON column stores it (json.dumps: non-ASCII as \uXXXX escapes).
-            where.append(
-                or_(*[func.cast(c.tags, String).contains(f'"key": {json.dumps(k)}', autoescape=True)
-                      for k in q.tag_keys])
-            )
+        where += [narrow(values) for field, narrow in _NARROWING.items() if (values := getattr(q, field))]
         connection = self._s.connection()
-        total = int(connection.execute(select(func.count()).select_from(_INSTANCES).where(*where)).scalar_one())
+        counted = self._scoped(select(func.count()).select_from(_INSTANCES).where(*where), c.tenant_id)
+        total = int(connection.execute(counted).scalar_one())
         column = {"name": c.name, "expire": c.expire_at}.get(q.order_by, c.created_at)
         # NULL (no expiry) sorts as the earliest value on every backend, as SQLite does by itself.
         order = column.desc().nulls_last() if q.descending else column.asc().nulls_first()
-        page = select(*c).where(*where).order_by(order, c.code).offset(q.offset).limit(q.limit)
-        return total, [instance_from_row(r) for r in connection.execute(page)]  # type: ignore[arg-type]
+        page = self._scoped(select(*c).where(*where), c.tenant_id).order_by(order, c.code)
+        rows = connection.execute(page.offset(q.offset).limit(q.limit))
+        return total, [instance_from_row(r) for r in rows]  # type: ignore[arg-type]
 
-    def watched(self, lifecycles: Sequence[Lifecycle]) -> list[tuple[str, str, str, str | None]]:
+    def watched(self, lifecycles: Sequence[Lifecycle]) -> builtins.list[tuple[str, str, str, str | None]]:
         """(id, code, tenant id, master id) of every instance in ``lifecycles`` that has a server port:
         what the monitor polls each second, without loading whole instances."""
-        table = InstanceRow.__table__.c
-        query = select(table.id, table.code, table.tenant_id, table.master_id).where(
-            table.lifecycle.in_([lc.value for lc in lifecycles]), table.port != 0
+        c = _I
+        query = self._scoped(
+            select(c.id, c.code, c.tenant_id, c.master_id).where(
+                c.lifecycle.in_([lc.value for lc in lifecycles]), c.port != 0
+            ),
+            c.tenant_id,
         )
-        if self._tenant is not None:
-            query = query.where(table.tenant_id == self._tenant)
         return [(r.id, r.code, r.tenant_id, r.master_id) for r in self._s.execute(query)]
 
     def running_replica_reasons(self) -> dict[str, tuple[str, str]]:
         """code -> (id, status reason) of every running read-only instance: what the slot watch reads
         each time the store changed, without loading whole instances."""
-        c = _INSTANCES.c
-        query = select(c.code, c.id, c.status_reason).where(
-            c.role == Role.READONLY.value, c.lifecycle == Lifecycle.RUNNING.value
+        c = _I
+        query = self._scoped(
+            select(c.code, c.id, c.status_reason).where(
+                c.role == Role.READONLY.value, c.lifecycle == Lifecycle.RUNNING.value
+            ),
+            c.tenant_id,
         )
-        if self._tenant is not None:
-            query = query.where(c.tenant_id == self._tenant)
         return {code: (instance_id, reason) for code, instance_id, reason in self._s.connection().execute(query)}
 
-    def running_primaries_storage(self) -> list[tuple[str, str, int, str]]:
+    def running_primaries_storage(self) -> builtins.list[tuple[str, str, int, str]]:
         """(id, code, storage GB, status reason) of every running primary: what the storage watch reads
         each round, without loading whole instances."""
-        c = _INSTANCES.c
-        query = select(c.id, c.code, c.storage_gb, c.status_reason).where(
-            c.role == Role.PRIMARY.value, c.lifecycle == Lifecycle.RUNNING.value
+        c = _I
+        query = self._scoped(
+            select(c.id, c.code, c.storage_gb, c.status_reason).where(
+                c.role == Role.PRIMARY.value, c.lifecycle == Lifecycle.RUNNING.value
+            ),
+            c.tenant_id,
         )
-        if self._tenant is not None:
-            query = query.where(c.tenant_id == self._tenant)
         return [(i, code, int(gb), reason) for i, code, gb, reason in self._s.connection().execute(query)]
 
     def replica_counts(self, master_ids: Sequence[str]) -> dict[str, int]:
-        c = _INSTANCES.c
-        query = (
+        c = _I
+        query = self._scoped(
             select(c.master_id, func.count())
             .where(c.master_id.in_(master_ids), c.lifecycle != Lifecycle.DELETED.value)
-            .group_by(c.master_id)
+            .group_by(c.master_id),
+            c.tenant_id,
         )
-        if self._tenant is not None:
-            query = query.where(c.tenant_id == self._tenant)
         return {master: int(n) for master, n in self._s.connection().execute(query)}
 
     def labels(self, ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
         """internal id -> (code, name, region), deleted instances included (jobs outlive their instances)."""
-        query = self._scoped(select(InstanceRow)).where(InstanceRow.id.in_(ids))
+        query = self._scoped(select(InstanceRow).where(InstanceRow.id.in_(ids)), InstanceRow.tenant_id)
         return {r.id: (r.code, r.name, r.region) for r in self._s.scalars(query)}
 
     def codes(self, ids: Sequence[str]) -> dict[str, str]:
         """internal id -> Tencent code, for presenting references (master ids) in the Tencent form."""
-        c = _INSTANCES.c
-        query = select(c.id, c.code).where(c.id.in_(ids))
-        if self._tenant is not None:
-            query = query.where(c.tenant_id == self._tenant)
+        c = _I
+        query = self._scoped(select(c.id, c.code).where(c.id.in_(ids)), c.tenant_id)
         return {i: code for i, code in self._s.connection().execute(query)}
 
     def count(self) -> int:
-        query = select(func.count()).select_from(InstanceRow).where(InstanceRow.lifecycle != Lifecycle.DELETED.value)
-        if self._tenant is not None:
-            query = query.where(InstanceRow.tenant_id == self._tenant)
+        query = self._scoped(
+            select(func.count()).select_from(InstanceRow).where(InstanceRow.lifecycle != Lifecycle.DELETED.value),
+            InstanceRow.tenant_id,
+        )
         return int(self._s.scalar(query) or 0)
 
 
-class GroupRepository:
-    def __init__(self, session: Session, tenant_id: str | None) -> None:
-        self._s = session
-        self._tenant = tenant_id
+class GroupRepository(_TenantScoped):
+    """Read-only groups of one tenant, or of all tenants when ``tenant_id`` is None (system use)."""
 
     def add(self, group: ReadOnlyGroup) -> None:
-        if self._tenant is not None and group.tenant_id != self._tenant:
-            raise ValueError("group of another tenant")
+        self._admit(group.tenant_id, "group")
         self._s.add(GroupRow(**group_to_row_values(group)))
 
     def save(self, group: ReadOnlyGroup) -> None:
-        row = self._s.get(GroupRow, group.id)
-        if row is None or (self._tenant is not None and row.tenant_id != self._tenant):
+        row = self._owned(self._s.get(GroupRow, group.id))
+        if row is None:
             raise KeyError(group.id)
         _copy_into(row, group_to_row_values(group))
 
     def find(self, group_id: str) -> ReadOnlyGroup | None:
-        row = self._s.get(GroupRow, group_id)
+        row = self._owned(self._s.get(GroupRow, group_id))
         if row is None or row.status == GroupStatus.DELETED.value:
-            return None
-        if self._tenant is not None and row.tenant_id != self._tenant:
             return None
         return group_from_row(row)
 
     def list(self, master_id: str | None = None) -> list[ReadOnlyGroup]:
-        query = select(GroupRow).where(GroupRow.status != GroupStatus.DELETED.value)
-        if self._tenant is not None:
-            query = query.where(GroupRow.tenant_id == self._tenant)
+        query = self._scoped(select(GroupRow).where(GroupRow.status != GroupStatus.DELETED.value), GroupRow.tenant_id)
         if master_id is not None:
             query = query.where(GroupRow.master_id == master_id)
         return [group_from_row(r) for r in self._s.scalars(query.order_by(GroupRow.created_at))]
 
 
-class QuotaRepository:
+class QuotaRepository(_TenantScoped):
     """One tenant's quota overrides and what counts against its quotas (`domain.quotas`)."""
 
+    _tenant: str
+
     def __init__(self, session: Session, tenant_id: str) -> None:
-        self._s = session
-        self._tenant = tenant_id
+        super().__init__(session, tenant_id)
 
     def lock(self) -> None:
         """Hold the tenant's row until the transaction ends: on PostgreSQL the creates of one tenant queue
         here, so each counts what the one before it recorded (SQLite's write transaction is already
         exclusive, and ignores FOR UPDATE)."""
-        self._s.execute(select(TenantRow.id).where(TenantRow.id == self._tenant).with_for_update())
+        self._s.execute(self._scoped(select(TenantRow.id), TenantRow.id).with_for_update())
 
     def overrides(self) -> Overrides:
         row = self._s.get(QuotaRow, self._tenant)
@@ -587,41 +635,45 @@ class QuotaRepository:
     def usage(self) -> Amounts:
         """Instances not destroyed (deleted), their storage summed, and read-only groups not deleted:
         two aggregate queries (the tenant/lifecycle index)."""
-        c = _INSTANCES.c
+        c = _I
         instances, storage = self._s.connection().execute(
-            select(func.count(), func.coalesce(func.sum(c.storage_gb), 0)).where(
-                c.tenant_id == self._tenant, c.lifecycle != Lifecycle.DELETED.value)
+            self._scoped(
+                select(func.count(), func.coalesce(func.sum(c.storage_gb), 0)).where(
+                    c.lifecycle != Lifecycle.DELETED.value),
+                c.tenant_id,
+            )
         ).one()
         groups = self._s.scalar(
-            select(func.count()).select_from(GroupRow).where(
-                GroupRow.tenant_id == self._tenant, GroupRow.status != GroupStatus.DELETED.value)
+            self._scoped(
+                select(func.count()).select_from(GroupRow).where(GroupRow.status != GroupStatus.DELETED.value),
+                GroupRow.tenant_id,
+            )
         )
         return Amounts(int(instances), int(groups or 0), int(storage))
 
 
-class OrderRepository:
+class OrderRepository(_TenantScoped):
+    """One tenant's orders."""
+
+    _tenant: str
+
     def __init__(self, session: Session, tenant_id: str) -> None:
-        self._s = session
-        self._tenant = tenant_id
+        super().__init__(session, tenant_id)
 
     def add(self, order: Order) -> None:
-        if order.tenant_id != self._tenant:
-            raise ValueError("order of another tenant")
+        self._admit(order.tenant_id, "order")
         values = {f.name: getattr(order, f.name) for f in dataclasses.fields(order)}
         values["charge_type"] = order.charge_type.value
         self._s.add(OrderRow(**values))
 
     def by_deal_names(self, names: Sequence[str]) -> list[Order]:
-        rows = self._s.scalars(
-            select(OrderRow).where(OrderRow.tenant_id == self._tenant, OrderRow.deal_name.in_(names))
-        )
+        rows = self._s.scalars(self._scoped(select(OrderRow).where(OrderRow.deal_name.in_(names)), OrderRow.tenant_id))
         return [_order_from_row(r) for r in rows]
 
     def of_instance(self, instance_id: str) -> list[Order]:
         """Every order of one instance, oldest first (its paid periods, renewals and refunds)."""
         rows = self._s.scalars(
-            select(OrderRow)
-            .where(OrderRow.tenant_id == self._tenant, OrderRow.instance_id == instance_id)
+            self._scoped(select(OrderRow).where(OrderRow.instance_id == instance_id), OrderRow.tenant_id)
             .order_by(OrderRow.created_at, OrderRow.deal_name)
         )
         return [_order_from_row(r) for r in rows]
@@ -633,7 +685,7 @@ def _order_from_row(r: OrderRow) -> Order:
         r.bill_id,
         r.tenant_id,
         r.instance_id,
-        r.action,
+        OrderAction(r.action),
         ChargeType(r.charge_type),
         r.period_months,
         r.amount_cents,
@@ -641,16 +693,17 @@ def _order_from_row(r: OrderRow) -> Order:
     )
 
 
-class AccountRepository:
+class AccountRepository(_TenantScoped):
     """One tenant's balance and ledger. The balance changes only through :meth:`post`, which writes
     the ledger entry in the same transaction, so the ledger always sums to the balance."""
 
+    _tenant: str
+
     def __init__(self, session: Session, tenant_id: str) -> None:
-        self._s = session
-        self._tenant = tenant_id
+        super().__init__(session, tenant_id)
 
     def _row(self, lock: bool) -> AccountRow:
-        query = select(AccountRow).where(AccountRow.tenant_id == self._tenant)
+        query = self._scoped(select(AccountRow), AccountRow.tenant_id)
         if lock:
             # PostgreSQL: money changes of one tenant queue here (SQLite's write transaction is
             # already exclusive).
@@ -708,13 +761,13 @@ class AccountRepository:
         row.arrears_since = when if row.balance_cents < 0 else None
 
     def ledger(self) -> list[LedgerEntry]:
-        rows = self._s.scalars(select(LedgerRow).where(LedgerRow.tenant_id == self._tenant).order_by(LedgerRow.id))
+        rows = self._s.scalars(self._scoped(select(LedgerRow), LedgerRow.tenant_id).order_by(LedgerRow.id))
         return [_entry_from_row(r) for r in rows]
 
 
 def _entry_from_row(r: LedgerRow) -> LedgerEntry:
     return LedgerEntry(
-        r.id, r.tenant_id, r.amount_cents, r.balance_after_cents, r.kind, r.reference, r.note, r.created_at
+        r.id, r.tenant_id, r.amount_cents, r.balance_after_cents, LedgerKind(r.kind), r.reference, r.note, r.created_at
     )
 
 
@@ -722,16 +775,16 @@ def _voucher_from_row(r: VoucherRow) -> Voucher:
     return Voucher(r.id, r.tenant_id, r.amount_cents, r.expires_at, r.created_at, r.spent_at, r.spent_reference)
 
 
-class VoucherRepository:
+class VoucherRepository(_TenantScoped):
     """One tenant's vouchers; another tenant's do not exist here."""
 
+    _tenant: str
+
     def __init__(self, session: Session, tenant_id: str) -> None:
-        self._s = session
-        self._tenant = tenant_id
+        super().__init__(session, tenant_id)
 
     def add(self, voucher: Voucher) -> None:
-        if voucher.tenant_id != self._tenant:
-            raise ValueError("voucher of another tenant")
+        self._admit(voucher.tenant_id, "voucher")
         self._s.add(
             VoucherRow(
                 id=voucher.id,
@@ -745,25 +798,22 @@ class VoucherRepository:
         )
 
     def find(self, voucher_id: str) -> Voucher | None:
-        row = self._s.get(VoucherRow, voucher_id)
-        if row is None or row.tenant_id != self._tenant:
-            return None
-        return _voucher_from_row(row)
+        row = self._owned(self._s.get(VoucherRow, voucher_id))
+        return None if row is None else _voucher_from_row(row)
 
     def list(self) -> list[Voucher]:
         rows = self._s.scalars(
-            select(VoucherRow)
-            .where(VoucherRow.tenant_id == self._tenant)
-            .order_by(VoucherRow.created_at, VoucherRow.id)
+            self._scoped(select(VoucherRow), VoucherRow.tenant_id).order_by(VoucherRow.created_at, VoucherRow.id)
         )
         return [_voucher_from_row(r) for r in rows]
 
     def spend(self, voucher_id: str, reference: str, when: datetime) -> bool:
         """Compare-and-set: false if it was spent meanwhile (the caller's transaction then fails)."""
         result = self._s.execute(
-            update(VoucherRow)
-            .where(VoucherRow.id == voucher_id, VoucherRow.tenant_id == self._tenant, VoucherRow.spent_at.is_(None))
-            .values(spent_at=when, spent_reference=reference)
+            self._scoped(
+                update(VoucherRow).where(VoucherRow.id == voucher_id, VoucherRow.spent_at.is_(None)),
+                VoucherRow.tenant_id,
+            ).values(spent_at=when, spent_reference=reference)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

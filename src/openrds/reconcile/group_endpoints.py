@@ -34,6 +34,7 @@ from openrds.engine.driver import (
     EndpointSpec,
     EndpointUnavailable,
     EngineError,
+    PortsExhausted,
 )
 from openrds.monitoring.snapshot import Snapshot
 from openrds.persistence.uow import Store
@@ -86,10 +87,11 @@ class GroupEndpoints:
                 info = self._driver.ensure_endpoint(EndpointSpec(group_id))
             except EndpointUnavailable as exc:
                 raise ResourceExhausted(exc.detail) from None
+            except PortsExhausted as exc:
+                log.error("endpoint of %s: %s", group_id, exc)
+                raise ResourceExhausted(exc.detail) from None
             except EngineError as exc:
                 log.error("endpoint of %s: %s", group_id, exc)
-                if exc.step == "allocate port":
-                    raise ResourceExhausted(exc.detail) from None
                 raise InternalFailure(f"the endpoint of read-only group {group_id} did not start") from None
             try:
                 return record(info.host, info.port)

@@ -1,8 +1,8 @@
 """Shows users a read-only instance whose replication slot on its upstream is lost or at risk.
 
-A listener of the replication monitor's rounds, like the group eviction (`jobs.endpoints`): the monitor
-reads every slot's ``wal_status`` on the upstreams (`engine.driver.SlotInfo`), `domain.slots` decides
-what it means for the replica, and this records it the way an unhealthy instance is shown: as the
+A listener of the replication monitor's rounds, like the group eviction (`reconcile.group_endpoints`):
+the monitor reads every slot's ``wal_status`` on the upstreams (`engine.driver.SlotInfo`),
+`domain.slots` decides what it means for the replica, and this records it the way an unhealthy instance is shown: as the
 instance's ``status_reason`` (next to its status in the console), with an event
 (``replication.slot_lost``, ``replication.slot_unreserved``, ``replication.slot_ok``) at each change.
 The store is read again only after a commit (its data version), and written only when a reason changes.

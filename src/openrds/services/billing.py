@@ -1,6 +1,6 @@
 """Billing: the one place money moves. Orders, balances, vouchers, renewals, refunds and metering.
 
-Rules (the pure ones are in :mod:`openrds.domain.money`):
+Rules (the pure ones, and the plans of the billing round, are in :mod:`openrds.domain.money`):
 
 * A purchase is priced, its voucher applied, the balance checked, and then charged, all in the
   caller's transaction: when the balance does not cover it, :class:`InsufficientBalance` rolls the
@@ -12,6 +12,11 @@ Rules (the pure ones are in :mod:`openrds.domain.money`):
 * Postpaid instances are metered by the hour they really run (from the moment their server is up
   until they stop). A tenant whose balance stays below zero for ``arrears_grace`` has its postpaid
   instances isolated; when the balance is back at zero or above, the tick brings them back.
+
+Two classes: :class:`Cashier` moves money inside another use case's transaction (purchases,
+renewals, instances stopping and coming back); :class:`BillingService` is billing's own use cases
+and the billing round, which decides what to charge, renew, isolate, destroy and restore and hands
+every change of state to :class:`openrds.services.lifecycle.LifecycleService`.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from __future__ import annotations
 import logging
 import secrets
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from openrds.clock import Clock
 from openrds.domain import money, rules
@@ -37,17 +43,16 @@ from openrds.domain.errors import (
     VoucherRefused,
 )
 from openrds.domain.ids import digits
-from openrds.domain.model import Instance, Order
-from openrds.domain.money import Account, Bill, IsolationReason, LedgerEntry, LedgerKind, Voucher
-from openrds.domain.states import ChargeType, Lifecycle, Operation, Role, allowed, ensure_allowed
-from openrds.jobs.model import Kind
-from openrds.jobs.runner import JobQueue
+from openrds.domain.model import Instance, Order, OrderAction
+from openrds.domain.money import METERED, Account, Bill, LedgerEntry, LedgerKind, Voucher
+from openrds.domain.states import ChargeType, IsolationReason, JobKind, Lifecycle, Operation, Role, ensure_allowed
 from openrds.persistence.uow import Store, UnitOfWork
+
+if TYPE_CHECKING:  # the lifecycle settles money through a Cashier; billing hands it its decisions
+    from openrds.services.lifecycle import LifecycleService
 
 log = logging.getLogger(__name__)
 
-#: States in which a postpaid instance is metered: its server is (meant to be) up for the tenant.
-METERED = frozenset({Lifecycle.RUNNING, Lifecycle.RESTARTING})
 #: Largest InstanceCount an inquiry accepts (the SDK documents 100).
 MAX_INQUIRY_COUNT = 100
 _VOUCHER_ALPHABET = string.ascii_lowercase + string.digits
@@ -124,26 +129,193 @@ def _bill_id() -> str:
     return digits(10)
 
 
-class BillingService:
-    def __init__(self, store: Store, catalogue: Catalogue, clock: Clock, queue: JobQueue | None = None, *,
-                 retention: timedelta = timedelta(days=7), arrears_grace: timedelta = timedelta(hours=24)) -> None:
+class Cashier:
+    """Money moved inside another use case's transaction: purchases priced, paid and ordered (a
+    refused payment fails the caller's whole transaction), prepaid time bought, and instances
+    settled when they stop and bought back when they return. Holds no state of its own."""
+
+    def __init__(self, store: Store, catalogue: Catalogue, clock: Clock) -> None:
         self._store = store
         self._catalogue = catalogue
         self._clock = clock
-        self._queue = queue
+
+    # --- prices -------------------------------------------------------------------------------
+    def monthly_cents(self, instance: Instance) -> int:
+        return money.monthly_price(self._catalogue, self._catalogue.spec(instance.spec_code), instance.storage_gb)
+
+    def hourly_cents(self, instance: Instance) -> int:
+        return money.hourly_price(self._catalogue, self._catalogue.spec(instance.spec_code), instance.storage_gb)
+
+    # --- bills --------------------------------------------------------------------------------
+    @staticmethod
+    def _voucher(uow: UnitOfWork, tenant_id: str, charge_type: ChargeType, price: int, payment: Payment,
+                 now: datetime) -> Voucher | None:
+        if len(payment.voucher_ids) > 1:
+            raise VoucherRefused("only one voucher may be specified", field="voucher_ids")
+        if charge_type is ChargeType.POSTPAID:
+            if payment.voucher_ids:
+                raise VoucherRefused("vouchers pay prepaid purchases only; postpaid instances are metered by the hour",
+                                     field="voucher_ids")
+            return None  # AutoVoucher: nothing is paid now, so no voucher is used
+        vouchers = uow.vouchers(tenant_id)
+        if payment.voucher_ids:
+            voucher_id = payment.voucher_ids[0]
+            return money.check_voucher(vouchers.find(voucher_id), voucher_id, now)
+        if payment.auto_voucher:
+            return money.choose_voucher(vouchers.list(), price, now)
+        return None
+
+    def _price_bill(self, uow: UnitOfWork, tenant_id: str, charge_type: ChargeType, prices: Sequence[int],
+                    payment: Payment, now: datetime, *, lock: bool) -> Bill:
+        """The bill of ``prices``, its voucher applied; :raises InsufficientBalance: the balance does
+        not cover what the balance pays."""
+        account = uow.account(tenant_id).get(lock=lock)
+        voucher = self._voucher(uow, tenant_id, charge_type, sum(prices), payment, now)
+        bill = money.make_bill(prices, voucher)
+        if not money.can_pay(account.balance_cents, bill.cash):
+            what = "the purchase" if charge_type is ChargeType.PREPAID else "one hour of the postpaid instances"
+            raise InsufficientBalance(
+                f"the balance is {money.cents_text(account.balance_cents)} CNY; {what} needs "
+                f"{money.cents_text(bill.cash)} CNY"
+            )
+        return bill
+
+    def check(self, tenant_id: str, spec: Spec, storage_gb: int, charge_type: ChargeType, months: int, count: int,
+              payment: Payment = Payment()) -> Bill:
+        """Price a purchase and check the balance and the voucher, charging nothing (verification-only
+        calls). Postpaid: the balance must cover one hour of every instance."""
+        price = money.purchase_price(self._catalogue, spec, storage_gb, charge_type, months)
+        with self._store.read() as uow:
+            return self._price_bill(uow, tenant_id, charge_type, [price] * count, payment, self._clock.now(),
+                                    lock=False)
+
+    def _charge(self, uow: UnitOfWork, tenant_id: str, bill: Bill, kind: LedgerKind, note: str,
+                at: datetime) -> str:
+        """Spend the voucher and post the bill's one ledger entry; returns the bill id."""
+        bill_id = _bill_id()
+        if bill.voucher is not None:
+            if not uow.vouchers(tenant_id).spend(bill.voucher.id, bill_id, at):
+                raise VoucherRefused(f"voucher {bill.voucher.id} has already been used", field="voucher_ids")
+            note += f"; voucher {bill.voucher.id} paid {money.cents_text(bill.voucher_cents)} CNY"
+        uow.account(tenant_id).post(-bill.cash, kind, bill_id, note, at)
+        return bill_id
+
+    def buy_periods(self, uow: UnitOfWork, tenant_id: str, instances: Sequence[Instance], months: Sequence[int],
+                    action: OrderAction, payment: Payment, at: datetime) -> Placed:
+        """Prepaid time for each instance (``months`` each), one bill, one deal each: the time starts at
+        the instance's expiry, or at ``at`` if it has none or it is past."""
+        prices = [self.monthly_cents(i) * m for i, m in zip(instances, months, strict=True)]
+        bill = self._price_bill(uow, tenant_id, ChargeType.PREPAID, prices, payment, at, lock=True)
+        kind = LedgerKind.PURCHASE if action is OrderAction.CREATE else LedgerKind.RENEWAL
+        codes = ", ".join(i.code for i in instances)
+        bill_id = self._charge(uow, tenant_id, bill, kind, f"{action} {codes}", at)
+        deals, bought = [], []
+        for instance, period, paid in zip(instances, months, bill.paid_per_deal(), strict=True):
+            deal = _deal_name(at)
+            uow.orders(tenant_id).add(Order(deal, bill_id, tenant_id, instance.id, action, ChargeType.PREPAID, period,
+                                            paid, at))
+            start = at if instance.expire_at is None else max(instance.expire_at, at)
+            bought.append(replace(instance, expire_at=money.add_months(start, period), billed_until=None))
+            deals.append(deal)
+        return Placed(tuple(deals), bill_id, tuple(bought), bill.cash, bill.voucher.id if bill.voucher else "")
+
+    def place_orders(self, uow: UnitOfWork, tenant_id: str, instances: Sequence[Instance], spec: Spec,
+                     now: datetime, payment: Payment = Payment()) -> Placed:
+        """Price, pay and record the orders of new instances inside the caller's transaction (so a
+        refused payment records nothing at all). Returns the instances as bought: prepaid ones with
+        their expiry. Postpaid ones cost nothing now, but the balance must cover one hour of each."""
+        if not instances:
+            return Placed((), "")
+        charge_type = instances[0].charge_type
+        if charge_type is ChargeType.PREPAID:
+            return self.buy_periods(uow, tenant_id, instances, [i.period_months for i in instances],
+                                    OrderAction.CREATE, payment, now)
+        prices = [money.hourly_price(self._catalogue, spec, i.storage_gb) for i in instances]
+        self._price_bill(uow, tenant_id, charge_type, prices, payment, now, lock=True)
+        bill_id = _bill_id()
+        deals = []
+        for instance in instances:
+            deal = _deal_name(now)
+            uow.orders(tenant_id).add(Order(deal, bill_id, tenant_id, instance.id, OrderAction.CREATE, charge_type,
+                                            instance.period_months, 0, now))
+            deals.append(deal)
+        bought = tuple(replace(i, expire_at=None, billed_until=None) for i in instances)
+        return Placed(tuple(deals), bill_id, bought)
+
+    # --- instances stopping and coming back (inside the lifecycle's transactions) ---------------
+    def on_stop(self, uow: UnitOfWork, tenant_id: str, instances: Sequence[Instance], now: datetime,
+                reason: IsolationReason) -> list[Instance]:
+        """Instances leaving service (isolated, deleted, destroyed): postpaid ones pay the hours they
+        ran, the last partial one included, and stop being metered; prepaid ones get their unused
+        whole days back. Already isolated ones are settled already."""
+        stopped = []
+        for instance in instances:
+            if instance.lifecycle is Lifecycle.ISOLATED:
+                stopped.append(instance)
+                continue
+            if instance.charge_type is ChargeType.POSTPAID:
+                instance = self._settle(uow, tenant_id, instance, now)
+            else:
+                instance = self._refund(uow, tenant_id, instance, now)
+            stopped.append(replace(instance, isolation_reason=reason))
+        return stopped
+
+    def _settle(self, uow: UnitOfWork, tenant_id: str, instance: Instance, now: datetime) -> Instance:
+        if instance.billed_until is not None and instance.lifecycle in METERED:
+            hours = money.settle_hours(instance.billed_until, now)
+            if hours:
+                cents = hours * self.hourly_cents(instance)
+                uow.account(tenant_id).post(-cents, LedgerKind.METERING, instance.code,
+                                            f"{hours} h of {instance.code} (stopped)", now)
+        return replace(instance, billed_until=None)
+
+    def _refund(self, uow: UnitOfWork, tenant_id: str, instance: Instance, now: datetime) -> Instance:
+        if instance.expire_at is None or instance.expire_at <= now:
+            return instance
+        cents = money.refund_for(uow.orders(tenant_id).of_instance(instance.id), now)
+        deal = _deal_name(now)
+        # Recorded even when nothing is due (less than a day left): the order ends the paid periods.
+        uow.orders(tenant_id).add(Order(deal, _bill_id(), tenant_id, instance.id, OrderAction.REFUND,
+                                        ChargeType.PREPAID, 0, -cents, now))
+        if cents:
+            uow.account(tenant_id).post(cents, LedgerKind.REFUND, deal,
+                                        f"unused whole days of {instance.code}", now)
+        return replace(instance, expire_at=now)
+
+    def on_restore(self, uow: UnitOfWork, tenant_id: str, instances: Sequence[Instance], now: datetime,
+                   months: int | None = None, payment: Payment = Payment()) -> list[Instance]:
+        """Isolated instances coming back: an expired prepaid one is bought again for ``months``
+        (default 1) in one bill; a postpaid one needs a balance that is not below zero."""
+        account = uow.account(tenant_id).get(lock=True)
+        if any(i.charge_type is ChargeType.POSTPAID for i in instances) and account.balance_cents < 0:
+            raise InsufficientBalance(f"the balance is {money.cents_text(account.balance_cents)} CNY: postpaid "
+                                      "instances come back when it is at zero or above")
+        expired = [i for i in instances
+                   if i.charge_type is ChargeType.PREPAID and (i.expire_at is None or i.expire_at <= now)]
+        if not expired:
+            return list(instances)
+        period = 1 if months is None else months
+        rules.check_period(ChargeType.PREPAID, period)
+        placed = self.buy_periods(uow, tenant_id, expired, [period] * len(expired), OrderAction.RENEW, payment, now)
+        bought = {i.id: i for i in placed.instances}
+        return [bought.get(i.id, i) for i in instances]
+
+
+class BillingService:
+    """Billing's own use cases (prices, accounts, vouchers, renewals, orders) and the billing round.
+    ``lifecycle`` is needed by the round only (the admin commands build billing without one)."""
+
+    def __init__(self, store: Store, catalogue: Catalogue, clock: Clock, lifecycle: LifecycleService | None = None,
+                 *, retention: timedelta = timedelta(days=7), arrears_grace: timedelta = timedelta(hours=24)) -> None:
+        self._store = store
+        self._catalogue = catalogue
+        self._clock = clock
+        self._cashier = Cashier(store, catalogue, clock)
+        self._lifecycle = lifecycle
         self.retention = retention
         self.arrears_grace = arrears_grace
 
     # --- prices -------------------------------------------------------------------------------
-    def _spec(self, instance: Instance) -> Spec:
-        return self._catalogue.spec(instance.spec_code)
-
-    def monthly_cents(self, instance: Instance) -> int:
-        return money.monthly_price(self._catalogue, self._spec(instance), instance.storage_gb)
-
-    def hourly_cents(self, instance: Instance) -> int:
-        return money.hourly_price(self._catalogue, self._spec(instance), instance.storage_gb)
-
     def quote_create(self, query: PriceQuery) -> Quote:
         """The list price of ``count`` new instances: prepaid for the period, postpaid for one hour."""
         rules.check_instance_count(query.count, MAX_INQUIRY_COUNT)
@@ -166,7 +338,7 @@ class BillingService:
         rules.check_period(ChargeType.PREPAID, months)
         with self._store.read() as uow:
             instance = self._prepaid(uow, tenant_id, identifier)
-        total = self.monthly_cents(instance) * months
+        total = self._cashier.monthly_cents(instance) * months
         return Quote(total, total)
 
     # --- accounts -----------------------------------------------------------------------------
@@ -207,115 +379,13 @@ class BillingService:
         if uow.tenants.get(tenant_id) is None:
             raise InvalidInput(f"tenant {tenant_id} does not exist", field="tenant")
 
-    # --- bills --------------------------------------------------------------------------------
-    @staticmethod
-    def _voucher(uow: UnitOfWork, tenant_id: str, charge_type: ChargeType, price: int, payment: Payment,
-                 now: datetime) -> Voucher | None:
-        if len(payment.voucher_ids) > 1:
-            raise VoucherRefused("only one voucher may be specified", field="voucher_ids")
-        if charge_type is ChargeType.POSTPAID:
-            if payment.voucher_ids:
-                raise VoucherRefused("vouchers pay prepaid purchases only; postpaid instances are metered by the hour",
-                                     field="voucher_ids")
-            return None  # AutoVoucher: nothing is paid now, so no voucher is used
-        vouchers = uow.vouchers(tenant_id)
-        if payment.voucher_ids:
-            voucher_id = payment.voucher_ids[0]
-            return money.check_voucher(vouchers.find(voucher_id), voucher_id, now)
-        if payment.auto_voucher:
-            return money.choose_voucher(vouchers.list(), price, now)
-        return None
-
-    @staticmethod
-    def _ensure_can_pay(account: Account, cash: int, what: str) -> None:
-        if not money.can_pay(account.balance_cents, cash):
-            raise InsufficientBalance(
-                f"the balance is {money.cents_text(account.balance_cents)} CNY; {what} needs "
-                f"{money.cents_text(cash)} CNY"
-            )
-
-    def _price_bill(self, uow: UnitOfWork, tenant_id: str, charge_type: ChargeType, prices: Sequence[int],
-                    payment: Payment, now: datetime, *, lock: bool) -> tuple[Account, Bill]:
-        account = uow.account(tenant_id).get(lock=lock)
-        voucher = self._voucher(uow, tenant_id, charge_type, sum(prices), payment, now)
-        bill = money.make_bill(prices, voucher)
-        what = "the purchase" if charge_type is ChargeType.PREPAID else "one hour of the postpaid instances"
-        self._ensure_can_pay(account, bill.cash, what)
-        return account, bill
-
-    def check(self, tenant_id: str, spec: Spec, storage_gb: int, charge_type: ChargeType, months: int, count: int,
-              payment: Payment = Payment()) -> Bill:
-        """Price a purchase and check the balance and the voucher, charging nothing (verification-only
-        calls). Postpaid: the balance must cover one hour of every instance."""
-        price = money.purchase_price(self._catalogue, spec, storage_gb, charge_type, months)
-        with self._store.read() as uow:
-            _account, bill = self._price_bill(uow, tenant_id, charge_type, [price] * count, payment,
-                                              self._clock.now(), lock=False)
-        return bill
-
-    def _charge(self, uow: UnitOfWork, tenant_id: str, bill: Bill, kind: LedgerKind, note: str,
-                at: datetime) -> str:
-        """Spend the voucher and post the bill's one ledger entry; returns the bill id."""
-        bill_id = _bill_id()
-        if bill.voucher is not None:
-            if not uow.vouchers(tenant_id).spend(bill.voucher.id, bill_id, at):
-                raise VoucherRefused(f"voucher {bill.voucher.id} has already been used", field="voucher_ids")
-            note += f"; voucher {bill.voucher.id} paid {money.cents_text(bill.voucher_cents)} CNY"
-        uow.account(tenant_id).post(-bill.cash, kind, bill_id, note, at)
-        return bill_id
-
-    def _buy_periods(self, uow: UnitOfWork, tenant_id: str, instances: Sequence[Instance], months: Sequence[int],
-                     action: str, payment: Payment, at: datetime) -> Placed:
-        """Prepaid time for each instance (``months`` each), one bill, one deal each: the time starts at
-        the instance's expiry, or at ``at`` if it has none or it is past."""
-        prices = [self.monthly_cents(i) * m for i, m in zip(instances, months, strict=True)]
-        _account, bill = self._price_bill(uow, tenant_id, ChargeType.PREPAID, prices, payment, at, lock=True)
-        kind = LedgerKind.PURCHASE if action == "create" else LedgerKind.RENEWAL
-        codes = ", ".join(i.code for i in instances)
-        bill_id = self._charge(uow, tenant_id, bill, kind, f"{action} {codes}", at)
-        deals, bought = [], []
-        for instance, period, paid in zip(instances, months, bill.paid_per_deal(), strict=True):
-            deal = _deal_name(at)
-            uow.orders(tenant_id).add(Order(deal, bill_id, tenant_id, instance.id, action, ChargeType.PREPAID, period,
-                                            paid, at))
-            start = at if instance.expire_at is None else max(instance.expire_at, at)
-            bought.append(replace(instance, expire_at=money.add_months(start, period), billed_until=None))
-            deals.append(deal)
-        return Placed(tuple(deals), bill_id, tuple(bought), bill.cash, bill.voucher.id if bill.voucher else "")
-
-    def place_orders(self, uow: UnitOfWork, tenant_id: str, instances: Sequence[Instance], spec: Spec, action: str,
-                     now: datetime, payment: Payment = Payment()) -> Placed:
-        """Price, pay and record the orders of new instances inside the caller's transaction (so a
-        refused payment records nothing at all). Returns the instances as bought: prepaid ones with
-        their expiry. Postpaid ones cost nothing now, but the balance must cover one hour of each."""
-        if not instances:
-            return Placed((), "")
-        charge_type = instances[0].charge_type
-        if charge_type is ChargeType.PREPAID:
-            return self._buy_periods(uow, tenant_id, instances, [i.period_months for i in instances], action,
-                                     payment, now)
-        prices = [money.hourly_price(self._catalogue, spec, i.storage_gb) for i in instances]
-        self._price_bill(uow, tenant_id, charge_type, prices, payment, now, lock=True)
-        bill_id = _bill_id()
-        deals = []
-        for instance in instances:
-            deal = _deal_name(now)
-            uow.orders(tenant_id).add(Order(deal, bill_id, tenant_id, instance.id, action, charge_type,
-                                            instance.period_months, 0, now))
-            deals.append(deal)
-        bought = tuple(replace(i, expire_at=None, billed_until=None) for i in instances)
-        return Placed(tuple(deals), bill_id, bought)
-
     # --- renewals -----------------------------------------------------------------------------
     @staticmethod
-    def _find(uow: UnitOfWork, tenant_id: str, identifier: str) -> Instance:
+    def _prepaid(uow: UnitOfWork, tenant_id: str, identifier: str) -> Instance:
         instance = uow.instances(tenant_id).find(identifier)
         if instance is None:
             raise InstanceNotFound(identifier)
-        return instance
-
-    def _prepaid(self, uow: UnitOfWork, tenant_id: str, identifier: str) -> Instance:
-        return self._ensure_prepaid(self._find(uow, tenant_id, identifier))
+        return BillingService._ensure_prepaid(instance)
 
     @staticmethod
     def _ensure_prepaid(instance: Instance) -> Instance:
@@ -331,7 +401,7 @@ class BillingService:
             instance = self._prepaid(uow, tenant_id, identifier)
             ensure_allowed(Operation.RENEW, instance.code, instance.lifecycle)
             now = self._clock.now()
-            placed = self._buy_periods(uow, tenant_id, [instance], [months], "renew", payment, now)
+            placed = self._cashier.buy_periods(uow, tenant_id, [instance], [months], OrderAction.RENEW, payment, now)
             uow.instances(tenant_id).save(replace(placed.instances[0], updated_at=now))
         return placed
 
@@ -361,84 +431,22 @@ class BillingService:
             raise MissingInput("name at least one order", field="deal_names")
         rules.check_id_count(len(set(deal_names)), field="deal_names")
         with self._store.read() as uow:
-            return self._orders(uow, tenant_id, deal_names)
-
-    @staticmethod
-    def _orders(uow: UnitOfWork, tenant_id: str, deal_names: Sequence[str]) -> list[OrderView]:
-        wanted = list(dict.fromkeys(deal_names))
-        found = {o.deal_name: o for o in uow.orders(tenant_id).by_deal_names(wanted)}
-        for name in wanted:
-            if name not in found:
-                raise OrderNotFound(f"order {name} does not exist", field="deal_names")
-        ordered = [found[name] for name in wanted]
-        codes = uow.instances(tenant_id).codes([o.instance_id for o in ordered])
-        # The create jobs, read once for every order (newest first): the oldest one naming the
-        # instance is the one that carried out its purchase.
-        creator: dict[str, str] = {}
-        if any(o.action == "create" for o in ordered):
-            for job in uow.jobs.of_tenant(tenant_id, kinds=(Kind.CREATE_PRIMARIES, Kind.CREATE_REPLICAS)):
-                creator.update(dict.fromkeys(job.instance_ids, job.id))
+            wanted = list(dict.fromkeys(deal_names))
+            found = {o.deal_name: o for o in uow.orders(tenant_id).by_deal_names(wanted)}
+            for name in wanted:
+                if name not in found:
+                    raise OrderNotFound(f"order {name} does not exist", field="deal_names")
+            ordered = [found[name] for name in wanted]
+            codes = uow.instances(tenant_id).codes([o.instance_id for o in ordered])
+            # The create jobs, read once for every order (newest first): the oldest one naming the
+            # instance is the one that carried out its purchase.
+            creator: dict[str, str] = {}
+            if any(o.action is OrderAction.CREATE for o in ordered):
+                for job in uow.jobs.of_tenant(tenant_id, kinds=(JobKind.CREATE_PRIMARIES, JobKind.CREATE_REPLICAS)):
+                    creator.update(dict.fromkeys(job.instance_ids, job.id))
         return [OrderView(order, codes.get(order.instance_id, order.instance_id),
-                          creator.get(order.instance_id) if order.action == "create" else None)
+                          creator.get(order.instance_id) if order.action is OrderAction.CREATE else None)
                 for order in ordered]
-
-    # --- instances stopping and coming back (called inside InstanceService's transactions) ----
-    def on_stop(self, uow: UnitOfWork, tenant_id: str, instances: Sequence[Instance], now: datetime,
-                reason: IsolationReason) -> list[Instance]:
-        """Instances leaving service (isolated, deleted, destroyed): postpaid ones pay the hours they
-        ran, the last partial one included, and stop being metered; prepaid ones get their unused
-        whole days back. Already isolated ones are settled already."""
-        stopped = []
-        for instance in instances:
-            if instance.lifecycle is Lifecycle.ISOLATED:
-                stopped.append(instance)
-                continue
-            if instance.charge_type is ChargeType.POSTPAID:
-                instance = self._settle(uow, tenant_id, instance, now)
-            else:
-                instance = self._refund(uow, tenant_id, instance, now)
-            stopped.append(replace(instance, isolation_reason=reason.value))
-        return stopped
-
-    def _settle(self, uow: UnitOfWork, tenant_id: str, instance: Instance, now: datetime) -> Instance:
-        if instance.billed_until is not None and instance.lifecycle in METERED:
-            hours = money.settle_hours(instance.billed_until, now)
-            if hours:
-                cents = hours * self.hourly_cents(instance)
-                uow.account(tenant_id).post(-cents, LedgerKind.METERING, instance.code,
-                                            f"{hours} h of {instance.code} (stopped)", now)
-        return replace(instance, billed_until=None)
-
-    def _refund(self, uow: UnitOfWork, tenant_id: str, instance: Instance, now: datetime) -> Instance:
-        if instance.expire_at is None or instance.expire_at <= now:
-            return instance
-        cents = money.refund_for(uow.orders(tenant_id).of_instance(instance.id), now)
-        deal = _deal_name(now)
-        # Recorded even when nothing is due (less than a day left): the order ends the paid periods.
-        uow.orders(tenant_id).add(Order(deal, _bill_id(), tenant_id, instance.id, "refund", ChargeType.PREPAID, 0,
-                                        -cents, now))
-        if cents:
-            uow.account(tenant_id).post(cents, LedgerKind.REFUND, deal,
-                                        f"unused whole days of {instance.code}", now)
-        return replace(instance, expire_at=now)
-
-    def on_restore(self, uow: UnitOfWork, tenant_id: str, instances: Sequence[Instance], now: datetime,
-                   months: int | None = None, payment: Payment = Payment()) -> tuple[list[Instance], Placed | None]:
-        """Isolated instances coming back: an expired prepaid one is bought again for ``months``
-        (default 1) in one bill; a postpaid one needs a balance that is not below zero."""
-        account = uow.account(tenant_id).get(lock=True)
-        if any(i.charge_type is ChargeType.POSTPAID for i in instances) and account.balance_cents < 0:
-            raise InsufficientBalance(f"the balance is {money.cents_text(account.balance_cents)} CNY: postpaid "
-                                      "instances come back when it is at zero or above")
-        expired = [i for i in instances
-                   if i.charge_type is ChargeType.PREPAID and (i.expire_at is None or i.expire_at <= now)]
-        if not expired:
-            return list(instances), None
-        period = 1 if months is None else months
-        rules.check_period(ChargeType.PREPAID, period)
-        placed = self._buy_periods(uow, tenant_id, expired, [period] * len(expired), "renew", payment, now)
-        bought = {i.id: i for i in placed.instances}
-        return [bought.get(i.id, i) for i in instances], placed
 
     # --- the billing round --------------------------------------------------------------------
     def tick(self, now: datetime | None = None) -> TickReport:
@@ -446,6 +454,8 @@ class BillingService:
         expired longer than the retention, stop postpaid instances of tenants in arrears past the
         grace period and bring them back once the balance is at zero or above. Each tenant in its own
         transaction; a service that was down catches up (every computation is from stored times)."""
+        if self._lifecycle is None:
+            raise RuntimeError("the billing round needs the lifecycle to isolate, restore or destroy instances")
         now = now or self._clock.now()
         report = TickReport()
         with self._store.read() as uow:
@@ -453,14 +463,17 @@ class BillingService:
         for tenant_id in tenants:
             try:
                 with self._store.write() as uow:
-                    self._tick_tenant(uow, tenant_id, now, report)
+                    self._tick_tenant(uow, self._lifecycle, tenant_id, now, report)
             except Exception:  # one tenant's trouble must not stop the others' billing
                 log.exception("billing: round failed for tenant %s", tenant_id)
-        if self._queue is not None and (report.isolated or report.destroyed or report.restored):
-            self._queue.notify()
+        if report.isolated or report.destroyed or report.restored:
+            self._lifecycle.notify()
         return report
 
-    def _tick_tenant(self, uow: UnitOfWork, tenant_id: str, now: datetime, report: TickReport) -> None:
+    def _tick_tenant(self, uow: UnitOfWork, lifecycle: LifecycleService, tenant_id: str, now: datetime,
+                     report: TickReport) -> None:
+        """The round for one tenant: each step's plan (``domain.money``) over the instances as the step
+        before left them; money is moved here, every change of state by ``lifecycle``."""
         accounts = uow.account(tenant_id)
         account = accounts.get(lock=True)
         repo = uow.instances(tenant_id)
@@ -471,12 +484,18 @@ class BillingService:
             repo.save(instance)
             return instance
 
+        def carry_out(instance: Instance, operation: Operation, reason: IsolationReason, why: str) -> list[str]:
+            moved = lifecycle.enforce(uow, tenant_id, instance.id, operation, reason, why, now)
+            current.update((i.id, i) for i in moved)
+            return [i.code for i in moved]
+
         # 1. postpaid hours, as they ended
         metered = [i for i in current.values() if i.charge_type is ChargeType.POSTPAID and i.lifecycle in METERED]
         for instance in metered:
             if instance.billed_until is None:  # running before metering knew of it: from now
                 save(replace(instance, billed_until=now))
-        meters = [money.Meter(i.id, current[i.id].billed_until or now, self.hourly_cents(i)) for i in metered]
+        meters = [money.Meter(i.id, current[i.id].billed_until or now, self._cashier.hourly_cents(i))
+                  for i in metered]
         plan = money.plan_metering(account.balance_cents, account.arrears_since, meters, now, self.arrears_grace)
         for charge in plan.charges:
             instance = current[charge.instance_id]
@@ -488,80 +507,32 @@ class BillingService:
 
         # 2. arrears past the grace period: postpaid instances stop
         if plan.stop_at is not None:
-            stopping = [m.instance_id for m in meters]
-            for instance_id in stopping:  # metered up to the stop above: nothing more to settle
-                save(replace(current[instance_id], billed_until=None))
-            for instance_id in stopping:
-                instance = current[instance_id]
-                if allowed(Operation.ISOLATE, instance.lifecycle):
-                    self._isolate(uow, tenant_id, instance, IsolationReason.ARREARS, now, current, save, report)
+            for meter in meters:  # metered up to the stop above: nothing more to settle
+                save(replace(current[meter.instance_id], billed_until=None))
+            for meter in meters:
+                report.isolated += carry_out(current[meter.instance_id], Operation.ISOLATE, IsolationReason.ARREARS,
+                                             "isolated: the balance stayed below zero past the grace period")
 
         # 3. prepaid expiry: renew (auto-renewal, while the balance allows) or isolate
         for instance in sorted(current.values(), key=lambda i: (i.role is not Role.PRIMARY, i.created_at)):
             instance = current[instance.id]
-            if (instance.charge_type is not ChargeType.PREPAID or instance.expire_at is None
-                    or instance.expire_at > now):
-                continue
-            while (instance.auto_renew and instance.lifecycle in METERED and instance.expire_at is not None
-                   and instance.expire_at <= now):
-                balance = accounts.get(lock=True).balance_cents
-                if not money.can_pay(balance, self.monthly_cents(instance)):
-                    break
-                # Renewed at its expiry, as if the service had been there at that moment.
-                placed = self._buy_periods(uow, tenant_id, [instance], [1], "renew", Payment(), instance.expire_at)
+            expiry = money.plan_expiry(instance, self._cashier.monthly_cents(instance),
+                                       accounts.get(lock=True).balance_cents, now)
+            for at in expiry.renew_at:
+                placed = self._cashier.buy_periods(uow, tenant_id, [instance], [1], OrderAction.RENEW, Payment(), at)
                 instance = save(replace(placed.instances[0], updated_at=now))
                 report.renewed.append(instance.code)
-            if instance.expire_at is not None and instance.expire_at <= now \
-                    and allowed(Operation.ISOLATE, instance.lifecycle):
-                self._isolate(uow, tenant_id, instance, IsolationReason.EXPIRED, now, current, save, report)
+            if expiry.isolate:
+                report.isolated += carry_out(instance, Operation.ISOLATE, IsolationReason.EXPIRED,
+                                             "isolated: the prepaid period ended and was not renewed")
 
-        # 4. expired and isolated longer than the retention: destroyed (deletion protection is the
-        #    tenant's guard against its own mistakes, not against not paying)
-        for instance in list(current.values()):
-            instance = current[instance.id]
-            since = instance.expire_at or instance.isolated_at
-            if (instance.lifecycle is Lifecycle.ISOLATED and instance.isolation_reason == IsolationReason.EXPIRED
-                    and since is not None and since + self.retention <= now):
-                targets = [instance] + [r for r in current.values() if r.master_id == instance.id
-                                        and r.lifecycle in (Lifecycle.ISOLATED, Lifecycle.FAILED)]
-                for target in targets:
-                    self._submit(uow, tenant_id, save(replace(target, lifecycle=Lifecycle.DELETING, updated_at=now)),
-                                 Kind.DESTROY, target.lifecycle, now, "destroyed: expired and not renewed within "
-                                 "the retention period")
-                    report.destroyed.append(target.code)
+        # 4. expired and isolated longer than the retention: destroyed
+        for instance in money.due_for_destruction(list(current.values()), now, self.retention):
+            report.destroyed += carry_out(instance, Operation.DESTROY, IsolationReason.EXPIRED,
+                                          "destroyed: expired and not renewed within the retention period")
 
         # 5. arrears paid: postpaid instances stopped for them come back
         if accounts.get().balance_cents >= 0:
-            for instance in list(current.values()):
-                instance = current[instance.id]
-                if instance.lifecycle is not Lifecycle.ISOLATED or instance.isolation_reason != IsolationReason.ARREARS:
-                    continue
-                master = current.get(instance.master_id or "")
-                if master is not None and master.lifecycle is Lifecycle.ISOLATED \
-                        and master.isolation_reason != IsolationReason.ARREARS:
-                    continue  # its master is down for another reason; it follows the master
-                self._submit(uow, tenant_id, save(replace(instance, lifecycle=Lifecycle.DISISOLATING, updated_at=now)),
-                             Kind.DISISOLATE, Lifecycle.ISOLATED, now, "restored: the balance is no longer negative")
-                report.restored.append(instance.code)
-
-    def _isolate(self, uow: UnitOfWork, tenant_id: str, instance: Instance, reason: IsolationReason, now: datetime,
-                 current: dict[str, Instance], save: Callable[[Instance], Instance], report: TickReport) -> None:
-        """Isolate an instance (and a master's read-only instances with it) for ``reason``."""
-        targets = [instance] + [r for r in current.values()
-                                if r.master_id == instance.id and allowed(Operation.ISOLATE, r.lifecycle)]
-        for target in self.on_stop(uow, tenant_id, targets, now, reason):
-            previous = target.lifecycle
-            saved = save(replace(target, lifecycle=Lifecycle.ISOLATING, updated_at=now))
-            message = {IsolationReason.EXPIRED: "isolated: the prepaid period ended and was not renewed",
-                       IsolationReason.ARREARS: "isolated: the balance stayed below zero past the grace period"}
-            self._submit(uow, tenant_id, saved, Kind.ISOLATE, previous, now, message.get(reason, "isolated"))
-            report.isolated.append(target.code)
-
-    def _submit(self, uow: UnitOfWork, tenant_id: str, instance: Instance, kind: str, previous: Lifecycle,
-                now: datetime, message: str) -> None:
-        if self._queue is None:
-            raise RuntimeError("billing needs the job queue to isolate, restore or destroy instances")
-        self._queue.submit(uow, kind=kind, tenant_id=tenant_id, instance_ids=[instance.id],
-                           params={"from": previous.value})
-        uow.events.add(tenant_id, instance.id, f"billing.{kind}", message, now)
-        log.info("billing: %s %s", instance.code, message)
+            for instance in money.back_from_arrears(list(current.values())):
+                report.restored += carry_out(instance, Operation.DISISOLATE, IsolationReason.ARREARS,
+                                             "restored: the balance is no longer negative")

@@ -2,7 +2,7 @@
 
 A group is one address (HAProxy, run by the engine) that spreads new connections over its members by
 weight. Every change here is committed first and then pushed to that endpoint synchronously through
-`Endpoints` (`jobs.endpoints.GroupEndpoints`: ~1 ms through HAProxy's runtime API; creation starts
+`Endpoints` (`reconcile.group_endpoints.GroupEndpoints`: ~1 ms through HAProxy's runtime API; creation starts
 the balancer, ~50 ms); a push that fails is retried by every monitor round. Who is in rotation (lag
 and fault eviction) is decided by the monitor's listener, not here.
 """
@@ -39,7 +39,8 @@ T = TypeVar("T")
 
 
 class Endpoints(Protocol):
-    """The live side of groups (`jobs.endpoints.GroupEndpoints`)."""
+    """The live side of groups, owned here so that services import nothing of the loop that implements
+    it (`reconcile.group_endpoints.GroupEndpoints`, built by the composition root)."""
 
     def support(self) -> str:
         """Empty when endpoints can run on this host, else why not."""
@@ -99,6 +100,11 @@ def _check_thresholds(lag: int | None, latency: int | None, reserve: int | None)
                          (reserve, "min_delay_eliminate_reserve")):
         if value is not None and value < 0:
             raise InvalidInput(f"{field} must not be negative", field=field)
+
+
+def _given(value: T | None, current: T) -> T:
+    """A setting of a partial update: ``value`` when the call gave one (None leaves it as it is)."""
+    return current if value is None else value
 
 
 class GroupService:
@@ -270,15 +276,15 @@ class GroupService:
                           config.min_delay_eliminate_reserve)
         with self._store.write() as uow:
             group = self._group(uow, tenant_id, group_id)
-            changes = {k: v for k, v in (
-                ("name", config.name), ("max_replay_lag_seconds", config.max_replay_lag_seconds),
-                ("max_replay_latency_mb", config.max_replay_latency_mb),
-                ("min_delay_eliminate_reserve", config.min_delay_eliminate_reserve),
-                ("replay_lag_eliminate", config.replay_lag_eliminate),
-                ("replay_latency_eliminate", config.replay_latency_eliminate),
-                ("rebalance", config.rebalance),
-            ) if v is not None}
-            group = replace(group, updated_at=self._clock.now(), **changes)
+            group = replace(
+                group, updated_at=self._clock.now(), name=_given(config.name, group.name),
+                max_replay_lag_seconds=_given(config.max_replay_lag_seconds, group.max_replay_lag_seconds),
+                max_replay_latency_mb=_given(config.max_replay_latency_mb, group.max_replay_latency_mb),
+                min_delay_eliminate_reserve=_given(config.min_delay_eliminate_reserve,
+                                                   group.min_delay_eliminate_reserve),
+                replay_lag_eliminate=_given(config.replay_lag_eliminate, group.replay_lag_eliminate),
+                replay_latency_eliminate=_given(config.replay_latency_eliminate, group.replay_latency_eliminate),
+                rebalance=_given(config.rebalance, group.rebalance))
             uow.groups(tenant_id).save(group)
             view = self._view(uow, tenant_id, group)
         if config.rebalance and self._endpoints is not None:

@@ -13,7 +13,6 @@ from openrds.crypto import SecretBox
 from openrds.domain import rules
 from openrds.domain.catalogue import Catalogue, Spec
 from openrds.domain.errors import (
-    DeletionProtected,
     GroupMismatch,
     GroupNotFound,
     InstanceNotFound,
@@ -26,13 +25,12 @@ from openrds.domain.errors import (
 from openrds.domain.errors import InvalidChargeType as ChargeTypeMismatch
 from openrds.domain.ids import PRIMARY_PREFIX, READONLY_PREFIX, new_uuid, short_code
 from openrds.domain.model import Instance, InstanceQuery, Job, Network, Tag
-from openrds.domain.money import IsolationReason
 from openrds.domain.quotas import Amounts
-from openrds.domain.states import ChargeType, Lifecycle, MemberStatus, Operation, Role, ensure_allowed
-from openrds.jobs.model import Kind
+from openrds.domain.states import ChargeType, JobKind, Lifecycle, MemberStatus, Operation, Role, ensure_allowed
 from openrds.jobs.runner import JobQueue
 from openrds.persistence.uow import Store, UnitOfWork
-from openrds.services.billing import BillingService, Payment, Placed
+from openrds.services.billing import Cashier, Payment, Placed
+from openrds.services.lifecycle import LifecycleService
 from openrds.services.quotas import QuotaService
 
 
@@ -132,14 +130,6 @@ def _ensure_master_allows(master: Instance, state: Lifecycle) -> None:
         raise _about_master(exc) from None
 
 
-#: Replicas in these states are not cascaded into their master's isolate/destroy: they are there already.
-_CASCADE_DONE: dict[Operation, frozenset[Lifecycle]] = {
-    Operation.ISOLATE: frozenset({Lifecycle.ISOLATING, Lifecycle.ISOLATED}),
-    Operation.DESTROY: frozenset({Lifecycle.DELETING}),
-    Operation.DELETE: frozenset({Lifecycle.DELETING}),
-}
-
-
 # Tencent's console: "the RO group only supports system-assigned weights", by memory size (GB -> weight).
 _WEIGHT_BY_MEMORY_GB = (
     (2, 1),
@@ -185,7 +175,8 @@ class InstanceService:
         store: Store,
         catalogue: Catalogue,
         jobs: JobQueue,
-        billing: BillingService,
+        cashier: Cashier,
+        lifecycle: LifecycleService,
         box: SecretBox,
         clock: Clock,
         quotas: QuotaService,
@@ -197,7 +188,8 @@ class InstanceService:
         self._quotas = quotas
         self._catalogue = catalogue
         self._queue = jobs
-        self._billing = billing
+        self._cashier = cashier
+        self._lifecycle = lifecycle
         self._box = box
         self._clock = clock
         self._max_readonly = max_readonly_per_master
@@ -227,7 +219,7 @@ class InstanceService:
         if order.dry_run:  # quotas, price and balance checked, nothing charged
             with self._store.read() as uow:
                 self._quotas.ensure_room(uow, tenant_id, adding, lock=False)
-            self._billing.check(
+            self._cashier.check(
                 tenant_id, spec, order.storage_gb, charge_type, order.period_months, order.count, order.payment
             )
             return Created((), None, None)
@@ -244,14 +236,14 @@ class InstanceService:
             # Counted in the transaction that records them: concurrent creates cannot both pass a quota.
             self._quotas.ensure_room(uow, tenant_id, adding)
             # Paid first: a refused payment (InsufficientBalance, a voucher) rolls back everything.
-            placed = self._billing.place_orders(uow, tenant_id, instances, spec, "create", now, order.payment)
+            placed = self._cashier.place_orders(uow, tenant_id, instances, spec, now, order.payment)
             instances = placed.instances
             repo = uow.instances(tenant_id)
             for instance in instances:
                 repo.add(instance)
             job = self._queue.submit(
                 uow,
-                kind=Kind.CREATE_PRIMARIES,
+                kind=JobKind.CREATE_PRIMARIES,
                 tenant_id=tenant_id,
                 instance_ids=[i.id for i in instances],
                 # The admin password waits for the job sealed, never in plain text in the store.
@@ -304,7 +296,7 @@ class InstanceService:
             if order.dry_run:
                 self._quotas.ensure_room(uow, tenant_id, adding, lock=False)
         if order.dry_run:  # quotas, price and balance checked, nothing charged
-            self._billing.check(tenant_id, spec, storage, charge_type, order.period_months, order.count, order.payment)
+            self._cashier.check(tenant_id, spec, storage, charge_type, order.period_months, order.count, order.payment)
             return Created((), None, None)
         now = self._clock.now()
         # A replica runs its master's version with its master's charset and accounts (a physical copy).
@@ -331,14 +323,14 @@ class InstanceService:
                 )
             self._quotas.ensure_room(uow, tenant_id, adding)
             # Paid first: a refused payment (InsufficientBalance, a voucher) rolls back everything.
-            placed = self._billing.place_orders(uow, tenant_id, instances, spec, "create", now, order.payment)
-            instances = list(placed.instances)
+            placed = self._cashier.place_orders(uow, tenant_id, instances, spec, now, order.payment)
+            instances = placed.instances
             repo = uow.instances(tenant_id)
             for instance in instances:
                 repo.add(instance)
             job = self._queue.submit(
                 uow,
-                kind=Kind.CREATE_REPLICAS,
+                kind=JobKind.CREATE_REPLICAS,
                 tenant_id=tenant_id,
                 instance_ids=[i.id for i in instances],
                 params={"source_id": master.id},
@@ -399,84 +391,26 @@ class InstanceService:
     def set_deletion_protection(self, tenant_id: str, identifier: str, enabled: bool) -> Instance:
         return self._update(tenant_id, identifier, Operation.MODIFY, deletion_protection=enabled)
 
-    def _transition(
-        self,
-        tenant_id: str,
-        identifiers: Sequence[str],
-        operation: Operation,
-        during: Lifecycle,
-        kind: str,
-        *,
-        months: int | None = None,
-        payment: Payment = Payment(),
-    ) -> list[Job]:
-        """Move every instance into ``during`` and submit one job each, all or nothing. Money moves in
-        the same transaction: stopping settles postpaid hours and refunds prepaid unused days;
-        coming back buys an expired prepaid instance another ``months`` (services.billing)."""
-        jobs = []
-        rules.check_id_count(len(set(identifiers)), field="instance_id")
-        with self._store.write() as uow:
-            repo = uow.instances(tenant_id)
-            # One query for all of them; an instance named twice (in either form) is one target.
-            targets, missing = repo.find_all(identifiers)
-            if missing:
-                raise InstanceNotFound(missing[0])
-            if operation in (Operation.ISOLATE, Operation.DESTROY, Operation.DELETE):
-                # A master takes its read-only instances with it: they cannot outlive their source.
-                # Replicas already on that way (isolated before their master) keep their own job.
-                named, done = {t.id for t in targets}, _CASCADE_DONE.get(operation, frozenset())
-                masters = [t.id for t in targets if t.role is Role.PRIMARY]
-                if masters:
-                    targets += [r for r in repo.replicas_of_each(masters)
-                                if r.id not in named and r.lifecycle not in done]
-            for instance in targets:
-                ensure_allowed(operation, instance.code, instance.lifecycle)
-                if operation in (Operation.DESTROY, Operation.DELETE) and instance.deletion_protection:
-                    raise DeletionProtected(f"instance {instance.code} has deletion protection on", field="instance_id")
-            now = self._clock.now()
-            if operation in (Operation.ISOLATE, Operation.DESTROY, Operation.DELETE):
-                targets = self._billing.on_stop(uow, tenant_id, targets, now, IsolationReason.USER)
-            elif operation is Operation.DISISOLATE:
-                targets, _placed = self._billing.on_restore(uow, tenant_id, targets, now, months, payment)
-            for instance in targets:
-                repo.save(replace(instance, lifecycle=during, updated_at=self._clock.now()))
-                jobs.append(
-                    self._queue.submit(
-                        uow,
-                        kind=kind,
-                        tenant_id=tenant_id,
-                        instance_ids=[instance.id],
-                        params={"from": instance.lifecycle.value},
-                    )
-                )
-        self._queue.notify()
-        return jobs
-
+    # --- lifecycle (services.lifecycle: states, jobs and the money that moves with them) ----------
     def restart(self, tenant_id: str, identifier: str) -> Job:
-        return self._transition(tenant_id, [identifier], Operation.RESTART, Lifecycle.RESTARTING, Kind.RESTART)[0]
+        return self._lifecycle.request(tenant_id, [identifier], Operation.RESTART)[0]
 
     def isolate(self, tenant_id: str, identifiers: Sequence[str]) -> list[Job]:
-        return self._transition(tenant_id, identifiers, Operation.ISOLATE, Lifecycle.ISOLATING, Kind.ISOLATE)
+        """Isolate instances (a master takes its read-only instances with it)."""
+        return self._lifecycle.request(tenant_id, identifiers, Operation.ISOLATE)
 
     def disisolate(
         self, tenant_id: str, identifiers: Sequence[str], *, months: int | None = None, payment: Payment = Payment()
     ) -> list[Job]:
         """Bring isolated instances back; an expired prepaid one is bought again for ``months`` (1 by
         default), a postpaid one needs a balance that is not below zero."""
-        return self._transition(
-            tenant_id,
-            identifiers,
-            Operation.DISISOLATE,
-            Lifecycle.DISISOLATING,
-            Kind.DISISOLATE,
-            months=months,
-            payment=payment,
-        )
+        return self._lifecycle.request(tenant_id, identifiers, Operation.DISISOLATE, months=months, payment=payment)
 
     def destroy(self, tenant_id: str, identifier: str) -> Job:
-        return self._transition(tenant_id, [identifier], Operation.DESTROY, Lifecycle.DELETING, Kind.DESTROY)[0]
+        """Destroy an isolated (or failed) instance, and a master's read-only instances with it."""
+        return self._lifecycle.request(tenant_id, [identifier], Operation.DESTROY)[0]
 
     def delete_now(self, tenant_id: str, identifier: str) -> list[Job]:
         """Stop and destroy at once, from running too (a master takes its read-only instances with it);
         for dialects whose delete is immediate (Huawei). One destroy job per instance, master's first."""
-        return self._transition(tenant_id, [identifier], Operation.DELETE, Lifecycle.DELETING, Kind.DESTROY)
+        return self._lifecycle.request(tenant_id, [identifier], Operation.DELETE)

@@ -1,17 +1,17 @@
-"""Domain values -> Huawei shapes (RDS v1 and Keystone v3). Pure functions: no store, no rules."""
+"""Domain values -> Huawei shapes (RDS v1 and Keystone v3). Pure functions: no store, no rules. Each
+returns a TypedDict of :mod:`.fields`, so a misspelt or mistyped field is a type error here."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
+from openrds.api.huawei import fields as f
 from openrds.api.huawei.schemas import DATASTORE, DEFAULT_BACKUP, DEFAULT_VOLUME_TYPE, EXTRA_KEY
 from openrds.domain.catalogue import Catalogue, Region, Spec, Version
 from openrds.domain.model import Instance, Project
-from openrds.domain.states import JobState, Lifecycle, Role
-from openrds.jobs.model import Kind
+from openrds.domain.states import JobKind, JobState, Lifecycle, Role
 from openrds.services.identity import TokenGrant
 from openrds.services.jobs import JobView
 
@@ -33,12 +33,12 @@ STATUSES: Mapping[Lifecycle, str] = {
 }
 
 JOB_NAMES: Mapping[str, str] = {
-    Kind.CREATE_PRIMARIES: "CreatePostgreSQLInstance",
-    Kind.CREATE_REPLICAS: "CreateReadReplica",
-    Kind.RESTART: "RestartInstance",
-    Kind.ISOLATE: "StopInstance",
-    Kind.DISISOLATE: "StartInstance",
-    Kind.DESTROY: "DeleteInstance",
+    JobKind.CREATE_PRIMARIES: "CreatePostgreSQLInstance",
+    JobKind.CREATE_REPLICAS: "CreateReadReplica",
+    JobKind.RESTART: "RestartInstance",
+    JobKind.ISOLATE: "StopInstance",
+    JobKind.DISISOLATE: "StartInstance",
+    JobKind.DESTROY: "DeleteInstance",
 }
 
 JOB_STATUSES: Mapping[JobState, str] = {
@@ -68,7 +68,7 @@ def flavor_id(catalogue: Catalogue, spec_code: str) -> str:
 
 
 # --- RDS v1 --------------------------------------------------------------------------------------
-def datastore_versions(versions: Iterable[Version]) -> dict[str, Any]:
+def datastore_versions(versions: Iterable[Version]) -> f.DataStoresResponse:
     return {"dataStores": [
         {"id": v.datastore_id, "datastore": DATASTORE_ID, "name": v.full,
          "image": str(uuid.uuid5(_NAMESPACE, f"image/postgresql-{v.full}")), "packages": f"postgresql-{v.major}",
@@ -77,17 +77,18 @@ def datastore_versions(versions: Iterable[Version]) -> dict[str, Any]:
     ]}
 
 
-def flavors(specs: Iterable[Spec]) -> dict[str, Any]:
+def flavors(specs: Iterable[Spec]) -> f.FlavorsResponse:
     return {"flavors": [
         {"id": s.flavor_id, "name": s.code, "ram": s.memory_mb // 1024, "vcpus": str(s.cpu), "specCode": s.code}
         for s in specs
     ]}
 
 
-def instance(item: Instance, catalogue: Catalogue, replicas: Sequence[str] = ()) -> dict[str, Any]:
+def instance_body(item: Instance, catalogue: Catalogue, replicas: Sequence[str] = ()) -> f.Instance:
     """One instance as the seed shows it, plus ``dbPort``, ``dataStoreInfo`` and the replica links."""
     extra = item.extra.get(EXTRA_KEY, {})
-    body: dict[str, Any] = {
+    backup: f.BackupStrategy = extra.get("backupStrategy", DEFAULT_BACKUP)
+    body: f.Instance = {
         "id": item.id,
         "status": STATUSES.get(item.lifecycle, item.lifecycle.value.upper()),
         "name": item.name,
@@ -103,7 +104,7 @@ def instance(item: Instance, catalogue: Catalogue, replicas: Sequence[str] = ())
         "securityGroup": {"id": item.network.security_group_ids[0] if item.network.security_group_ids else ""},
         "flavor": {"id": flavor_id(catalogue, item.spec_code)},
         "volume": {"type": extra.get("volumeType", DEFAULT_VOLUME_TYPE), "size": item.storage_gb},
-        "backupStrategy": dict(extra.get("backupStrategy", DEFAULT_BACKUP)),
+        "backupStrategy": backup.copy(),
         "dataStoreInfo": {"type": DATASTORE, "version": item.version},
     }
     if item.master_id:
@@ -113,23 +114,25 @@ def instance(item: Instance, catalogue: Catalogue, replicas: Sequence[str] = ())
     return body
 
 
-def instances(items: Sequence[Instance], catalogue: Catalogue) -> dict[str, Any]:
+def instance(item: Instance, catalogue: Catalogue, replicas: Sequence[str] = ()) -> f.InstanceResponse:
+    return {"instance": instance_body(item, catalogue, replicas)}
+
+
+def instances(items: Sequence[Instance], catalogue: Catalogue) -> f.InstancesResponse:
     """The list; each master names its replicas among ``items`` (the whole project's list)."""
     replicas: dict[str, list[str]] = {}
     for item in items:
         if item.master_id:
             replicas.setdefault(item.master_id, []).append(item.id)
-    return {"instances": [instance(i, catalogue, replicas.get(i.id, ())) for i in items]}
+    return {"instances": [instance_body(i, catalogue, replicas.get(i.id, ())) for i in items]}
 
 
-def accepted(item: Instance, catalogue: Catalogue, job_ids: Iterable[str]) -> dict[str, Any]:
+def accepted(item: Instance, catalogue: Catalogue, job_ids: Iterable[str]) -> f.AcceptedResponse:
     """The answer to a create, restart or delete: the instance now, and the jobs doing the work."""
-    body = instance(item, catalogue)
-    body["extendparam"] = {"jobs": [{"id": job_id} for job_id in job_ids]}
-    return {"instance": body}
+    return {"instance": {**instance_body(item, catalogue), "extendparam": {"jobs": [{"id": i} for i in job_ids]}}}
 
 
-def job(view: JobView) -> dict[str, Any]:
+def job(view: JobView) -> f.JobResponse:
     j = view.job
     first = j.instance_ids[0] if j.instance_ids else ""
     return {"job": {
@@ -150,18 +153,18 @@ def domain_id(tenant_id: str) -> str:
     return uuid.UUID(tenant_id).hex
 
 
-def _project(project: Project, domain_name: str, base_url: str) -> dict[str, Any]:
+def _project(project: Project, domain_name: str, base_url: str) -> f.Project:
     return {"id": project.id, "name": project.name, "domain_id": domain_id(project.tenant_id),
             "domain": {"id": domain_id(project.tenant_id), "name": domain_name},
             "enabled": True, "is_domain": False, "parent_id": domain_id(project.tenant_id), "description": "",
             "links": {"self": f"{base_url}/v3/projects/{project.id}"}}
 
 
-def token(grant: TokenGrant, methods: Sequence[str], base_url: str, *, domain_scoped: bool = False) -> dict[str, Any]:
+def token(grant: TokenGrant, methods: Sequence[str], base_url: str, *, domain_scoped: bool = False) -> f.TokenResponse:
     """A token's body: a project-scoped token carries the project and a catalogue whose ``rds`` endpoint is
     this service's ``/v1/{project_id}``; an unscoped (or domain-scoped) one carries none."""
     user = grant.user
-    body: dict[str, Any] = {
+    body: f.Token = {
         "methods": list(methods),
         "expires_at": keystone_time(grant.expires_at),
         "issued_at": keystone_time(grant.issued_at),
@@ -185,12 +188,12 @@ def token(grant: TokenGrant, methods: Sequence[str], base_url: str, *, domain_sc
     return {"token": body}
 
 
-def projects(items: Iterable[Project], domain_name: str, base_url: str, path: str) -> dict[str, Any]:
+def projects(items: Iterable[Project], domain_name: str, base_url: str, path: str) -> f.ProjectsResponse:
     return {"projects": [_project(p, domain_name, base_url) for p in items],
             "links": {"self": f"{base_url}{path}", "previous": None, "next": None}}
 
 
-def regions(items: Iterable[Region], base_url: str) -> dict[str, Any]:
+def regions(items: Iterable[Region], base_url: str) -> f.RegionsResponse:
     return {"regions": [
         {"id": r.name, "description": "", "parent_region_id": None, "type": "public",
          "locales": {"en-us": r.display_name, "zh-cn": r.display_name_zh},

@@ -72,7 +72,7 @@ class RdsHandlers:
     def show_instance(self, caller: Caller, instance_id: str) -> JSONResponse:
         found = self.find(caller, instance_id)
         replicas = [r.id for r in self.c.instances.replicas(caller.tenant_id, found.id)]
-        return ok({"instance": present.instance(found, self.c.catalogue, replicas)})
+        return ok(present.instance(found, self.c.catalogue, replicas))
 
     def create_instance(self, caller: Caller, body: dict[str, Any]) -> JSONResponse:
         req = parse(schemas.CreateInstanceRequest, body).instance

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from openrds.api.huawei import errors
+from openrds.api.huawei.fields import BackupStrategy as BackupStrategyShape
 from openrds.domain import rules
 from openrds.domain.errors import InvalidInput, InvalidName, UnknownRegion
 from openrds.domain.model import Instance, Network, Project
@@ -27,7 +28,7 @@ ADMIN_USER = "root"  # Huawei's fixed admin account
 EXTRA_KEY = "huawei"  # Instance.extra[EXTRA_KEY]: accepted fields that only this face gives meaning to
 VolumeType = Literal["COMMON", "HIGH", "ULTRAHIGH"]
 DEFAULT_VOLUME_TYPE: VolumeType = "COMMON"
-DEFAULT_BACKUP = {"startTime": "00:00:00", "keepDays": 7}
+DEFAULT_BACKUP: BackupStrategyShape = {"startTime": "00:00:00", "keepDays": 7}
 
 # Huawei's name shape: at least 4 characters, a letter first, then letters, digits, "-" and "_". The
 # upper bound is the domain's (rules.check_name, the same for every face), not Huawei's 64.

@@ -622,3 +622,23 @@ class DescribeOrdersResponse(TypedDict):
     TotalCount: int
     # 订单数组
     Deals: list[PgDeal]
+
+
+# --- Beyond the API table --------------------------------------------------------------------------
+# What this service answers on top of the table's shapes, on purpose. Named apart from the table's
+# objects, so the transcription above stays mechanical (test_schemas.py checks it, not these).
+
+
+class ReadOnlyGroupMember(DBInstance):
+    """A ``DBInstance`` as ``DescribeReadOnlyGroups`` lists it in ``ReadOnlyDBInstanceList``: with its
+    weight in the group, which clients read there (``ModifyReadOnlyDBInstanceWeight`` sets it)."""
+
+    # 0 for an instance evicted for lag, as Tencent shows it; 1-50 otherwise.
+    Weight: int
+
+
+class DescribeReadOnlyGroupsAnswer(DescribeReadOnlyGroupsResponse):
+    """``DescribeReadOnlyGroups`` as answered here: with ``TotalCount``, like every other listing."""
+
+    # 只读组数量 (the number of groups matched, whatever the page)
+    TotalCount: int

@@ -1,17 +1,20 @@
 """The Tencent Cloud API 3.0 face: each action is parse -> call a service -> present.
 
 Field meanings that live in no other face (``Filters`` names, ``OrderBy`` words, ``PayType``
-strings) are translated here; every rule is the services' and the domain's.
+strings) are translated here; every rule is the services' and the domain's. Each handler returns
+its action's TypedDict of :mod:`.fields`, so the type checker holds every answer to the SDK's shape.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
+from openrds.api.tencent import fields as f
 from openrds.api.tencent import presenters as present
 from openrds.api.tencent import schemas as s
 from openrds.api.tencent.auth import Caller
@@ -19,14 +22,12 @@ from openrds.api.tencent.protocol import Action, ActionContext, TencentApi
 from openrds.container import Container
 from openrds.domain.errors import InvalidInput
 from openrds.domain.model import Instance, InstanceQuery, Network, Tag
-from openrds.domain.states import MemberStatus
+from openrds.domain.states import ChargeType
 from openrds.services.billing import Payment, PriceQuery
 from openrds.services.groups import GroupConfig, GroupOrder
 from openrds.services.instances import PrimaryOrder, ReadOnlyOrder
 
-Result = Mapping[str, Any]
-
-_PAY_MODES = {"prepaid": "PREPAID", "postpaid": "POSTPAID_BY_HOUR"}
+_PAY_MODES = {"prepaid": ChargeType.PREPAID.value, "postpaid": ChargeType.POSTPAID.value}
 _ORDER_BY = {"CreateTime": "created", "Name": "name", "EndTime": "expire", "DBInstanceId": "created"}
 
 
@@ -56,23 +57,27 @@ class TencentActions:
         self.c = container
 
     # --- catalogue -------------------------------------------------------------------------
-    def describe_regions(self, ctx: ActionContext, _req: s.DescribeRegionsRequest) -> Result:
+    def describe_regions(self, ctx: ActionContext, _req: s.DescribeRegionsRequest) -> f.DescribeRegionsResponse:
         regions = [present.region(r, ctx.language) for r in self.c.catalogue.regions]
         return {"TotalCount": len(regions), "RegionSet": regions}
 
-    def describe_zones(self, ctx: ActionContext, _req: s.DescribeZonesRequest) -> Result:
+    def describe_zones(self, ctx: ActionContext, _req: s.DescribeZonesRequest) -> f.DescribeZonesResponse:
         zones = [present.zone(z, ctx.language) for z in self.c.catalogue.region(_region(ctx)).zones]
         return {"TotalCount": len(zones), "ZoneSet": zones}
 
-    def describe_classes(self, ctx: ActionContext, req: s.DescribeClassesRequest) -> Result:
+    def describe_classes(self, ctx: ActionContext, req: s.DescribeClassesRequest) -> f.DescribeClassesResponse:
         self.c.catalogue.region(_region(ctx)).zone(req.zone)
         self.c.catalogue.version(req.db_major_version)
         return {"ClassInfoSet": [present.spec_class(spec) for spec in self.c.catalogue.specs if not spec.readonly_only]}
 
-    def describe_db_versions(self, _ctx: ActionContext, _req: s.DescribeDBVersionsRequest) -> Result:
+    def describe_db_versions(
+        self, _ctx: ActionContext, _req: s.DescribeDBVersionsRequest
+    ) -> f.DescribeDBVersionsResponse:
         return {"VersionSet": [present.version(v) for v in self.c.catalogue.versions]}
 
-    def describe_product_config(self, ctx: ActionContext, req: s.DescribeProductConfigRequest) -> Result:
+    def describe_product_config(
+        self, ctx: ActionContext, req: s.DescribeProductConfigRequest
+    ) -> f.DescribeProductConfigResponse:
         region = self.c.catalogue.region(_region(ctx))
         zones = [region.zone(req.zone)] if req.zone else list(region.zones)
         specs = [spec for spec in self.c.catalogue.specs if not spec.readonly_only]
@@ -91,7 +96,7 @@ class TencentActions:
         }
 
     # --- instances -------------------------------------------------------------------------
-    def create_instances(self, ctx: ActionContext, req: s.CreateInstancesRequest) -> Result:
+    def create_instances(self, ctx: ActionContext, req: s.CreateInstancesRequest) -> f.CreateInstancesResponse:
         created = self.c.instances.create_primaries(
             ctx.caller.tenant_id,
             PrimaryOrder(
@@ -137,7 +142,9 @@ class TencentActions:
             "DBInstanceIdSet": [i.code for i in created.instances],
         }
 
-    def create_read_only_db_instance(self, ctx: ActionContext, req: s.CreateReadOnlyDBInstanceRequest) -> Result:
+    def create_read_only_db_instance(
+        self, ctx: ActionContext, req: s.CreateReadOnlyDBInstanceRequest
+    ) -> f.CreateReadOnlyDBInstanceResponse:
         created = self.c.instances.create_readonly(
             ctx.caller.tenant_id,
             ReadOnlyOrder(
@@ -175,11 +182,11 @@ class TencentActions:
                 ),
             ),
         )
-        result: dict[str, Any] = {
+        result: f.CreateReadOnlyDBInstanceResponse = {
             "DealNames": list(created.deal_names),
             "BillId": created.bill_id,
             # Documented: instance ids are returned for postpaid purchases only.
-            "DBInstanceIdSet": [i.code for i in created.instances if i.charge_type.value == "POSTPAID_BY_HOUR"],
+            "DBInstanceIdSet": [i.code for i in created.instances if i.charge_type is ChargeType.POSTPAID],
         }
         if req.billing_parameters:
             result["BillingParameters"] = req.billing_parameters
@@ -188,10 +195,10 @@ class TencentActions:
     def _present(
         self,
         caller: Caller,
-        instances: tuple[Instance, ...] | list[Instance],
+        instances: Sequence[Instance],
         replica_counts: dict[str, int],
         codes: dict[str, str],
-    ) -> list[dict[str, Any]]:
+    ) -> list[f.DBInstance]:
         return [
             present.instance(
                 i,
@@ -204,7 +211,9 @@ class TencentActions:
             for i in instances
         ]
 
-    def describe_db_instances(self, ctx: ActionContext, req: s.DescribeDBInstancesRequest) -> Result:
+    def describe_db_instances(
+        self, ctx: ActionContext, req: s.DescribeDBInstancesRequest
+    ) -> f.DescribeDBInstancesResponse:
         query = _instance_query(_region(ctx), req)
         page = self.c.instances.describe(ctx.caller.tenant_id, query)
         return {
@@ -212,32 +221,40 @@ class TencentActions:
             "DBInstanceSet": self._present(ctx.caller, page.items, page.replica_counts, page.codes),
         }
 
-    def describe_db_instance_attribute(self, ctx: ActionContext, req: s.DescribeDBInstanceAttributeRequest) -> Result:
+    def describe_db_instance_attribute(
+        self, ctx: ActionContext, req: s.DescribeDBInstanceAttributeRequest
+    ) -> f.DescribeDBInstanceAttributeResponse:
         page = self.c.instances.describe(ctx.caller.tenant_id, InstanceQuery(ids=(req.db_instance_id,), limit=1))
         if not page.items:
             self.c.instances.get(ctx.caller.tenant_id, req.db_instance_id)  # raises InstanceNotFound
         return {"DBInstance": self._present(ctx.caller, page.items, page.replica_counts, page.codes)[0]}
 
-    def modify_db_instance_name(self, ctx: ActionContext, req: s.ModifyDBInstanceNameRequest) -> Result:
+    def modify_db_instance_name(
+        self, ctx: ActionContext, req: s.ModifyDBInstanceNameRequest
+    ) -> f.ModifyDBInstanceNameResponse:
         self.c.instances.rename(ctx.caller.tenant_id, req.db_instance_id, req.instance_name)
         return {}
 
     def modify_db_instance_deletion_protection(
         self, ctx: ActionContext, req: s.ModifyDBInstanceDeletionProtectionRequest
-    ) -> Result:
+    ) -> f.ModifyDBInstanceDeletionProtectionResponse:
         self.c.instances.set_deletion_protection(ctx.caller.tenant_id, req.db_instance_id, req.deletion_protection)
         return {}
 
-    def restart_db_instance(self, ctx: ActionContext, req: s.RestartDBInstanceRequest) -> Result:
+    def restart_db_instance(self, ctx: ActionContext, req: s.RestartDBInstanceRequest) -> f.RestartDBInstanceResponse:
         job = self.c.instances.restart(ctx.caller.tenant_id, req.db_instance_id)
         number = present.task_number(job.id)
         return {"FlowId": number, "TaskId": number}
 
-    def isolate_db_instances(self, ctx: ActionContext, req: s.IsolateDBInstancesRequest) -> Result:
+    def isolate_db_instances(
+        self, ctx: ActionContext, req: s.IsolateDBInstancesRequest
+    ) -> f.IsolateDBInstancesResponse:
         self.c.instances.isolate(ctx.caller.tenant_id, req.db_instance_id_set)
         return {}
 
-    def dis_isolate_db_instances(self, ctx: ActionContext, req: s.DisIsolateDBInstancesRequest) -> Result:
+    def dis_isolate_db_instances(
+        self, ctx: ActionContext, req: s.DisIsolateDBInstancesRequest
+    ) -> f.DisIsolateDBInstancesResponse:
         self.c.instances.disisolate(
             ctx.caller.tenant_id,
             req.db_instance_id_set,
@@ -246,11 +263,11 @@ class TencentActions:
         )
         return {}
 
-    def destroy_db_instance(self, ctx: ActionContext, req: s.DestroyDBInstanceRequest) -> Result:
+    def destroy_db_instance(self, ctx: ActionContext, req: s.DestroyDBInstanceRequest) -> f.DestroyDBInstanceResponse:
         self.c.instances.destroy(ctx.caller.tenant_id, req.db_instance_id)
         return {}
 
-    def describe_tasks(self, ctx: ActionContext, req: s.DescribeTasksRequest) -> Result:
+    def describe_tasks(self, ctx: ActionContext, req: s.DescribeTasksRequest) -> f.DescribeTasksResponse:
         prefix = present.task_prefix(req.task_id) if req.task_id is not None else None
         views = self.c.jobs.list(ctx.caller.tenant_id, id_prefix=prefix, instance=req.db_instance_id)
         if (req.order_by_type or "desc").lower() == "asc":
@@ -262,7 +279,7 @@ class TencentActions:
     # --- money -----------------------------------------------------------------------------
     def inquiry_price_create_db_instances(
         self, ctx: ActionContext, req: s.InquiryPriceCreateDBInstancesRequest
-    ) -> Result:
+    ) -> f.InquiryPriceCreateDBInstancesResponse:
         return present.quote(
             self.c.billing.quote_create(
                 PriceQuery(
@@ -278,10 +295,12 @@ class TencentActions:
             )
         )
 
-    def inquiry_price_renew_db_instance(self, ctx: ActionContext, req: s.InquiryPriceRenewDBInstanceRequest) -> Result:
+    def inquiry_price_renew_db_instance(
+        self, ctx: ActionContext, req: s.InquiryPriceRenewDBInstanceRequest
+    ) -> f.InquiryPriceRenewDBInstanceResponse:
         return present.quote(self.c.billing.quote_renewal(ctx.caller.tenant_id, req.db_instance_id, req.period))
 
-    def renew_instance(self, ctx: ActionContext, req: s.RenewInstanceRequest) -> Result:
+    def renew_instance(self, ctx: ActionContext, req: s.RenewInstanceRequest) -> f.RenewInstanceResponse:
         placed = self.c.billing.renew(
             ctx.caller.tenant_id,
             req.db_instance_id,
@@ -290,17 +309,19 @@ class TencentActions:
         )
         return {"DealName": placed.deal_names[0]}
 
-    def set_auto_renew_flag(self, ctx: ActionContext, req: s.SetAutoRenewFlagRequest) -> Result:
+    def set_auto_renew_flag(self, ctx: ActionContext, req: s.SetAutoRenewFlagRequest) -> f.SetAutoRenewFlagResponse:
         return {
             "Count": self.c.billing.set_auto_renew(ctx.caller.tenant_id, req.db_instance_id_set, req.auto_renew_flag)
         }
 
-    def describe_orders(self, ctx: ActionContext, req: s.DescribeOrdersRequest) -> Result:
+    def describe_orders(self, ctx: ActionContext, req: s.DescribeOrdersRequest) -> f.DescribeOrdersResponse:
         views = self.c.billing.orders(ctx.caller.tenant_id, req.deal_names)
         return {"TotalCount": len(views), "Deals": [present.deal(v, ctx.caller.uin) for v in views]}
 
     # --- read-only groups ------------------------------------------------------------------
-    def create_read_only_group(self, ctx: ActionContext, req: s.CreateReadOnlyGroupRequest) -> Result:
+    def create_read_only_group(
+        self, ctx: ActionContext, req: s.CreateReadOnlyGroupRequest
+    ) -> f.CreateReadOnlyGroupResponse:
         network = (
             Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ())) if req.vpc_id else None
         )
@@ -321,53 +342,60 @@ class TencentActions:
         )
         return {"ReadOnlyGroupId": view.group.id if view else "", "FlowId": 0, "TaskId": 0}
 
-    def describe_read_only_groups(self, ctx: ActionContext, req: s.DescribeReadOnlyGroupsRequest) -> Result:
-        group_ids: tuple[str, ...] = ()
-        master: str | None = None
-        for f in req.filters or ():
-            if f.name == "read-only-group-id":
-                group_ids += tuple(f.values or ())
-            elif f.name == "db-master-instance-id":
-                master = (f.values or [None])[0]
-            else:
-                raise InvalidInput(f"filter {f.name} is not supported", field="Filters.Name")
-        views = self.c.groups.describe(ctx.caller.tenant_id, group_ids=group_ids, master=master)
+    def describe_read_only_groups(
+        self, ctx: ActionContext, req: s.DescribeReadOnlyGroupsRequest
+    ) -> f.DescribeReadOnlyGroupsAnswer:
+        narrowed = _filtered(req.filters, GROUP_FILTERS)
+        # A group has one master: the first one named narrows the listing.
+        master = next(iter(narrowed.get("master", ())), None)
+        views = self.c.groups.describe(ctx.caller.tenant_id, group_ids=narrowed.get("group_ids", ()), master=master)
         size = req.page_size or 10
         start = max(0, (req.page_number or 1) - 1) * size  # PageNumber counts from 1 (0 is taken as 1)
-        groups = []
-        for view in views[start : start + size]:
-            members = self._present(ctx.caller, view.members, {}, {view.group.master_id: view.master_code})
-            for member, instance in zip(members, view.members, strict=True):
-                # Not in DBInstance; clients read it from the group listing. Evicted: 0, as Tencent shows it.
-                member["Weight"] = 0 if instance.member_status is MemberStatus.EVICTED else instance.weight
-            groups.append(present.group(view.group, members, view.master_code))
+        caller = ctx.caller
+        groups = [
+            present.group(
+                view.group,
+                [
+                    present.group_member(
+                        i, self.c.catalogue, app_id=caller.app_id, uin=caller.uin, master_code=view.master_code
+                    )
+                    for i in view.members
+                ],
+                view.master_code,
+            )
+            for view in views[start : start + size]
+        ]
         return {"ReadOnlyGroupList": groups, "TotalCount": len(views)}
 
     def add_db_instance_to_read_only_group(
         self, ctx: ActionContext, req: s.AddDBInstanceToReadOnlyGroupRequest
-    ) -> Result:
+    ) -> f.AddDBInstanceToReadOnlyGroupResponse:
         self.c.groups.add_member(ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id)
         return {"FlowId": 0, "TaskId": 0}
 
     def remove_db_instance_from_read_only_group(
         self, ctx: ActionContext, req: s.RemoveDBInstanceFromReadOnlyGroupRequest
-    ) -> Result:
+    ) -> f.RemoveDBInstanceFromReadOnlyGroupResponse:
         self.c.groups.remove_member(ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id)
         return {"FlowId": 0, "TaskId": 0}
 
     def modify_db_instance_read_only_group(
         self, ctx: ActionContext, req: s.ModifyDBInstanceReadOnlyGroupRequest
-    ) -> Result:
+    ) -> f.ModifyDBInstanceReadOnlyGroupResponse:
         self.c.groups.move_member(
             ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id, req.new_read_only_group_id
         )
         return {"FlowId": 0, "TaskId": 0}
 
-    def delete_read_only_group(self, ctx: ActionContext, req: s.DeleteReadOnlyGroupRequest) -> Result:
+    def delete_read_only_group(
+        self, ctx: ActionContext, req: s.DeleteReadOnlyGroupRequest
+    ) -> f.DeleteReadOnlyGroupResponse:
         self.c.groups.delete(ctx.caller.tenant_id, req.read_only_group_id)
         return {"FlowId": 0}
 
-    def modify_read_only_group_config(self, ctx: ActionContext, req: s.ModifyReadOnlyGroupConfigRequest) -> Result:
+    def modify_read_only_group_config(
+        self, ctx: ActionContext, req: s.ModifyReadOnlyGroupConfigRequest
+    ) -> f.ModifyReadOnlyGroupConfigResponse:
         self.c.groups.configure(
             ctx.caller.tenant_id,
             req.read_only_group_id,
@@ -387,12 +415,14 @@ class TencentActions:
 
     def modify_read_only_db_instance_weight(
         self, ctx: ActionContext, req: s.ModifyReadOnlyDBInstanceWeightRequest
-    ) -> Result:
+    ) -> f.ModifyReadOnlyDBInstanceWeightResponse:
         view = self.c.groups.get(ctx.caller.tenant_id, req.read_only_group_id)
         self.c.groups.set_weight(ctx.caller.tenant_id, req.db_instance_id, req.weight, group_id=view.group.id)
         return {}
 
-    def rebalance_read_only_group(self, ctx: ActionContext, req: s.RebalanceReadOnlyGroupRequest) -> Result:
+    def rebalance_read_only_group(
+        self, ctx: ActionContext, req: s.RebalanceReadOnlyGroupRequest
+    ) -> f.RebalanceReadOnlyGroupResponse:
         self.c.groups.rebalance(ctx.caller.tenant_id, req.read_only_group_id)
         return {}
 
@@ -406,30 +436,69 @@ def _readonly_type(instance_type: str | None) -> bool:
     raise InvalidInput("InstanceType must be primary or readonly", field="InstanceType")
 
 
-def _instance_query(region: str, req: s.DescribeDBInstancesRequest) -> InstanceQuery:
+# --- listing filters -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Filter:
+    """What one ``Filters.Name`` does: the query field its values are added to (``None``: accepted,
+    narrows nothing on this host) and how each value is read (raising InvalidInput for one it cannot
+    read). A filter's values match any of them; several filters must all match."""
+
+    field: str | None
+    value: Callable[[str], object] = str
+
+
+def _project_id(value: str) -> int:
+    if not value.lstrip("-").isdigit():
+        raise InvalidInput("db-project-id values must be integers", field="Filters.Values")
+    return int(value)
+
+
+def _pay_mode(value: str) -> str:
+    if value not in _PAY_MODES:
+        raise InvalidInput("db-pay-mode values are prepaid or postpaid", field="Filters.Values")
+    return _PAY_MODES[value]
+
+
+#: ``DescribeDBInstances`` filters -> fields of :class:`InstanceQuery` (whose columns and operators
+#: the instance repository declares).
+INSTANCE_FILTERS: Mapping[str, Filter] = {
+    "db-instance-id": Filter("ids"),
+    "db-instance-name": Filter("name_contains"),
+    "db-project-id": Filter("project_ids", _project_id),
+    "db-pay-mode": Filter("charge_types", _pay_mode),
+    "db-tag-key": Filter("tag_keys"),
+    "db-master-instance-id": Filter("master_ids"),
+    # Every instance listens on this host, in no dedicated cluster: these narrow nothing here.
+    "db-private-ip": Filter(None),
+    "db-public-address": Filter(None),
+    "db-dedicated-cluster-id": Filter(None),
+}
+
+#: ``DescribeReadOnlyGroups`` filters -> arguments of :meth:`GroupService.describe`.
+GROUP_FILTERS: Mapping[str, Filter] = {
+    "read-only-group-id": Filter("group_ids"),
+    "db-master-instance-id": Filter("master"),
+}
+
+
+def _filtered(filters: Sequence[s.Filter] | None, table: Mapping[str, Filter]) -> dict[str, tuple[Any, ...]]:
+    """The values of ``filters``, read and gathered per field as ``table`` says, in the order given.
+
+    :raises InvalidInput: a filter name not in ``table``, or a value its filter cannot read.
+    """
     values: dict[str, tuple[Any, ...]] = {}
-    for f in req.filters or ():
-        name, given = f.name or "", tuple(f.values or ())
-        if name == "db-instance-id":
-            values["ids"] = values.get("ids", ()) + given
-        elif name == "db-instance-name":
-            values["name_contains"] = values.get("name_contains", ()) + given
-        elif name == "db-project-id":
-            if not all(v.lstrip("-").isdigit() for v in given):
-                raise InvalidInput("db-project-id values must be integers", field="Filters.Values")
-            values["project_ids"] = values.get("project_ids", ()) + tuple(int(v) for v in given)
-        elif name == "db-pay-mode":
-            if any(v not in _PAY_MODES for v in given):
-                raise InvalidInput("db-pay-mode values are prepaid or postpaid", field="Filters.Values")
-            values["charge_types"] = values.get("charge_types", ()) + tuple(_PAY_MODES[v] for v in given)
-        elif name == "db-tag-key":
-            values["tag_keys"] = values.get("tag_keys", ()) + given
-        elif name == "db-master-instance-id":
-            values["master_ids"] = values.get("master_ids", ()) + given
-        elif name in ("db-private-ip", "db-public-address", "db-dedicated-cluster-id"):
-            continue  # every instance listens on this host; these narrow nothing here
-        else:
+    for given in filters or ():
+        name = given.name or ""
+        rule = table.get(name)
+        if rule is None:
             raise InvalidInput(f"filter {name} is not supported", field="Filters.Name")
+        if rule.field is not None:
+            values[rule.field] = values.get(rule.field, ()) + tuple(rule.value(v) for v in given.values or ())
+    return values
+
+
+def _instance_query(region: str, req: s.DescribeDBInstancesRequest) -> InstanceQuery:
+    values = _filtered(req.filters, INSTANCE_FILTERS)
     if req.order_by is not None and req.order_by not in _ORDER_BY:
         raise InvalidInput(f"OrderBy must be one of {', '.join(_ORDER_BY)}", field="OrderBy")
     if req.order_by_type is not None and req.order_by_type.lower() not in ("asc", "desc"):
@@ -498,7 +567,9 @@ def build(container: Container) -> TencentApi:
     handlers = TencentActions(container)
     actions: dict[str, Action[Any]] = {}
     for name, model in s.REQUEST_MODELS.items():
-        handler: Callable[[ActionContext, Any], Result] = getattr(handlers, _snake(name).replace("d_b_", "db_"))
+        handler: Callable[[ActionContext, Any], Mapping[str, object]] = getattr(
+            handlers, _snake(name).replace("d_b_", "db_")
+        )
         actions[name] = Action(
             name=name,
             request_model=model,

@@ -1,10 +1,12 @@
-"""Domain values -> Tencent Cloud API shapes (field names from the SDK's models.py)."""
+"""Domain values -> Tencent Cloud API shapes: each presenter returns a TypedDict of :mod:`.fields`, so a
+misspelt or mistyped field is a type error here instead of a field the SDK silently drops."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
+from openrds.api.tencent import fields as f
 from openrds.domain.catalogue import Catalogue, Region, Spec, Version, Zone
 from openrds.domain.model import Instance, Job, ReadOnlyGroup
 from openrds.domain.states import ChargeType, GroupStatus, Health, JobState, Lifecycle, MemberStatus, Role
@@ -78,40 +80,40 @@ def task_prefix(number: int) -> str:
     return f"{number:013x}"
 
 
-def region(r: Region, language: str) -> dict[str, Any]:
+def region(r: Region, language: str) -> f.RegionInfo:
     return {"Region": r.name, "RegionName": r.display_name_zh if language == "zh-CN" else r.display_name,
             "RegionId": r.region_id, "RegionState": "AVAILABLE", "SupportInternational": 1}
 
 
-def zone(z: Zone, language: str) -> dict[str, Any]:
+def zone(z: Zone, language: str) -> f.ZoneInfo:
     return {"Zone": z.name, "ZoneName": z.display_name_zh if language == "zh-CN" else z.display_name,
             "ZoneId": z.zone_id, "ZoneState": "AVAILABLE", "ZoneSupportIpv6": 0, "StandbyZoneSet": []}
 
 
-def spec_class(spec: Spec) -> dict[str, Any]:
+def spec_class(spec: Spec) -> f.ClassInfo:
     return {"SpecCode": spec.code, "CPU": spec.cpu, "Memory": spec.memory_mb, "MaxStorage": spec.max_storage_gb,
             "MinStorage": spec.min_storage_gb, "QPS": spec.qps}
 
 
-def version(v: Version) -> dict[str, Any]:
+def version(v: Version) -> f.Version:
     return {"DBEngine": ENGINE, "DBVersion": v.full, "DBMajorVersion": str(v.major), "DBKernelVersion": v.kernel,
             "SupportedFeatureNames": [], "Status": "AVAILABLE", "AvailableUpgradeTarget": []}
 
 
-def spec_item(spec: Spec, v: Version) -> dict[str, Any]:
+def spec_item(spec: Spec, v: Version) -> f.SpecItemInfo:
     return {"SpecCode": spec.code, "Version": v.full, "VersionName": f"PostgreSQL {v.full}", "Cpu": spec.cpu,
             "Memory": spec.memory_mb, "MaxStorage": spec.max_storage_gb, "MinStorage": spec.min_storage_gb,
             "Qps": spec.qps, "Pid": 0, "Type": "", "MajorVersion": str(v.major), "KernelVersion": v.kernel,
             "IsSupportTDE": 0}
 
 
-def net_info(host: str, port: int, vpc_id: str, subnet_id: str, *, opened: bool = True) -> dict[str, Any]:
+def net_info(host: str, port: int, vpc_id: str, subnet_id: str, *, opened: bool = True) -> f.DBInstanceNetInfo:
     return {"Address": host, "Ip": host, "Port": port, "NetType": "private", "Status": "opened" if opened else "closed",
             "VpcId": vpc_id, "SubnetId": subnet_id, "ProtocolType": "postgresql"}
 
 
 def instance(i: Instance, catalogue: Catalogue, *, app_id: int, uin: str, replica_count: int = 0,
-             master_code: str = "") -> dict[str, Any]:
+             master_code: str = "") -> f.DBInstance:
     spec = _spec_of(catalogue, i.spec_code)
     return {
         "Region": i.region, "Zone": i.zone, "VpcId": i.network.vpc_id, "SubnetId": i.network.subnet_id,
@@ -139,20 +141,29 @@ def instance(i: Instance, catalogue: Catalogue, *, app_id: int, uin: str, replic
     }
 
 
-def group(g: ReadOnlyGroup, members: list[dict[str, Any]], master_code: str) -> dict[str, Any]:
+def group_member(
+    i: Instance, catalogue: Catalogue, *, app_id: int, uin: str, master_code: str
+) -> f.ReadOnlyGroupMember:
+    """A member as its group's listing shows it: the instance and its weight (0 while evicted, as Tencent
+    shows it)."""
+    return {**instance(i, catalogue, app_id=app_id, uin=uin, master_code=master_code),
+            "Weight": 0 if i.member_status is MemberStatus.EVICTED else i.weight}
+
+
+def group(g: ReadOnlyGroup, members: Sequence[f.DBInstance], master_code: str) -> f.ReadOnlyGroup:
     return {
         "ReadOnlyGroupId": g.id, "ReadOnlyGroupName": g.name, "ProjectId": g.project_id,
         "MasterDBInstanceId": master_code, "MinDelayEliminateReserve": g.min_delay_eliminate_reserve,
         "MaxReplayLatency": g.max_replay_latency_mb, "ReplayLatencyEliminate": int(g.replay_latency_eliminate),
         "MaxReplayLag": float(g.max_replay_lag_seconds), "ReplayLagEliminate": int(g.replay_lag_eliminate),
         "VpcId": g.network.vpc_id, "SubnetId": g.network.subnet_id, "Region": g.region, "Zone": g.zone,
-        "Status": _GROUP_STATUS[g.status], "ReadOnlyDBInstanceList": members, "Rebalance": int(g.rebalance),
+        "Status": _GROUP_STATUS[g.status], "ReadOnlyDBInstanceList": list(members), "Rebalance": int(g.rebalance),
         "DBInstanceNetInfo": [net_info(g.host, g.port, g.network.vpc_id, g.network.subnet_id)] if g.port else [],
         "NetworkAccessList": [],
     }
 
 
-def task(job: Job, instance_code: str) -> dict[str, Any]:
+def task(job: Job, instance_code: str) -> f.TaskSet:
     return {
         "TaskId": task_number(job.id), "TaskType": job.kind, "DBInstanceId": instance_code,
         "StartTime": time_text(job.started_at or job.created_at), "EndTime": time_text(job.ended_at),
@@ -162,12 +173,12 @@ def task(job: Job, instance_code: str) -> dict[str, Any]:
     }
 
 
-def quote(q: Quote) -> dict[str, Any]:
-    """``InquiryPrice*`` answers: cents (分) as integers, and the currency."""
+def quote(q: Quote) -> f.InquiryPriceCreateDBInstancesResponse:
+    """``InquiryPrice*`` answers (the two shapes are the same): cents (分) as integers, and the currency."""
     return {"OriginalPrice": q.original_cents, "Price": q.price_cents, "Currency": q.currency}
 
 
-def deal(view: OrderView, owner_uin: str) -> dict[str, Any]:
+def deal(view: OrderView, owner_uin: str) -> f.PgDeal:
     """``PgDeal``: one order; its flow is the task that carries it out (creates), 0 for the others."""
     return {"DealName": view.order.deal_name, "OwnerUin": owner_uin, "Count": 1,
             "PayMode": 1 if view.order.charge_type is ChargeType.PREPAID else 0,

@@ -172,7 +172,9 @@ class Action(Generic[ModelT]):
     :param request_model: the pydantic model of its parameters (see :mod:`.schemas`).
     :param handler: ``(context, parameters) -> result``. The result is the ``Response`` object
         without ``RequestId`` and must be JSON-serialisable (str, int, float, bool, None, lists,
-        dicts). It runs in a worker thread, so it may block (database, subprocess). It raises
+        dicts): the action's TypedDict of :mod:`.fields`, which handlers declare as their return type
+        (any TypedDict is a ``Mapping[str, object]``; the shape is checked where it is built). It
+        runs in a worker thread, so it may block (database, subprocess). It raises
         :class:`openrds.domain.errors.OpenRDSError` (or :class:`.errors.TencentApiError`) to answer
         with an error.
     :param region_required: ``False`` for the few actions documented as region-free
@@ -188,7 +190,7 @@ class Action(Generic[ModelT]):
 
     name: str
     request_model: type[ModelT]
-    handler: Callable[[ActionContext, ModelT], Mapping[str, Any]]
+    handler: Callable[[ActionContext, ModelT], Mapping[str, object]]
     region_required: bool = True
     rate_limit_per_second: int | None = None
     store_read: bool = False
@@ -370,7 +372,7 @@ def _language(value: str | None) -> Language:
     return DEFAULT_LANGUAGE
 
 
-def render(result: Mapping[str, Any]) -> bytes:
+def render(result: Mapping[str, object]) -> bytes:
     """The members of the ``Response`` object, without braces and without ``RequestId`` (the envelope
     adds its own, last: a handler cannot override or drop it).
 

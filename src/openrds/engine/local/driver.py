@@ -6,6 +6,12 @@ driver over the same data root finds them again from their meta files and ``post
 again after a crash part-way: a directory whose meta says ``pending`` is wiped and redone, a
 complete one is only brought to the wanted state.
 
+This module is the contract (`engine.driver.Driver`) method by method, and the lifecycle of a
+server: reserve, create, start, stop, destroy. Its parts: `commands` builds the command line of
+every PostgreSQL program, `sql.Sessions` opens every session (a server that is down becomes a
+transient `EngineError` there), `replicas` copies sources and keeps their slots, `haproxy` runs the
+read-only group endpoints (the `EndpointDriver` half of the contract, taken as it is).
+
 Concurrency: methods may be called from several threads (or processes) for *different*
 instances; port allocation is serialised by a lock file. The job layer serialises operations on one
 instance.
@@ -20,17 +26,14 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import NoReturn
 
 import psycopg
 
 from openrds.engine.driver import (
     CopyMethod,
-    EndpointInfo,
-    EndpointSpec,
     EngineError,
     InstalledVersion,
     PrimaryRequest,
@@ -43,22 +46,20 @@ from openrds.engine.driver import (
     ServerState,
     ServerStats,
     SlotInfo,
-    SourceUnavailable,
 )
 from openrds.engine.local import sql
 from openrds.engine.local.binaries import Binaries, find_versions
-from openrds.engine.local.config import REPLICA_FLOOR_SETTINGS, server_settings
-from openrds.engine.local.copy import clone_data_dir, copy_backup, supports_reflink
+from openrds.engine.local.commands import START_TIMEOUT, PgPrograms
+from openrds.engine.local.config import server_settings
+from openrds.engine.local.copy import supports_reflink
 from openrds.engine.local.files import (
     REPLICATION_USER,
     STANDBY_CONF,
     SUPERUSER,
     atomic_write,
-    conninfo,
     read_only_in,
     render_pg_hba,
     render_postgresql_conf,
-    render_standby_conf,
     strip_standby_settings,
 )
 from openrds.engine.local.haproxy import HaproxyEndpoints
@@ -67,19 +68,18 @@ from openrds.engine.local.osuser import OsUser
 from openrds.engine.local.ports import PortAllocator, connect_host
 from openrds.engine.local.postmaster import is_alive, kill, live_postmaster, processes_in, read_pidfile
 from openrds.engine.local.process import Masker, Runner, tail
+from openrds.engine.local.replicas import ReplicaBuilder, dependency_rounds, parallel
 from openrds.engine.local.secrets import (
     REPLICATION_PASSFILE,
     SUPERUSER_PASSFILE,
     copy_passfiles,
     new_password,
-    read_password,
     temporary_pwfile,
     write_passfile,
 )
 from openrds.engine.wait import wait_until
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # Roles the tenant's admin is given instead of superuser (see DESIGN.md, "Decisions"). Not
 # pg_read_all_data / pg_write_all_data: it reaches its accounts' data by membership of each account
@@ -114,11 +114,6 @@ class LocalDriver:
         would be too long.
     """
 
-    START_TIMEOUT = 120.0  # pg_ctl start -w: a clone replays WAL from its backup start first
-    STOP_TIMEOUT = 60.0
-    INITDB_TIMEOUT = 120.0
-    BASEBACKUP_TIMEOUT = 6 * 3600.0
-    STREAM_TIMEOUT = 120.0
     LINGER_TIMEOUT = 15.0  # children of a killed postmaster exit once they notice its death
     REAP_TIMEOUT = 2.0  # a killed postmaster is a zombie until init reaps it
     POLL = 0.05
@@ -153,7 +148,11 @@ class LocalDriver:
         self._reflink: bool | None = None
         self._reflink_lock = threading.Lock()
         self._prepare_root()
-        self._endpoints = HaproxyEndpoints(
+        self.sessions = sql.Sessions(self.layout, self.masker)
+        self.replicas = ReplicaBuilder(
+            self.layout, self.os_user, self.runner, self.sessions, self._programs, self.connect_host
+        )
+        endpoints = HaproxyEndpoints(
             self.data_root,
             self.layout.run,
             ports=self.ports,
@@ -165,8 +164,14 @@ class LocalDriver:
             os_user=self.os_user,
             binary=haproxy,
         )
-
-    # ------------------------------------------------------------------ data root
+        self._endpoint_ports = endpoints.recorded_ports
+        # The `EndpointDriver` half of the contract is HAProxy's, method for method (engine.local.haproxy).
+        self.endpoint_support = endpoints.endpoint_support
+        self.ensure_endpoint = endpoints.ensure_endpoint
+        self.endpoint = endpoints.endpoint
+        self.endpoints = endpoints.endpoints
+        self.drop_sessions = endpoints.drop_sessions
+        self.destroy_endpoint = endpoints.destroy_endpoint
 
     def _prepare_root(self) -> None:
         self.data_root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -175,60 +180,13 @@ class LocalDriver:
         self.os_user.mkdir(self.layout.instances)
         self.os_user.mkdir(self.layout.run)
 
-    def rotate_logs(self) -> None:
-        """Past :attr:`LOG_MAX_BYTES`, ``server.log`` is copied to ``server.log.1`` (replacing the one
-        before) and emptied in place ("copytruncate"): the postmaster holds the file open and writes
-        in append mode (``pg_ctl -l``), so it goes on at the new end without a restart. Lines written
-        between the copy and the truncation are lost - at most a few, once per 16 MB. PostgreSQL's
-        own logging collector would rotate without that gap, at the price of one more process per
-        server, and the engine reads this file when a start fails."""
-        for instance_id in self.layout.instance_ids():
-            current = self.layout.log(instance_id)
-            try:
-                if current.stat().st_size <= self.LOG_MAX_BYTES:
-                    continue
-                previous = current.with_name(current.name + ".1")
-                shutil.copyfile(current, previous)
-                os.chmod(previous, 0o600)
-                self.os_user.own(previous)
-                os.truncate(current, 0)
-            except FileNotFoundError:
-                continue  # destroyed meanwhile
-            except OSError as exc:  # a full disk, say: the next round tries again
-                log.warning("could not rotate the log of %s: %s", instance_id, exc)
-                continue
-            log.info("rotated the log of %s", instance_id)
-
-    def _reflink_supported(self) -> bool:
-        with self._reflink_lock:
-            if self._reflink is None:
-                self._reflink = supports_reflink(self.layout.instances, self.runner, self.os_user)
-                log.info("reflink copies %s under %s", "supported" if self._reflink else "unsupported", self.data_root)
-            return self._reflink
-
-    def copy_method(self) -> CopyMethod:
-        """How replicas are made under this data root: CLONE where the filesystem supports reflink."""
-        return CopyMethod.CLONE if self._reflink_supported() else CopyMethod.BASEBACKUP
-
-    # ------------------------------------------------------------------ versions
+    # ------------------------------------------------------------------ the contract (engine.driver.Driver)
 
     def versions(self) -> Sequence[InstalledVersion]:
         """The PostgreSQL versions installed, newest first. Pure read; never fails."""
         if self._versions is None:
             self._versions = find_versions()
         return list(self._versions)
-
-    def _binaries(self, major: int) -> Binaries:
-        for refresh in (False, True):
-            if refresh:
-                self._versions = None  # a version installed since the last look
-            for version in self.versions():
-                if version.major == major:
-                    return Binaries(version)
-        installed = ", ".join(str(v.major) for v in self.versions()) or "none"
-        raise EngineError("binaries", f"PostgreSQL {major} is not installed (installed: {installed})")
-
-    # ------------------------------------------------------------------ create
 
     def create_primary(self, request: PrimaryRequest) -> ServerInfo:
         """Create, configure and start a writable server with the tenant's admin role; idempotent.
@@ -243,7 +201,7 @@ class LocalDriver:
         instance_id = check_instance_id(request.instance_id)
         _check_admin(request.admin_user, request.admin_password)
         self.masker.add(request.admin_password)
-        binaries = self._binaries(request.major_version)
+        programs = self._programs(request.major_version)
         existing = self.layout.read_meta(instance_id)
         if existing is not None and existing.complete:
             if existing.role is not ServerRole.PRIMARY:
@@ -264,75 +222,21 @@ class LocalDriver:
             request.port,
         )
         try:
-            self._init_primary(meta, binaries, request)
+            self._init_primary(meta, programs, request)
         except BaseException as exc:
             self._undo([meta])
             _reraise(exc, "create primary")
         log.info("primary %s created on port %d", instance_id, meta.port)
         return self._info(meta)
 
-    def _init_primary(self, meta: ServerMeta, binaries: Binaries, request: PrimaryRequest) -> None:
-        instance = self.layout.instance(meta.instance_id)
-        superuser_password, replication_password = new_password(), new_password()
-        self.masker.add(superuser_password, replication_password)
-        write_passfile(instance / SUPERUSER_PASSFILE, SUPERUSER, superuser_password, self.os_user)
-        write_passfile(instance / REPLICATION_PASSFILE, REPLICATION_USER, replication_password, self.os_user)
-        with temporary_pwfile(instance, superuser_password, self.os_user) as pwfile:
-            argv = [
-                binaries.path("initdb"),
-                "-D",
-                str(self.layout.data(meta.instance_id)),
-                "-U",
-                SUPERUSER,
-                f"--pwfile={pwfile}",
-                "--auth=scram-sha-256",
-                "-E",
-                request.charset,
-                "--locale=C",  # compatible with every encoding (LATIN1 included); collation by bytes
-                # Page checksums: a page damaged by the disk or the kernel is reported when read (and
-                # by pg_basebackup when a replica is copied) instead of silently served and replicated.
-                # They cannot be turned on later without stopping the server; replicas inherit them.
-                "--data-checksums",
-            ]
-            if meta.major_version >= 14:
-                argv.append("--no-instructions")
-            self.runner.run(argv, step="initdb", timeout=self.INITDB_TIMEOUT)
-        self._write_server_config(meta, floor=None)
-        self._start(meta)
-        with self._connect(meta) as conn:
-            sql.ensure_role(
-                conn,
-                REPLICATION_USER,
-                password=replication_password,
-                attributes=("LOGIN", "REPLICATION", "NOSUPERUSER", "NOCREATEDB", "NOCREATEROLE"),
-            )
-            sql.ensure_role(
-                conn,
-                request.admin_user,
-                password=request.admin_password,
-                attributes=(
-                    "LOGIN",
-                    "NOSUPERUSER",
-                    "CREATEDB",
-                    self._createrole(meta.major_version),
-                    "NOREPLICATION",
-                    "NOBYPASSRLS",
-                ),
-                member_of=ADMIN_ROLES,
-            )
-            sql.set_admin_defaults(conn, request.admin_user)
-        self.layout.write_meta(meta.with_(creation="complete"), self.os_user)
-
     def create_replicas(self, requests: Sequence[ReplicaRequest]) -> Sequence[ServerInfo]:
         """Create streaming read-only replicas, sharing one backup window per source; idempotent.
 
-        Per source, in one go for all its replicas of the batch: a physical slot per replica
-        (created before the copy, so the source keeps the WAL every replica needs); then either a
-        reflink clone of the source's files inside one ``pg_backup_start``/``pg_backup_stop`` window
-        (CLONE, when the data root's filesystem supports reflink) or one ``pg_basebackup -X stream
-        -c fast`` copied locally for the others (BASEBACKUP); then each replica's own configuration,
-        ``standby.signal`` and ``primary_conninfo`` (``application_name`` = its id); start.
-        A source may be a replica (cascade), also one created earlier in the same batch.
+        Per source, in one go for all its replicas of the batch: slots and one shared copy of the
+        source (`replicas.ReplicaBuilder.copy`: a reflink clone inside one backup window where the
+        data root's filesystem supports reflink, else one ``pg_basebackup`` copied locally for the
+        others); then each replica's own configuration, ``standby.signal`` and ``primary_conninfo``;
+        start. A source may be a replica (cascade), also one created earlier in the same batch.
 
         Already complete replicas of the batch are only started and awaited; pending ones are
         wiped and redone. Returns (in request order) once every replica accepts read-only
@@ -359,9 +263,9 @@ class LocalDriver:
                 done[request.instance_id] = existing
             else:
                 todo.append(request)
-        rounds = _dependency_rounds(todo)
+        rounds = dependency_rounds(todo)
         for request in rounds[0]:  # fail fast, before anything is made; later rounds' sources are made below
-            self._running_source(request.source_id, {})
+            self.replicas.running_source(request.source_id, {})
         for meta in done.values():
             self._start(meta)
         created: list[ServerMeta] = []
@@ -371,7 +275,7 @@ class LocalDriver:
                 for request in batch:
                     groups.setdefault(request.source_id, []).append(request)
                 for source_id, group in groups.items():
-                    source = self._running_source(source_id, done)
+                    source = self.replicas.running_source(source_id, done)
                     metas = self._reserve_replicas(source, group, created)
                     self._build_replicas(source, metas)
                     done.update((meta.instance_id, meta) for meta in metas)
@@ -379,13 +283,337 @@ class LocalDriver:
             for meta in done.values():
                 by_source.setdefault(meta.source_id or "", []).append(meta)
             for source_id, metas in by_source.items():
-                self._await_streaming(self._running_source(source_id, done), metas)
+                self.replicas.await_streaming(self.replicas.running_source(source_id, done), metas)
             for meta in created:
                 self.layout.write_meta(meta.with_(creation="complete"), self.os_user)
         except BaseException as exc:
             self._undo(created)
             _reraise(exc, "create replicas")
         return [self._info(done[r.instance_id]) for r in requests]
+
+    def start(self, instance_id: str) -> ServerInfo:
+        """Start a stopped server and wait until it accepts connections; no-op when running.
+
+        Also recovers from a killed postmaster: waits for (or ends) its orphaned children and
+        ignores its stale ``postmaster.pid``. A primary made by an older OpenRDS loses its admin's
+        credential-reading roles here (`_confine_admin`).
+        :raises ServerNotFound: no such server.
+        :raises EngineError: pg_ctl failed or timed out (with the tail of the server log).
+        """
+        meta = self._complete_meta(instance_id)
+        self._start(meta)
+        self._confine_admin(meta)
+        return self._info(meta)
+
+    def stop(self, instance_id: str) -> None:
+        """Stop the server (fast shutdown); no-op when already stopped.
+
+        Escalates to an immediate shutdown, then SIGKILL, if the server does not stop in time.
+        :raises ServerNotFound: no such server.
+        """
+        meta = self._complete_meta(instance_id)
+        self._stop(meta.instance_id, meta.major_version)
+
+    def restart(self, instance_id: str) -> ServerInfo:
+        """Stop then start; returns when it accepts connections again (see `start`)."""
+        meta = self._complete_meta(instance_id)
+        self._stop(meta.instance_id, meta.major_version)
+        self._start(meta)
+        self._confine_admin(meta)
+        return self._info(meta)
+
+    def destroy(self, instance_id: str) -> None:
+        """Stop, drop the slot on its source, remove the directory (releasing the port); no-op when
+        missing. Works on pending (half-created) directories too.
+
+        The slot is dropped only if the source is running; otherwise it stays on the source until
+        `reconcile_slots` runs there (the supervisor's job once the source is back).
+        """
+        instance = self.layout.instance(instance_id)
+        if not instance.exists():
+            return
+        try:
+            meta = self.layout.read_meta(instance_id)
+        except EngineError:
+            meta = None
+        self._stop(instance_id, meta.major_version if meta else self._any_major(), mode="immediate")
+        if meta is not None and meta.role is ServerRole.REPLICA and meta.source_id:
+            self.replicas.drop_slot(meta.source_id, slot_name(instance_id))
+        shutil.rmtree(instance)
+        log.info("destroyed %s", instance_id)
+
+    def promote(self, instance_id: str) -> ServerInfo:
+        """Make a replica a writable standalone primary and drop its slot on the old source.
+
+        Idempotent: on a server already promoted (even if the meta was not yet updated) only the
+        bookkeeping is finished. The slot drop is best effort (the old source may be down, which
+        is often why one promotes); `reconcile_slots` on the old source removes it later.
+        :raises ServerNotFound: no such server.
+        :raises EngineError: the server does not start, or is not reachable (transient).
+        """
+        meta = self._complete_meta(instance_id)
+        self._start(meta)
+        if meta.role is ServerRole.PRIMARY:
+            if meta.promoted_from:
+                self.replicas.drop_slot(meta.promoted_from, slot_name(instance_id))
+            return self._info(meta)
+        with self.sessions.open(meta, "promote") as conn:
+            still_standby = sql.in_recovery(conn)
+        if still_standby:
+            self._programs(meta.major_version).promote(self.layout.data(instance_id))
+        with self.sessions.open(meta, "promote") as conn:
+            wait_until(
+                lambda: not sql.in_recovery(conn),
+                timeout=START_TIMEOUT,
+                interval=self.POLL,
+                what=f"{instance_id} to leave recovery",
+                step="promote",
+            )
+            # A primary ignores primary_conninfo, but a later restart must not look like a standby.
+            (self.layout.data(instance_id) / STANDBY_CONF).unlink(missing_ok=True)
+            conn.execute("SELECT pg_catalog.pg_reload_conf()")
+        promoted = meta.with_(role=ServerRole.PRIMARY, source_id=None, promoted_from=meta.source_id)
+        self.layout.write_meta(promoted, self.os_user)
+        if meta.source_id:
+            self.replicas.drop_slot(meta.source_id, slot_name(instance_id))
+        return self._info(promoted)
+
+    def reconcile_slots(self, instance_id: str, replica_ids: Collection[str] = ()) -> list[str]:
+        """Drop the slots on ``instance_id`` that feed neither one of ``replica_ids`` nor a replica of
+        it under this data root (complete or being made, so a create under way keeps its slot). Returns
+        the names dropped.
+
+        :raises ServerNotFound: no such server.
+        :raises EngineError: it is not running (transient).
+        """
+        meta = self._complete_meta(instance_id)
+        here = (m.instance_id for m in self.layout.all_meta() if m.source_id == instance_id)
+        return self.replicas.drop_orphan_slots(meta, {*replica_ids, *here})
+
+    def status(self, instance_id: str) -> ServerInfo:
+        """Current state from the directory and the live process (no connection is made).
+
+        RUNNING needs a live postmaster that really serves this data directory (a stale
+        ``postmaster.pid`` after a ``kill -9`` is recognised) and says it accepts connections.
+        :raises ServerNotFound: no such server (or only a half-created one).
+        """
+        return self._info(self._complete_meta(instance_id))
+
+    def replication(self, instance_id: str) -> Replication:
+        """Replication view of a running server: as a source, one `ReplicaLink` per replica of it
+        found in pg_stat_replication (lag bytes against its current LSN; lag seconds are
+        pg_stat_replication's ``replay_lag``, which is NULL on an idle link and may be stale); as a
+        replica, its receive/replay LSNs and WAL receiver status.
+
+        :raises ServerNotFound: no such server.
+        :raises EngineError: the server is not running (transient).
+        """
+        meta = self._complete_meta(instance_id)
+        replica_ids = {m.instance_id for m in self.layout.all_meta() if m.source_id == instance_id}
+        with self.sessions.open(meta, "replication") as conn:
+            current = sql.current_lsn(conn)
+            links = tuple(
+                ReplicaLink(
+                    replica_id=row.application_name,
+                    state=row.state,
+                    sent_lsn=row.sent_lsn,
+                    write_lsn=row.write_lsn,
+                    flush_lsn=row.flush_lsn,
+                    replay_lsn=row.replay_lsn,
+                    lag_bytes=row.lag_bytes,
+                    lag_seconds=row.lag_seconds,
+                )
+                for row in sql.senders(conn)
+                if row.application_name in replica_ids
+            )
+            receiver = sql.receiver(conn) if sql.in_recovery(conn) else None
+        return Replication(
+            instance_id=instance_id,
+            current_lsn=current,
+            replicas=links,
+            receive_lsn=receiver.receive_lsn if receiver else None,
+            replay_lsn=receiver.replay_lsn if receiver else None,
+            replay_delay_seconds=receiver.replay_delay_seconds if receiver else None,
+            wal_receiver_status=receiver.wal_receiver_status if receiver else None,
+        )
+
+    def stats(self, instance_id: str) -> ServerStats:
+        """Connections, database size and physical slots (each mapped to the replica it feeds).
+
+        :raises ServerNotFound: no such server.
+        :raises EngineError: the server is not running (transient).
+        """
+        meta = self._complete_meta(instance_id)
+        by_slot = {
+            slot_name(m.instance_id): m.instance_id for m in self.layout.all_meta() if m.source_id == instance_id
+        }
+        with self.sessions.open(meta, "stats") as conn:
+            found = sql.figures(conn)
+        return ServerStats(
+            instance_id=instance_id,
+            connections=found.connections,
+            max_connections=found.max_connections,
+            database_size_bytes=found.database_size_bytes,
+            slots=tuple(
+                SlotInfo(s.name, s.active, s.retained_bytes, by_slot.get(s.name), s.wal_status, s.safe_wal_bytes)
+                for s in found.slots
+            ),
+        )
+
+    def servers(self) -> Sequence[ServerInfo]:
+        """Every complete server under the data root with its state (adoption after a restart of
+        the service). Half-created directories are not servers; `destroy` removes them."""
+        return [self._info(meta) for meta in self.layout.all_meta() if meta.complete]
+
+    def disk_usage(self, instance_id: str) -> int:
+        """The apparent size of every file under the server's data directory (WAL included; the log
+        and passfiles beside it are the service's, not the tenant's). Symbolic links are not followed;
+        files that vanish during the walk are skipped.
+
+        :raises ServerNotFound: no such server.
+        """
+        self._complete_meta(instance_id)
+        return _tree_bytes(self.layout.data(instance_id))
+
+    def set_read_only(self, instance_id: str, read_only: bool) -> bool:
+        """``default_transaction_read_only`` through ``ALTER SYSTEM`` and a reload (`sql.set_read_only`);
+        the current state is read from postgresql.auto.conf, so an unchanged server costs one file read.
+        Replicas made later drop it from their copy (`strip_standby_settings`); the engine's own
+        sessions stay writable (`sql.connect`).
+
+        :raises ServerNotFound: no such server.
+        :raises EngineError: a change is needed and the server is not reachable (transient).
+        """
+        meta = self._complete_meta(instance_id)
+        auto_conf = self.layout.data(instance_id) / "postgresql.auto.conf"
+        try:
+            current = read_only_in(auto_conf.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            current = False
+        if current is read_only:
+            return False
+        with self.sessions.open(meta, "read-only mode") as conn:
+            sql.set_read_only(conn, read_only)
+        log.info("%s: new transactions are %s", instance_id, "read-only" if read_only else "writable again")
+        return True
+
+    def rotate_logs(self) -> None:
+        """Past :attr:`LOG_MAX_BYTES`, ``server.log`` is copied to ``server.log.1`` (replacing the one
+        before) and emptied in place ("copytruncate"): the postmaster holds the file open and writes
+        in append mode (``pg_ctl -l``), so it goes on at the new end without a restart. Lines written
+        between the copy and the truncation are lost - at most a few, once per 16 MB. PostgreSQL's
+        own logging collector would rotate without that gap, at the price of one more process per
+        server, and the engine reads this file when a start fails."""
+        for instance_id in self.layout.instance_ids():
+            current = self.layout.log(instance_id)
+            try:
+                if current.stat().st_size <= self.LOG_MAX_BYTES:
+                    continue
+                previous = current.with_name(current.name + ".1")
+                shutil.copyfile(current, previous)
+                os.chmod(previous, 0o600)
+                self.os_user.own(previous)
+                os.truncate(current, 0)
+            except FileNotFoundError:
+                continue  # destroyed meanwhile
+            except OSError as exc:  # a full disk, say: the next round tries again
+                log.warning("could not rotate the log of %s: %s", instance_id, exc)
+                continue
+            log.info("rotated the log of %s", instance_id)
+
+    # ------------------------------------------------------------------ beyond the contract
+
+    def copy_method(self) -> CopyMethod:
+        """How replicas are made under this data root: CLONE where the filesystem supports reflink."""
+        with self._reflink_lock:
+            if self._reflink is None:
+                self._reflink = supports_reflink(self.layout.instances, self.runner, self.os_user)
+                log.info("reflink copies %s under %s", "supported" if self._reflink else "unsupported", self.data_root)
+            return CopyMethod.CLONE if self._reflink else CopyMethod.BASEBACKUP
+
+    def set_replay_paused(self, instance_id: str, paused: bool) -> None:
+        """Pause (``pg_wal_replay_pause()``) or resume (``pg_wal_replay_resume()``) WAL replay on a
+        replica; idempotent. While paused the replica keeps receiving (and forwarding to its cascades)
+        WAL but stops applying it, so its replay lag grows: tests and operators use it to rehearse a
+        lagging replica. Needs the service's superuser, which only the engine holds.
+
+        :raises ServerNotFound: no such server.
+        :raises EngineError: it is not running, or is not in recovery (a primary has no replay).
+        """
+        meta = self._complete_meta(instance_id)
+        with self.sessions.open(meta, "replay pause") as conn:
+            if not sql.in_recovery(conn):
+                raise EngineError("replay pause", f"{instance_id} is not a replica in recovery")
+            conn.execute(
+                "SELECT pg_catalog.pg_wal_replay_pause()" if paused else "SELECT pg_catalog.pg_wal_replay_resume()"
+            )
+
+    def pending(self) -> list[str]:
+        """Ids of half-created instance directories (a create that crashed and was not re-run)."""
+        complete = {m.instance_id for m in self.layout.all_meta() if m.complete}
+        return [i for i in self.layout.instance_ids() if i not in complete]
+
+    # ------------------------------------------------------------------ creating
+
+    def _programs(self, major: int) -> PgPrograms:
+        """The programs of PostgreSQL ``major`` (looked for again once if it seems missing).
+
+        :raises EngineError: that version is not installed.
+        """
+        for refresh in (False, True):
+            if refresh:
+                self._versions = None  # a version installed since the last look
+            for version in self.versions():
+                if version.major == major:
+                    return PgPrograms(Binaries(version), self.runner)
+        installed = ", ".join(str(v.major) for v in self.versions()) or "none"
+        raise EngineError("binaries", f"PostgreSQL {major} is not installed (installed: {installed})")
+
+    def _reserve(self, meta: ServerMeta, requested_port: int | None) -> ServerMeta:
+        """Allocate a port and create the instance directory with a ``pending`` meta (one lock)."""
+        with self.ports.locked():
+            taken = {m.port for m in self.layout.all_meta()} | self._endpoint_ports()
+            port = self.ports.allocate(taken, requested_port)
+            meta = meta.with_(port=port, creation="pending")
+            self.os_user.mkdir(self.layout.instance(meta.instance_id))
+            self.layout.write_meta(meta, self.os_user)
+        return meta
+
+    def _init_primary(self, meta: ServerMeta, programs: PgPrograms, request: PrimaryRequest) -> None:
+        instance = self.layout.instance(meta.instance_id)
+        superuser_password, replication_password = new_password(), new_password()
+        self.masker.add(superuser_password, replication_password)
+        write_passfile(instance / SUPERUSER_PASSFILE, SUPERUSER, superuser_password, self.os_user)
+        write_passfile(instance / REPLICATION_PASSFILE, REPLICATION_USER, replication_password, self.os_user)
+        with temporary_pwfile(instance, superuser_password, self.os_user) as pwfile:
+            programs.initdb(
+                self.layout.data(meta.instance_id), superuser=SUPERUSER, pwfile=pwfile, charset=request.charset
+            )
+        self._write_server_config(meta, floor=None)
+        self._start(meta)
+        with self.sessions.open(meta, "create roles") as conn:
+            sql.ensure_role(
+                conn,
+                REPLICATION_USER,
+                password=replication_password,
+                attributes=("LOGIN", "REPLICATION", "NOSUPERUSER", "NOCREATEDB", "NOCREATEROLE"),
+            )
+            sql.ensure_role(
+                conn,
+                request.admin_user,
+                password=request.admin_password,
+                attributes=(
+                    "LOGIN",
+                    "NOSUPERUSER",
+                    "CREATEDB",
+                    self._createrole(meta.major_version),
+                    "NOREPLICATION",
+                    "NOBYPASSRLS",
+                ),
+                member_of=ADMIN_ROLES,
+            )
+            sql.set_admin_defaults(conn, request.admin_user)
+        self.layout.write_meta(meta.with_(creation="complete"), self.os_user)
 
     def _reserve_replicas(
         self, source: ServerMeta, group: list[ReplicaRequest], created: list[ServerMeta]
@@ -411,29 +639,9 @@ class LocalDriver:
         return metas
 
     def _build_replicas(self, source: ServerMeta, metas: list[ServerMeta]) -> None:
-        """Slots, one shared copy of ``source``, configuration and start for ``metas``."""
+        """One shared copy of ``source`` (with the slots), then configuration and start of ``metas``."""
         started = time.monotonic()
-        source_data = self.layout.data(source.instance_id)
-        method = metas[0].copy_method
-        with self._connect(source) as conn:
-            floor = sql.settings(conn, REPLICA_FLOOR_SETTINGS)
-            for meta in metas:
-                sql.ensure_physical_slot(conn, slot_name(meta.instance_id))
-            if method is CopyMethod.CLONE:
-                label = f"openrds clone of {source.instance_id} for {','.join(m.instance_id for m in metas)}"
-                sql.backup_start(conn, label[:1000], source.major_version)
-                _parallel(lambda m: clone_data_dir(self.runner, source_data, self.layout.data(m.instance_id)), metas)
-                labelfile, spcmapfile = sql.backup_stop(conn, source.major_version)
-                for meta in metas:
-                    data = self.layout.data(meta.instance_id)
-                    atomic_write(data / "backup_label", labelfile, owner=self.os_user)
-                    if spcmapfile.strip():
-                        atomic_write(data / "tablespace_map", spcmapfile, owner=self.os_user)
-        if method is CopyMethod.BASEBACKUP:
-            first = metas[0]
-            self._basebackup(source, first)
-            first_data = self.layout.data(first.instance_id)
-            _parallel(lambda m: copy_backup(self.runner, first_data, self.layout.data(m.instance_id)), metas[1:])
+        floor = self.replicas.copy(source, metas)
         copied = time.monotonic()
 
         def configure_and_start(meta: ServerMeta) -> None:
@@ -441,88 +649,18 @@ class LocalDriver:
                 self.layout.instance(source.instance_id), self.layout.instance(meta.instance_id), self.os_user
             )
             self._write_server_config(meta, floor=floor)
-            self._write_standby_config(meta, source)
+            self.replicas.write_standby_config(meta, source)
             self._start(meta)
 
-        _parallel(configure_and_start, metas)
+        parallel(configure_and_start, metas)
         log.info(
             "replicas %s of %s: %s copy %.2fs, configure+start %.2fs",
             [m.instance_id for m in metas],
             source.instance_id,
-            method,
+            metas[0].copy_method,
             copied - started,
             time.monotonic() - copied,
         )
-
-    def _basebackup(self, source: ServerMeta, target: ServerMeta) -> None:
-        binaries = self._binaries(source.major_version)
-        self.runner.run(
-            [
-                binaries.path("pg_basebackup"),
-                "-D",
-                str(self.layout.data(target.instance_id)),
-                "-X",
-                "stream",
-                "-c",
-                "fast",
-                "-S",
-                slot_name(target.instance_id),
-                "-h",
-                self.connect_host,
-                "-p",
-                str(source.port),
-                "-U",
-                REPLICATION_USER,
-                "-w",  # never prompt: the password comes from PGPASSFILE
-                "--no-manifest",  # a replica never verifies its backup; skip checksumming every file
-                "-l",
-                f"openrds replica {target.instance_id}",
-            ],
-            step="pg_basebackup",
-            timeout=self.BASEBACKUP_TIMEOUT,
-            env={"PGPASSFILE": str(self.layout.instance(source.instance_id) / REPLICATION_PASSFILE)},
-        )
-
-    def _await_streaming(self, source: ServerMeta, replicas: list[ServerMeta]) -> None:
-        """Wait until every replica is read-only and ``source`` streams to each of them."""
-        names = {m.instance_id for m in replicas}
-        for meta in replicas:
-            with self._connect(meta) as conn:
-                if not sql.in_recovery(conn):
-                    raise EngineError("await streaming", f"{meta.instance_id} is not in recovery (not a standby)")
-        with self._connect(source) as conn:
-            wait_until(
-                lambda: sql.streaming_to(conn, names) == names,
-                timeout=self.STREAM_TIMEOUT,
-                interval=self.POLL,
-                what=f"{', '.join(sorted(names))} streaming from {source.instance_id}",
-                step="await streaming",
-            )
-
-    def _running_source(self, source_id: str, batch: dict[str, ServerMeta]) -> ServerMeta:
-        """The meta of ``source_id`` (complete, or made earlier in this ``batch``) if it is running.
-
-        :raises SourceUnavailable: it does not exist or is not running.
-        """
-        meta = batch.get(source_id) or self.layout.read_meta(check_instance_id(source_id))
-        if meta is None or not (meta.complete or source_id in batch):
-            raise SourceUnavailable("source", f"source {source_id} does not exist")
-        live = live_postmaster(self.layout.data(source_id))
-        if live is None or not live.accepting:
-            raise SourceUnavailable("source", f"source {source_id} is not running", transient=True)
-        return meta
-
-    def _reserve(self, meta: ServerMeta, requested_port: int | None) -> ServerMeta:
-        """Allocate a port and create the instance directory with a ``pending`` meta (one lock)."""
-        with self.ports.locked():
-            taken = {m.port for m in self.layout.all_meta()} | self._endpoints.recorded_ports()
-            port = self.ports.allocate(taken, requested_port)
-            meta = meta.with_(port=port, creation="pending")
-            self.os_user.mkdir(self.layout.instance(meta.instance_id))
-            self.layout.write_meta(meta, self.os_user)
-        return meta
-
-    # ------------------------------------------------------------------ configuration files
 
     def _write_server_config(self, meta: ServerMeta, floor: dict[str, int] | None) -> None:
         data = self.layout.data(meta.instance_id)
@@ -545,38 +683,11 @@ class LocalDriver:
             if stripped != text:
                 atomic_write(auto_conf, stripped, owner=self.os_user)
 
-    def _write_standby_config(self, meta: ServerMeta, source: ServerMeta) -> None:
-        instance = self.layout.instance(meta.instance_id)
-        primary_conninfo = conninfo(
-            {
-                "host": self.connect_host,
-                "port": source.port,
-                "user": REPLICATION_USER,
-                "passfile": str(instance / REPLICATION_PASSFILE),
-                "application_name": meta.instance_id,  # maps pg_stat_replication rows to instances
-            }
-        )
-        data = self.layout.data(meta.instance_id)
-        atomic_write(
-            data / STANDBY_CONF, render_standby_conf(primary_conninfo, slot_name(meta.instance_id)), owner=self.os_user
-        )
-        atomic_write(data / "standby.signal", "", owner=self.os_user)
+    def _createrole(self, major: int) -> str:
+        allowed = self.admin_createrole if self.admin_createrole is not None else major >= SAFE_CREATEROLE_MAJOR
+        return "CREATEROLE" if allowed else "NOCREATEROLE"
 
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self, instance_id: str) -> ServerInfo:
-        """Start a stopped server and wait until it accepts connections; no-op when running.
-
-        Also recovers from a killed postmaster: waits for (or ends) its orphaned children and
-        ignores its stale ``postmaster.pid``. A primary made by an older OpenRDS loses its admin's
-        credential-reading roles here (`_confine_admin`).
-        :raises ServerNotFound: no such server.
-        :raises EngineError: pg_ctl failed or timed out (with the tail of the server log).
-        """
-        meta = self._complete_meta(instance_id)
-        self._start(meta)
-        self._confine_admin(meta)
-        return self._info(meta)
+    # ------------------------------------------------------------------ starting and stopping
 
     def _start(self, meta: ServerMeta) -> None:
         data = self.layout.data(meta.instance_id)
@@ -587,7 +698,7 @@ class LocalDriver:
             if not live.accepting:
                 wait_until(
                     lambda: (p := live_postmaster(data)) is None or p.accepting,
-                    timeout=self.START_TIMEOUT,
+                    timeout=START_TIMEOUT,
                     interval=self.POLL,
                     what=f"{meta.instance_id} to finish starting",
                     step="start",
@@ -595,25 +706,9 @@ class LocalDriver:
             if live_postmaster(data) is not None:
                 return
         self._clear_leftovers(meta)
-        binaries = self._binaries(meta.major_version)
-        log_path = self.layout.log(meta.instance_id)
+        programs = self._programs(meta.major_version)
         try:
-            self.runner.run(
-                [
-                    binaries.path("pg_ctl"),
-                    "start",
-                    "-D",
-                    str(data),
-                    "-l",
-                    str(log_path),
-                    "-w",
-                    "-t",
-                    str(int(self.START_TIMEOUT)),
-                    "-s",
-                ],
-                step="start",
-                timeout=self.START_TIMEOUT + 10,
-            )
+            programs.start(data, self.layout.log(meta.instance_id))
         except EngineError as exc:
             output = "\n".join(filter(None, [exc.output_tail, self._log_tail(meta.instance_id)]))
             # Another process took the port between allocation and start: a retry allocates anew.
@@ -662,26 +757,14 @@ class LocalDriver:
                 continue  # not the dead server's: leave it to PostgreSQL to complain
             lock.unlink(missing_ok=True)
 
-    def stop(self, instance_id: str) -> None:
-        """Stop the server (fast shutdown); no-op when already stopped.
-
-        Escalates to an immediate shutdown, then SIGKILL, if the server does not stop in time.
-        :raises ServerNotFound: no such server.
-        """
-        meta = self._complete_meta(instance_id)
-        self._stop(meta.instance_id, meta.major_version)
-
     def _stop(self, instance_id: str, major: int | None, *, mode: str = "fast") -> None:
+        """``pg_ctl stop`` in ``mode``, then immediate, then SIGKILL, until no process of it is left.
+        ``major`` None (no meta, no version installed): straight to SIGKILL."""
         data = self.layout.data(instance_id)
         if live_postmaster(data) is not None and major is not None:
-            pg_ctl = self._binaries(major).path("pg_ctl")
+            programs = self._programs(major)
             for stop_mode in dict.fromkeys([mode, "immediate"]):
-                self.runner.run(
-                    [pg_ctl, "stop", "-D", str(data), "-m", stop_mode, "-w", "-t", str(int(self.STOP_TIMEOUT)), "-s"],
-                    step="stop",
-                    timeout=self.STOP_TIMEOUT + 10,
-                    check=False,
-                )
+                programs.stop(data, stop_mode)
                 if live_postmaster(data) is None:
                     break
         if live_postmaster(data) is not None or processes_in(data):
@@ -694,311 +777,54 @@ class LocalDriver:
             step="stop",
         )
 
-    def restart(self, instance_id: str) -> ServerInfo:
-        """Stop then start; returns when it accepts connections again (see `start`)."""
-        meta = self._complete_meta(instance_id)
-        self._stop(meta.instance_id, meta.major_version)
-        self._start(meta)
-        self._confine_admin(meta)
-        return self._info(meta)
-
-    def destroy(self, instance_id: str) -> None:
-        """Stop, drop the slot on its source, remove the directory (releasing the port); no-op when
-        missing. Works on pending (half-created) directories too.
-
-        The slot is dropped only if the source is running; otherwise it stays on the source until
-        `reconcile_slots` is run for that source (the supervisor's job once it is back).
-        """
-        instance = self.layout.instance(instance_id)
-        if not instance.exists():
+    def _confine_admin(self, meta: ServerMeta) -> None:
+        """Bring a primary made before docs/trust-model.md to it: its admin (the only role those
+        versions gave `sql.DATA_ROLES`) loses them and gets `sql.set_admin_defaults`. One query when
+        there is nothing to do; replicas get it by replication."""
+        if meta.role is not ServerRole.PRIMARY:
             return
         try:
-            meta = self.layout.read_meta(instance_id)
-        except EngineError:
-            meta = None
-        self._stop(instance_id, meta.major_version if meta else self._any_major(), mode="immediate")
-        if meta is not None and meta.role is ServerRole.REPLICA and meta.source_id:
-            self._drop_slot_on(meta.source_id, slot_name(instance_id))
-        shutil.rmtree(instance)
-        log.info("destroyed %s", instance_id)
+            with self.sessions.open(meta, "confine admin") as conn:
+                for admin in sql.revoke_data_roles(conn):
+                    sql.set_admin_defaults(conn, admin)
+                    log.info("%s: took %s from %s", meta.instance_id, ", ".join(sql.DATA_ROLES), admin)
+        except psycopg.Error as exc:
+            _reraise(exc, "confine admin")
 
-    def promote(self, instance_id: str) -> ServerInfo:
-        """Make a replica a writable standalone primary and drop its slot on the old source.
-
-        Idempotent: on a server already promoted (even if the meta was not yet updated) only the
-        bookkeeping is finished. The slot drop is best effort (the old source may be down, which
-        is often why one promotes); `reconcile_slots` on the old source removes it later.
-        :raises ServerNotFound: no such server.
-        """
-        meta = self._complete_meta(instance_id)
-        if meta.role is ServerRole.PRIMARY:
-            self._start(meta)
-            if meta.promoted_from:
-                self._drop_slot_on(meta.promoted_from, slot_name(instance_id))
-            return self._info(meta)
-        self._start(meta)
-        with self._connect(meta) as conn:
-            still_standby = sql.in_recovery(conn)
-        if still_standby:
-            self.runner.run(
-                [
-                    self._binaries(meta.major_version).path("pg_ctl"),
-                    "promote",
-                    "-D",
-                    str(self.layout.data(instance_id)),
-                    "-w",
-                    "-t",
-                    str(int(self.START_TIMEOUT)),
-                    "-s",
-                ],
-                step="promote",
-                timeout=self.START_TIMEOUT + 10,
-            )
-        with self._connect(meta) as conn:
-            wait_until(
-                lambda: not sql.in_recovery(conn),
-                timeout=self.START_TIMEOUT,
-                interval=self.POLL,
-                what=f"{instance_id} to leave recovery",
-                step="promote",
-            )
-            # A primary ignores primary_conninfo, but a later restart must not look like a standby.
-            (self.layout.data(instance_id) / STANDBY_CONF).unlink(missing_ok=True)
-            conn.execute("SELECT pg_catalog.pg_reload_conf()")
-        promoted = meta.with_(role=ServerRole.PRIMARY, source_id=None, promoted_from=meta.source_id)
-        self.layout.write_meta(promoted, self.os_user)
-        if meta.source_id:
-            self._drop_slot_on(meta.source_id, slot_name(instance_id))
-        return self._info(promoted)
-
-    def reconcile_slots(self, instance_id: str) -> list[str]:
-        """Drop the slots on ``instance_id`` that no replica under this data root uses any more
-        (left by a `destroy` or `promote` while this server was down). Returns the dropped names.
-
-        :raises ServerNotFound: no such server.
-        :raises EngineError: it is not running.
-        """
-        meta = self._complete_meta(instance_id)
-        wanted = {slot_name(m.instance_id) for m in self.layout.all_meta() if m.source_id == instance_id}
+    def _log_tail(self, instance_id: str) -> str:
         try:
-            with self._connect(meta) as conn:
-                orphans = sorted(sql.slot_names(conn) - wanted)
-        except psycopg.OperationalError as exc:
-            raise EngineError("reconcile slots", f"{instance_id} is not reachable: {exc}", transient=True) from None
-        for orphan in orphans:
-            self._drop_slot_on(instance_id, orphan)
-        return orphans
+            text = self.layout.log(instance_id).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return self.masker(tail(text[-20000:]))
 
-    def set_replay_paused(self, instance_id: str, paused: bool) -> None:
-        """Pause (``pg_wal_replay_pause()``) or resume (``pg_wal_replay_resume()``) WAL replay on a
-        replica; idempotent. While paused the replica keeps receiving (and forwarding to its cascades)
-        WAL but stops applying it, so its replay lag grows: tests and operators use it to rehearse a
-        lagging replica. Needs the service's superuser, which only the engine holds.
+    # ------------------------------------------------------------------ removing
 
-        :raises ServerNotFound: no such server.
-        :raises EngineError: it is not running, or is not in recovery (a primary has no replay).
-        """
-        meta = self._complete_meta(instance_id)
-        try:
-            with self._connect(meta) as conn:
-                if not sql.in_recovery(conn):
-                    raise EngineError("replay pause", f"{instance_id} is not a replica in recovery")
-                conn.execute(
-                    "SELECT pg_catalog.pg_wal_replay_pause()" if paused else "SELECT pg_catalog.pg_wal_replay_resume()"
-                )
-        except psycopg.OperationalError as exc:
-            raise EngineError("replay pause", f"{instance_id} is not reachable: {exc}", transient=True) from None
+    def _wipe(self, instance_id: str) -> None:
+        """Remove a half-created directory (and its slot) before redoing it."""
+        if self.layout.instance(instance_id).exists():
+            log.info("wiping incomplete %s before recreating it", instance_id)
+            self.destroy(instance_id)
 
-    def _drop_slot_on(self, source_id: str, slot: str) -> bool:
-        """Drop ``slot`` on ``source_id`` if that server is running. True if the slot is gone."""
-        try:
-            source = self.layout.read_meta(source_id)
-        except EngineError:
-            return False
-        if source is None or live_postmaster(self.layout.data(source_id)) is None:
-            log.warning("slot %s left on %s (not running): run reconcile_slots later", slot, source_id)
-            return False
-        try:
-            with self._connect(source) as conn:
-                wait_until(
-                    lambda: sql.drop_slot(conn, slot) or slot not in sql.slot_names(conn),
-                    timeout=self.STOP_TIMEOUT,
-                    interval=self.POLL,
-                    what=f"slot {slot} on {source_id} to be dropped",
-                    step="drop slot",
-                    retry_on=(psycopg.errors.ObjectInUse,),
-                )
-        except (psycopg.Error, EngineError) as exc:
-            log.warning("could not drop slot %s on %s: %s", slot, source_id, exc)
-            return False
-        return True
+    def _undo(self, metas: Iterable[ServerMeta]) -> None:
+        """Best-effort removal of what a failed create made: processes, slots, directories, ports."""
+        for meta in metas:
+            try:
+                self.destroy(meta.instance_id)
+            except Exception:  # keep undoing the others; the job layer's destroy will retry
+                log.exception("undo of %s failed", meta.instance_id)
+
+    def _any_major(self) -> int | None:
+        versions = self.versions()
+        return versions[0].major if versions else None
 
     # ------------------------------------------------------------------ reading
 
-    def status(self, instance_id: str) -> ServerInfo:
-        """Current state from the directory and the live process (no connection is made).
-
-        RUNNING needs a live postmaster that really serves this data directory (a stale
-        ``postmaster.pid`` after a ``kill -9`` is recognised) and says it accepts connections.
-        :raises ServerNotFound: no such server (or only a half-created one).
-        """
-        return self._info(self._complete_meta(instance_id))
-
-    def replication(self, instance_id: str) -> Replication:
-        """Replication view of a running server: as a source, one `ReplicaLink` per replica of it
-        found in pg_stat_replication (lag bytes against its current LSN; lag seconds are
-        pg_stat_replication's ``replay_lag``, which is NULL on an idle link and may be stale); as a
-        replica, its receive/replay LSNs and WAL receiver status.
-
-        :raises ServerNotFound: no such server.
-        :raises EngineError: the server is not running.
-        """
-        meta = self._complete_meta(instance_id)
-        replica_ids = {m.instance_id for m in self.layout.all_meta() if m.source_id == instance_id}
-        try:
-            with self._connect(meta) as conn:
-                current = sql.current_lsn(conn)
-                links = tuple(
-                    ReplicaLink(
-                        replica_id=row.application_name,
-                        state=row.state,
-                        sent_lsn=row.sent_lsn,
-                        write_lsn=row.write_lsn,
-                        flush_lsn=row.flush_lsn,
-                        replay_lsn=row.replay_lsn,
-                        lag_bytes=row.lag_bytes,
-                        lag_seconds=row.lag_seconds,
-                    )
-                    for row in sql.senders(conn)
-                    if row.application_name in replica_ids
-                )
-                receiver = sql.receiver(conn) if sql.in_recovery(conn) else None
-        except psycopg.OperationalError as exc:
-            raise EngineError(
-                "replication", f"{instance_id} is not running or not reachable: {exc}", transient=True
-            ) from None
-        return Replication(
-            instance_id=instance_id,
-            current_lsn=current,
-            replicas=links,
-            receive_lsn=receiver.receive_lsn if receiver else None,
-            replay_lsn=receiver.replay_lsn if receiver else None,
-            replay_delay_seconds=receiver.replay_delay_seconds if receiver else None,
-            wal_receiver_status=receiver.wal_receiver_status if receiver else None,
-        )
-
-    def stats(self, instance_id: str) -> ServerStats:
-        """Connections, database size and physical slots (each mapped to the replica it feeds).
-
-        :raises ServerNotFound: no such server.
-        :raises EngineError: the server is not running.
-        """
-        meta = self._complete_meta(instance_id)
-        by_slot = {
-            slot_name(m.instance_id): m.instance_id for m in self.layout.all_meta() if m.source_id == instance_id
-        }
-        try:
-            with self._connect(meta) as conn:
-                found = sql.figures(conn)
-        except psycopg.OperationalError as exc:
-            raise EngineError(
-                "stats", f"{instance_id} is not running or not reachable: {exc}", transient=True
-            ) from None
-        return ServerStats(
-            instance_id=instance_id,
-            connections=found.connections,
-            max_connections=found.max_connections,
-            database_size_bytes=found.database_size_bytes,
-            slots=tuple(
-                SlotInfo(s.name, s.active, s.retained_bytes, by_slot.get(s.name), s.wal_status, s.safe_wal_bytes)
-                for s in found.slots
-            ),
-        )
-
-    def servers(self) -> Sequence[ServerInfo]:
-        """Every complete server under the data root with its state (adoption after a restart of
-        the service). Half-created directories are not servers; `destroy` removes them."""
-        return [self._info(meta) for meta in self.layout.all_meta() if meta.complete]
-
-    # ------------------------------------------------------------------ storage
-
-    def disk_usage(self, instance_id: str) -> int:
-        """The apparent size of every file under the server's data directory (WAL included; the log
-        and passfiles beside it are the service's, not the tenant's). Symbolic links are not followed;
-        files that vanish during the walk are skipped.
-
-        :raises ServerNotFound: no such server.
-        """
-        self._complete_meta(instance_id)
-        return _tree_bytes(self.layout.data(instance_id))
-
-    def set_read_only(self, instance_id: str, read_only: bool) -> bool:
-        """``default_transaction_read_only`` through ``ALTER SYSTEM`` and a reload (`sql.set_read_only`);
-        the current state is read from postgresql.auto.conf, so an unchanged server costs one file read.
-        Replicas made later drop it from their copy (`strip_standby_settings`); the engine's own
-        sessions stay writable (`sql.connect`).
-
-        :raises ServerNotFound: no such server.
-        :raises EngineError: a change is needed and the server is not reachable (transient).
-        """
-        meta = self._complete_meta(instance_id)
-        auto_conf = self.layout.data(instance_id) / "postgresql.auto.conf"
-        try:
-            current = read_only_in(auto_conf.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            current = False
-        if current is read_only:
-            return False
-        try:
-            with self._connect(meta) as conn:
-                sql.set_read_only(conn, read_only)
-        except psycopg.OperationalError as exc:
-            raise EngineError("read-only mode", f"{instance_id} is not reachable: {exc}", transient=True) from None
-        log.info("%s: new transactions are %s", instance_id, "read-only" if read_only else "writable again")
-        return True
-
-    # ------------------------------------------------------------------ group endpoints (engine.local.haproxy)
-
-    def endpoint_support(self) -> str:
-        """Empty when HAProxy is installed, else why read-only group endpoints cannot run here."""
-        return self._endpoints.support()
-
-    def ensure_endpoint(self, spec: EndpointSpec) -> EndpointInfo:
-        """Create, start, adopt or correct a group endpoint so it serves exactly ``spec`` (see
-        `engine.driver.EndpointDriver.ensure_endpoint`); members are servers of this data root."""
-        return self._endpoints.ensure(spec)
-
-    def endpoint(self, endpoint_id: str) -> EndpointInfo:
-        """Address, process and live member states of an endpoint.
-
-        :raises EndpointNotFound: no such endpoint.
-        """
-        return self._endpoints.info(endpoint_id)
-
-    def endpoints(self) -> Sequence[EndpointInfo]:
-        """Every endpoint under the data root (members not read)."""
-        return self._endpoints.all()
-
-    def drop_sessions(self, endpoint_id: str) -> int:
-        """Close every session through the endpoint (rebalance); returns how many were open."""
-        return self._endpoints.drop_sessions(endpoint_id)
-
-    def destroy_endpoint(self, endpoint_id: str) -> None:
-        """Stop an endpoint's balancer, remove its files, release its port; no-op when missing."""
-        self._endpoints.destroy(endpoint_id)
-
-    def _address_of(self, instance_id: str) -> tuple[str, int] | None:
-        """Where this host reaches a complete server; None when there is none (yet)."""
-        try:
-            meta = self.layout.read_meta(check_instance_id(instance_id))
-        except EngineError:
-            return None
-        return (self.connect_host, meta.port) if meta is not None and meta.complete else None
-
-    def pending(self) -> list[str]:
-        """Ids of half-created instance directories (a create that crashed and was not re-run)."""
-        complete = {m.instance_id for m in self.layout.all_meta() if m.complete}
-        return [i for i in self.layout.instance_ids() if i not in complete]
+    def _complete_meta(self, instance_id: str) -> ServerMeta:
+        meta = self.layout.read_meta(check_instance_id(instance_id))
+        if meta is None or not meta.complete:
+            raise ServerNotFound(instance_id)
+        return meta
 
     def _info(self, meta: ServerMeta) -> ServerInfo:
         data = self.layout.data(meta.instance_id)
@@ -1023,61 +849,13 @@ class LocalDriver:
             copy_method=meta.copy_method if meta.role is ServerRole.REPLICA else None,
         )
 
-    # ------------------------------------------------------------------ helpers
-
-    def _confine_admin(self, meta: ServerMeta) -> None:
-        """Bring a primary made before docs/trust-model.md to it: its admin (the only role those
-        versions gave `sql.DATA_ROLES`) loses them and gets `sql.set_admin_defaults`. One query when
-        there is nothing to do; replicas get it by replication."""
-        if meta.role is not ServerRole.PRIMARY:
-            return
+    def _address_of(self, instance_id: str) -> tuple[str, int] | None:
+        """Where this host reaches a complete server; None when there is none (yet). For the endpoints."""
         try:
-            with self._connect(meta) as conn:
-                for admin in sql.revoke_data_roles(conn):
-                    sql.set_admin_defaults(conn, admin)
-                    log.info("%s: took %s from %s", meta.instance_id, ", ".join(sql.DATA_ROLES), admin)
-        except psycopg.Error as exc:
-            _reraise(exc, "confine admin")
-
-    def _createrole(self, major: int) -> str:
-        allowed = self.admin_createrole if self.admin_createrole is not None else major >= SAFE_CREATEROLE_MAJOR
-        return "CREATEROLE" if allowed else "NOCREATEROLE"
-
-    def _complete_meta(self, instance_id: str) -> ServerMeta:
-        meta = self.layout.read_meta(check_instance_id(instance_id))
-        if meta is None or not meta.complete:
-            raise ServerNotFound(instance_id)
-        return meta
-
-    def _connect(self, meta: ServerMeta) -> psycopg.Connection:
-        passfile = self.layout.instance(meta.instance_id) / SUPERUSER_PASSFILE
-        self.masker.add(read_password(passfile))
-        return sql.connect(self.layout.run, meta.port, passfile, user=SUPERUSER)
-
-    def _log_tail(self, instance_id: str) -> str:
-        try:
-            text = self.layout.log(instance_id).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return self.masker(tail(text[-20000:]))
-
-    def _any_major(self) -> int | None:
-        versions = self.versions()
-        return versions[0].major if versions else None
-
-    def _wipe(self, instance_id: str) -> None:
-        """Remove a half-created directory (and its slot) before redoing it."""
-        if self.layout.instance(instance_id).exists():
-            log.info("wiping incomplete %s before recreating it", instance_id)
-            self.destroy(instance_id)
-
-    def _undo(self, metas: Iterable[ServerMeta]) -> None:
-        """Best-effort removal of what a failed create made: processes, slots, directories, ports."""
-        for meta in metas:
-            try:
-                self.destroy(meta.instance_id)
-            except Exception:  # keep undoing the others; the job layer's destroy will retry
-                log.exception("undo of %s failed", meta.instance_id)
+            meta = self.layout.read_meta(check_instance_id(instance_id))
+        except EngineError:
+            return None
+        return (self.connect_host, meta.port) if meta is not None and meta.complete else None
 
 
 def _tree_bytes(root: Path) -> int:
@@ -1104,34 +882,6 @@ def _check_admin(name: str, password: str) -> None:
         raise EngineError("validate", f"admin user name {name!r} is reserved or invalid")
     if not password:
         raise EngineError("validate", "the admin password is empty")
-
-
-def _dependency_rounds(requests: list[ReplicaRequest]) -> list[list[ReplicaRequest]]:
-    """Split ``requests`` into rounds so that a replica of a replica of the batch comes after it."""
-    pending = list(requests)
-    rounds: list[list[ReplicaRequest]] = []
-    while pending:
-        ids = {r.instance_id for r in pending}
-        ready = [r for r in pending if r.source_id not in ids]
-        if not ready:
-            raise EngineError("validate", "the batch has a replication cycle")
-        rounds.append(ready)
-        pending = [r for r in pending if r.source_id in ids]
-    return rounds or [[]]
-
-
-def _parallel(fn: Callable[[T], None], items: Sequence[T]) -> None:
-    """Run ``fn`` on every item (in threads when several), wait for all, re-raise the first error."""
-    if len(items) <= 1:
-        for item in items:
-            fn(item)
-        return
-    with ThreadPoolExecutor(max_workers=min(len(items), 8), thread_name_prefix="openrds-engine") as pool:
-        futures = [pool.submit(fn, item) for item in items]
-    for future in futures:
-        error = future.exception()
-        if error is not None:
-            raise error
 
 
 def _reraise(exc: BaseException, step: str) -> NoReturn:

@@ -309,7 +309,8 @@ class HaproxyEndpoints:
     def binary(self) -> str | None:
         return find_haproxy(self._configured)
 
-    def support(self) -> str:
+    def endpoint_support(self) -> str:
+        """Empty when HAProxy is installed, else why read-only group endpoints cannot run here."""
         if self.binary() is None:
             where = f" at {self._configured}" if self._configured else ""
             return (f"HAProxy is not installed{where} on this host (Debian: apt-get install haproxy); read-only group"
@@ -349,7 +350,7 @@ class HaproxyEndpoints:
         new serving pid once its runtime API answers."""
         binary = self.binary()
         if binary is None:
-            raise EndpointUnavailable("start endpoint", self.support())
+            raise EndpointUnavailable("start endpoint", self.endpoint_support())
         config, sock = self._config(endpoint_id), self._socket(endpoint_id)
         argv = [binary, "-D", "-f", str(config), "-p", str(self._pidfile(endpoint_id))]
         if replace is not None:
@@ -366,12 +367,14 @@ class HaproxyEndpoints:
         return wait_until(serving, timeout=self.START_TIMEOUT, interval=self.POLL,
                           what=f"endpoint {endpoint_id} to answer on its admin socket", step="start endpoint")
 
-    # ------------------------------------------------------------------ the contract
+    # ------------------------------------------------------------------ the contract (`EndpointDriver`)
 
-    def ensure(self, spec: EndpointSpec) -> EndpointInfo:
+    def ensure_endpoint(self, spec: EndpointSpec) -> EndpointInfo:
+        """Create, start, adopt or correct the endpoint so it serves exactly ``spec``; members are servers of
+        this data root (``address_of``)."""
         endpoint_id = check_instance_id(spec.endpoint_id)
         if self.binary() is None:
-            raise EndpointUnavailable("ensure endpoint", self.support())
+            raise EndpointUnavailable("ensure endpoint", self.endpoint_support())
         with self._lock(endpoint_id):
             meta = self._read_meta(endpoint_id) or self._reserve(endpoint_id)
             servers = self._servers(spec.members)
@@ -422,9 +425,9 @@ class HaproxyEndpoints:
         """Make the running members match ``servers`` through the runtime API."""
         actual = parse_servers_state(admin(f"show servers state {BACKEND}"))
         wanted = {s.name: s for s in servers}
-        for name, row in actual.items():
+        for name, running in actual.items():
             server = wanted.get(name)
-            if server is None or (row.host, row.port) != (server.host, server.port):
+            if server is None or (running.host, running.port) != (server.host, server.port):
                 self._remove(admin, endpoint_id, name)
         actual = parse_servers_state(admin(f"show servers state {BACKEND}"))
         for server in servers:
@@ -465,7 +468,11 @@ class HaproxyEndpoints:
         state = ServerState.RUNNING if pid is not None else ServerState.STOPPED
         return EndpointInfo(endpoint_id, self.advertise_host, port, state, pid, members)
 
-    def info(self, endpoint_id: str, *, members: bool = True) -> EndpointInfo:
+    def endpoint(self, endpoint_id: str, *, members: bool = True) -> EndpointInfo:
+        """Address, process and (``members``: read live) member states of an endpoint.
+
+        :raises EndpointNotFound: no such endpoint.
+        """
         meta = self._read_meta(endpoint_id)
         if meta is None:
             raise EndpointNotFound(endpoint_id)
@@ -476,16 +483,18 @@ class HaproxyEndpoints:
         except EngineError:  # stopped between the pid check and the socket call
             return self._info(endpoint_id, meta.port, None, None)
 
-    def all(self) -> list[EndpointInfo]:
+    def endpoints(self) -> list[EndpointInfo]:
+        """Every endpoint under the data root (members not read)."""
         found = []
         for endpoint_id in self.ids():
             with contextlib.suppress(EngineError):
-                found.append(self.info(endpoint_id, members=False))
+                found.append(self.endpoint(endpoint_id, members=False))
         return found
 
     def drop_sessions(self, endpoint_id: str) -> int:
+        """Close every session through the endpoint (rebalance); returns how many were open."""
         with self._lock(endpoint_id):
-            info = self.info(endpoint_id)
+            info = self.endpoint(endpoint_id)
             if info.state is not ServerState.RUNNING:
                 return 0
             admin = AdminSocket(self._socket(endpoint_id))
@@ -493,7 +502,8 @@ class HaproxyEndpoints:
                 admin(f"shutdown sessions server {BACKEND}/{member.instance_id}")
             return sum(m.sessions for m in info.members)
 
-    def destroy(self, endpoint_id: str) -> None:
+    def destroy_endpoint(self, endpoint_id: str) -> None:
+        """Stop the balancer, remove its files and release its port; no-op when missing."""
         home = self._home(endpoint_id)
         with self._lock(endpoint_id):
             if not home.exists():

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from openrds.engine.driver import EngineError
+from openrds.engine.driver import EngineError, PortsExhausted
 
 
 def connect_host(bind_host: str) -> str:
@@ -71,8 +71,8 @@ class PortAllocator:
         """A free port: ``requested`` if it is free, else the lowest free one in the range.
 
         Call under `locked` and record the result before releasing the lock.
-        :raises EngineError: the requested port is taken, or the range is exhausted (transient:
-            destroying a server frees one).
+        :raises EngineError: the requested port is taken.
+        :raises PortsExhausted: every port of the range is taken.
         """
         if requested is not None:
             if requested in taken or not is_bindable(self.bind_host, requested):
@@ -81,4 +81,4 @@ class PortAllocator:
         for port in range(self.low, self.high + 1):
             if port not in taken and is_bindable(self.bind_host, port):
                 return port
-        raise EngineError("allocate port", f"no free port in {self.low}-{self.high}", transient=True)
+        raise PortsExhausted(self.low, self.high)

@@ -7,7 +7,8 @@ turned into SCRAM verifiers on the client, so the plain text never reaches the s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,10 @@ import psycopg
 from psycopg import sql
 
 from openrds.engine.driver import EngineError
+from openrds.engine.local.files import SUPERUSER
+from openrds.engine.local.layout import Layout, ServerMeta
+from openrds.engine.local.process import Masker
+from openrds.engine.local.secrets import SUPERUSER_PASSFILE, read_password
 
 CONNECT_TIMEOUT = 5
 
@@ -36,6 +41,33 @@ def connect(socket_dir: Path, port: int, passfile: Path, *, user: str, dbname: s
         autocommit=True,
         options="-c default_transaction_read_only=off",
     )
+
+
+class Sessions:
+    """The engine's sessions on the servers of one data root: the service's superuser over the unix
+    socket, with the server's password file. The one place a connection is opened, and the one place a
+    server that is down (or goes away mid-session) becomes an `EngineError`."""
+
+    def __init__(self, layout: Layout, masker: Masker) -> None:
+        self._layout = layout
+        self._masker = masker
+
+    @contextmanager
+    def open(self, meta: ServerMeta, step: str) -> Iterator[psycopg.Connection]:
+        """An autocommit session (`connect`) on the server of ``meta``, closed when the block ends.
+
+        :raises EngineError: (named ``step``, transient) the server is not running or not reachable,
+            refuses the login, or went away during the block (``psycopg.OperationalError``). Other
+            errors of the block pass through unchanged.
+        """
+        passfile = self._layout.instance(meta.instance_id) / SUPERUSER_PASSFILE
+        # A server adopted from an earlier run: its password was never seen by this process's masker.
+        self._masker.add(read_password(passfile))
+        try:
+            with connect(self._layout.run, meta.port, passfile, user=SUPERUSER) as conn:
+                yield conn
+        except psycopg.OperationalError as exc:
+            raise EngineError(step, f"{meta.instance_id} is not reachable: {exc}", transient=True) from None
 
 
 def set_read_only(conn: psycopg.Connection, read_only: bool) -> None:
