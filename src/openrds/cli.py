@@ -303,6 +303,45 @@ def list_projects(tenant: str, config: ConfigOption = None, data_dir: DataDirOpt
     console.print(table)
 
 
+@admin.command("huawei-sdk-snippet")
+def huawei_sdk_snippet(
+    tenant: str,
+    region: Annotated[str | None, typer.Option(help="the project's region (default: the first project's)")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print how to call this service with the Huawei Cloud SDK (huaweicloudsdkrds, RDS v3): a tenant's
+    API key is the SDK's AK/SK pair. The AK (SecretId) is printed; the SK never is (it was shown once,
+    by create-key)."""
+    from openrds.domain.errors import OpenRDSError
+
+    settings, _, identity = _admin_store(config, data_dir)
+    try:
+        owner = identity.tenant(tenant)
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    keys = [k for k in identity.api_keys(owner.id) if k.revoked_at is None]
+    projects = [p for p in identity.projects(owner.id) if region in (None, p.region)]
+    if not keys or not projects:
+        _fail(ValueError(f"tenant {owner.name} needs an API key (create-key) and a project"
+                         f"{' in ' + region if region else ''} (create-iam-user or create-project) first"))
+        return
+    scheme = "https" if settings.tls_cert else "http"
+    typer.echo(f"""# pip install huaweicloudsdkrds
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.http.http_config import HttpConfig
+from huaweicloudsdkrds.v3 import ListInstancesRequest, RdsClient
+
+AK = "{keys[0].secret_id}"  # the tenant's SecretId
+SK = "..."  # its SecretKey, shown once by `openrds admin create-key`
+PROJECT_ID = "{projects[0].id}"  # project {projects[0].name} ({projects[0].region})
+client = (RdsClient.new_builder().with_http_config(HttpConfig.get_default_config())
+          .with_credentials(BasicCredentials(AK, SK, PROJECT_ID))
+          .with_endpoint("{scheme}://{settings.listen}").build())
+print(client.list_instances(ListInstancesRequest()))""")  # plain: rich would wrap the lines
+
+
 # --- money ---------------------------------------------------------------------------------------
 def _billing(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
     """(IdentityService, BillingService) over the store; prices from the configured catalogue."""
@@ -460,6 +499,47 @@ def show_quota(tenant: str, config: ConfigOption = None, data_dir: DataDirOption
         _fail(exc)
         return
     _print_quotas(found.name, view)
+
+
+kubernetes = typer.Typer(help="The kubernetes engine driver (CloudNativePG).", no_args_is_help=True)
+app.add_typer(kubernetes, name="kubernetes")
+
+
+@kubernetes.command("render")
+def kubernetes_render(
+    instance_id: Annotated[str, typer.Argument(help="the instance id (the Cluster's name)")],
+    source: Annotated[str | None, typer.Option(help="render a read-only instance of this source")] = None,
+    major: Annotated[int, typer.Option(help="PostgreSQL major (of the source for a read-only instance)")] = 16,
+    cpu: int = 1,
+    memory_mb: int = 2048,
+    max_connections: int = 100,
+    storage_gb: int = 20,
+    charset: str = "UTF8",
+    admin_user: Annotated[str, typer.Option(help="the tenant's admin (the source's for a read-only one)")] = "admin",
+    config: ConfigOption = None,
+) -> None:
+    """Print the YAML documents the kubernetes driver would apply for a create (secret values redacted)."""
+    import yaml  # type: ignore[import-untyped]  # PyYAML, via uvicorn[standard]; no stubs installed
+
+    from openrds.engine.driver import EngineError, PrimaryRequest, ReplicaRequest, ServerRole, ServerSpec
+    from openrds.engine.kubernetes import manifests
+
+    settings = _settings(config, None)
+    k8s = manifests.config_from_settings(settings, settings.k8s_namespace or "default")
+    spec = ServerSpec(cpu=cpu, memory_mb=memory_mb, max_connections=max_connections, storage_gb=storage_gb)
+    try:
+        if source is None:
+            request = PrimaryRequest(instance_id, major, spec, charset, admin_user, admin_password="x")
+            documents = manifests.primary_manifests(request, k8s, superuser_password="x")
+        else:
+            view = manifests.ClusterView(source, ServerRole.PRIMARY, None, major, spec, admin_user, "", 1, 1, True,
+                                         False, "", "")
+            documents = manifests.replica_manifests(ReplicaRequest(instance_id, source, spec), view, k8s,
+                                                    admin_password="x", superuser_password="x")
+    except EngineError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    sys.stdout.write(yaml.safe_dump_all([manifests.redacted(d) for d in documents], sort_keys=False))
 
 
 def main() -> None:

@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 
 
 def make_driver(settings: Settings) -> Driver:
+    if settings.driver == "kubernetes":
+        from openrds.engine.kubernetes import KubernetesDriver
+
+        return KubernetesDriver.from_settings(settings)
     from openrds.engine.local import LocalDriver
 
     return LocalDriver(settings.data_dir, bind_host=settings.server_host, port_range=settings.ports,

@@ -35,7 +35,23 @@ class Settings(BaseModel):
     database_url: str | None = Field(None, description="metadata store; default sqlite in the data root")
     server_host: str = Field("127.0.0.1", description="address PostgreSQL servers listen on and report")
     port_range: str = Field("15432-16431", description="ports for PostgreSQL servers, first-last")
-    driver: Literal["local"] = Field("local", description="engine driver")
+    driver: Literal["local", "kubernetes"] = Field(
+        "local", description="engine driver: local (servers on this host) or kubernetes (CloudNativePG Clusters)")
+    k8s_namespace: str = Field("", description="kubernetes: namespace of every Cluster; empty: the pod's, else default")
+    k8s_kubeconfig: str = Field(
+        "", description="kubernetes: kubeconfig file; empty: the in-cluster service account, else KUBECONFIG")
+    k8s_storage_class: str = Field("", description="kubernetes: StorageClass of the volumes; empty: the default")
+    k8s_image: str = Field("ghcr.io/cloudnative-pg/postgresql:{major}",
+                           description="kubernetes: PostgreSQL image per major ({major} replaced)")
+    k8s_image_catalog: str = Field("", description="kubernetes: ClusterImageCatalog name (instead of k8s_image)")
+    k8s_majors: str = Field("17,16,15,14,13", description="kubernetes: PostgreSQL majors offered, comma-separated")
+    k8s_instances: int = Field(2, ge=1, le=9, description="kubernetes: pods of a primary (2: a hot standby)")
+    k8s_expose: Literal["", "LoadBalancer", "NodePort"] = Field(
+        "", description="kubernetes: how clients reach instances: '' the -rw Service DNS name, or an extra Service")
+    k8s_external_host: str = Field("", description="kubernetes: node address clients use with k8s_expose=NodePort")
+    k8s_wal_keep_mb: int = Field(
+        0, ge=0, description="kubernetes: wal_keep_size of sources with read-only instances, MB; 0: storage/10, >=1024")
+    k8s_create_timeout: float = Field(900.0, gt=0, description="kubernetes: seconds a create may take")
     log_format: Literal["text", "json"] = Field("text", description="log line format")
     log_level: str = Field("INFO", description="log level")
     job_workers: int = Field(4, ge=1, le=64, description="jobs run at once")

@@ -482,10 +482,11 @@ def test_job_leases_are_compare_and_set(store: Store) -> None:
     with store.write() as uow:
         uow.jobs.add(job)
     with store.write() as uow:
-        assert uow.jobs.try_lease(job.id, None, "worker-a", until) is True
+        assert uow.jobs.try_lease(job.id, None, "worker-a", until, now=until) is True
     with store.write() as uow:
-        assert uow.jobs.try_lease(job.id, None, "worker-b", until) is False  # b saw it free; it is not any more
-        assert uow.jobs.try_lease(job.id, "worker-c", "worker-b", until) is False  # wrong holder
+        # b saw it free; it is not any more
+        assert uow.jobs.try_lease(job.id, None, "worker-b", until, now=until) is False
+        assert uow.jobs.try_lease(job.id, "worker-c", "worker-b", until, now=until) is False  # wrong holder
         assert uow.jobs.renew(job.id, "worker-b", until) is False
         assert uow.jobs.renew(job.id, "worker-a", until + timedelta(minutes=1)) is True
     with store.read() as uow:
@@ -493,9 +494,24 @@ def test_job_leases_are_compare_and_set(store: Store) -> None:
     assert leased is not None
     assert (leased.lease_owner, leased.lease_until) == ("worker-a", until + timedelta(minutes=1))
     with store.write() as uow:  # takeover: b names the holder it saw
-        assert uow.jobs.try_lease(job.id, "worker-a", "worker-b", until) is True
+        assert uow.jobs.try_lease(job.id, "worker-a", "worker-b", until, now=until) is True
     with store.read() as uow:
         assert uow.jobs.get(job.id).lease_owner == "worker-b"  # type: ignore[union-attr]
+
+
+def test_a_finished_or_not_yet_due_job_is_not_leased(store: Store) -> None:
+    # A runner's candidate list is read a moment before it leases: another process may have finished
+    # the job meanwhile (its holder cleared), or released it for a retry with a backoff.
+    until = T0 + timedelta(minutes=1)
+    done = f.job("t", lease_owner=None, lease_until=None, state=JobState.SUCCEEDED, not_before=None)
+    backing_off = f.job("t", lease_owner=None, lease_until=None, not_before=T0 + timedelta(seconds=30))
+    with store.write() as uow:
+        uow.jobs.add(done)
+        uow.jobs.add(backing_off)
+    with store.write() as uow:
+        assert uow.jobs.try_lease(done.id, None, "worker-a", until, now=T0) is False
+        assert uow.jobs.try_lease(backing_off.id, None, "worker-a", until, now=T0) is False
+        assert uow.jobs.try_lease(backing_off.id, None, "worker-a", until, now=T0 + timedelta(seconds=30)) is True
 
 
 # --- events ----------------------------------------------------------------------------------------

@@ -76,9 +76,14 @@ def create_app(container: Container, *, manage_background: bool = True) -> OpenR
                              "postgresql": [v.full for v in container.catalogue.versions]})
 
     from openrds.api.huawei import routes as huawei_routes
+    from openrds.api.huawei_v3 import routes as huawei_v3_routes
     from openrds.api.tencent import handlers as tencent_handlers
 
-    app.include_router(huawei_routes.build(container))
+    app.include_router(huawei_routes.build(container))  # first: IAM's /v3/auth, /v3/projects, /v3/regions
+    app.include_router(huawei_v3_routes.build(container))  # /v3/{project_id}/...
+    from openrds.api.trove import routes as trove_routes
+
+    app.include_router(trove_routes.build(container))  # Trove v1.0, behind the Huawei face's Keystone
 
     # The metrics (served on their own listener, see openrds.metrics) and the lag history the console
     # charts, fed by the monitor's rounds and the finished jobs from now on; then the web console.

@@ -466,6 +466,8 @@ def build_router(console: Console) -> APIRouter:
 
     _transition("restart", lambda tenant, code: c.instances.restart(tenant, code))
     _transition("isolate", lambda tenant, code: c.instances.isolate(tenant, [code]))
+    # A read-only instance becomes a standalone writable primary (Trove's detach); the page confirms first.
+    _transition("promote", lambda tenant, code: c.instances.promote(tenant, code))
     # Destroy is immediate from running too (the Huawei face's DELETE): stop, remove, forget; a primary
     # takes its read-only instances with it. The page asks for confirmation first.
     _transition("destroy", lambda tenant, code: c.instances.delete_now(tenant, code))

@@ -63,6 +63,7 @@ class Operation(enum.StrEnum):
     MODIFY = "modify"
     GROUP_MEMBERSHIP = "group_membership"
     RENEW = "renew"  # buy more prepaid time (RenewInstance); an expired, isolated one renews by DisIsolate
+    PROMOTE = "promote"  # a read-only instance becomes a standalone writable primary (Trove's detach)
 
 
 # Which lifecycle states allow an operation to start. Anything absent is refused.
@@ -77,6 +78,7 @@ _ALLOWED: dict[Operation, frozenset[Lifecycle]] = {
     Operation.MODIFY: frozenset(set(Lifecycle) - {Lifecycle.DELETED, Lifecycle.DELETING}),
     Operation.GROUP_MEMBERSHIP: frozenset({Lifecycle.RUNNING, Lifecycle.CREATING, Lifecycle.RESTARTING}),
     Operation.RENEW: frozenset({Lifecycle.RUNNING, Lifecycle.CREATING, Lifecycle.RESTARTING}),
+    Operation.PROMOTE: frozenset({Lifecycle.RUNNING}),
 }
 
 
@@ -89,6 +91,7 @@ class JobKind(enum.StrEnum):
     ISOLATE = "isolate"
     DISISOLATE = "disisolate"
     DESTROY = "destroy"
+    PROMOTE = "promote"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,9 @@ TRANSITIONS: dict[Operation, Transition] = {
                                   already=frozenset({Lifecycle.DELETING})),
     Operation.DELETE: Transition(Lifecycle.DELETING, JobKind.DESTROY, stops=True,
                                  already=frozenset({Lifecycle.DELETING})),
+    # The server leaves recovery without a restart, but clients see the same brief change; every face
+    # already has a word for "restarting", so promotion adds no new public status.
+    Operation.PROMOTE: Transition(Lifecycle.RESTARTING, JobKind.PROMOTE),
 }
 
 

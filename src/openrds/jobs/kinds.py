@@ -13,7 +13,7 @@ from openrds.clock import Clock
 from openrds.crypto import SecretBox
 from openrds.domain.catalogue import Catalogue
 from openrds.domain.model import Instance
-from openrds.domain.states import Health, JobKind, Lifecycle
+from openrds.domain.states import Health, JobKind, Lifecycle, MemberStatus, Role
 from openrds.engine.driver import Driver, EngineError, PrimaryRequest, ReplicaRequest, ServerInfo, ServerSpec
 from openrds.jobs.model import JobContext, JobDefinition, JobKinds, Step
 from openrds.persistence.uow import Store
@@ -134,6 +134,29 @@ def _create_replicas(ctx: JobContext) -> None:
         _record_server(ctx, info)
 
 
+# --- promote a read-only instance ---------------------------------------------------------------
+def _promote(ctx: JobContext) -> None:
+    """The server leaves recovery (its slot on the old source dropped, or left for the supervisor's
+    slot reconciliation while that source is down), then the store records a primary with no master.
+    Idempotent: the driver's promote is, and a rerun after a crash finds the record already made."""
+    env = _env(ctx)
+    for instance in _instances(ctx):
+        info = env.driver.promote(instance.code)
+        now = env.clock.now()
+        with env.store.write() as uow:
+            repo = uow.instances(None)
+            current = repo.find(instance.id)
+            if current is None or current.role is Role.PRIMARY:
+                continue
+            source = repo.codes([current.master_id]).get(current.master_id, "") if current.master_id else ""
+            repo.save(replace(current, role=Role.PRIMARY, master_id=None, group_id=None, weight=0,
+                              member_status=MemberStatus.IN_ROTATION, host=info.host, port=info.port,
+                              health=Health.UP, updated_at=now))
+            uow.events.add(current.tenant_id, current.id, "instance.promoted",
+                           f"{current.code} promoted: a writable primary, no longer following {source or 'its master'}",
+                           now)
+
+
 # --- one server at a time ------------------------------------------------------------------------
 def _for_each(action: Callable[[Driver, str], object]) -> Callable[[JobContext], None]:
     def step(ctx: JobContext) -> None:
@@ -189,6 +212,16 @@ KINDS: JobKinds = {
     JobKind.DESTROY: JobDefinition(
         JobKind.DESTROY,
         (Step("destroy server", _destroy_servers), Step("mark deleted", _set_lifecycle(Lifecycle.DELETED))),
+        on_failure=_back_to_previous,
+    ),
+    # No undo: a server out of recovery cannot go back to following its source (it would need a new
+    # copy). A failure before the server was promoted leaves a read-only instance, running again.
+    JobKind.PROMOTE: JobDefinition(
+        JobKind.PROMOTE,
+        (
+            Step("promote server", _promote),
+            Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
+        ),
         on_failure=_back_to_previous,
     ),
 }

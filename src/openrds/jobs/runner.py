@@ -171,7 +171,7 @@ class JobRunner:
             if not lease_free and not _owner_is_dead_here(job.lease_owner or ""):
                 continue
             with self._store.write() as uow:
-                taken = uow.jobs.try_lease(job.id, job.lease_owner, self.owner, now + self._lease)
+                taken = uow.jobs.try_lease(job.id, job.lease_owner, self.owner, now + self._lease, now=now)
             if not taken:
                 continue
             with self._busy_lock:

@@ -858,11 +858,18 @@ class JobRepository:
         )
         return [job_from_row(r) for r in self._s.scalars(query)]
 
-    def try_lease(self, job_id: str, expected_owner: str | None, owner: str, until: datetime) -> bool:
-        """Compare-and-set: take the lease only if its holder is still the one the caller saw."""
+    def try_lease(self, job_id: str, expected_owner: str | None, owner: str, until: datetime, *, now: datetime) -> bool:
+        """Compare-and-set: take the lease only if its holder is still the one the caller saw, and the job
+        is still unfinished and due at ``now``. A runner works from a list read a moment earlier: without
+        the last two, it could lease a job another process has just finished (the holder is cleared at the
+        end) or run a retried step before its backoff has passed."""
         holder = JobRow.lease_owner.is_(None) if expected_owner is None else JobRow.lease_owner == expected_owner
+        unfinished = JobRow.state.in_([JobState.PENDING.value, JobState.RUNNING.value, JobState.UNDOING.value])
+        due = or_(JobRow.not_before.is_(None), JobRow.not_before <= now)
         result = self._s.execute(
-            update(JobRow).where(JobRow.id == job_id, holder).values(lease_owner=owner, lease_until=until)
+            update(JobRow)
+            .where(JobRow.id == job_id, holder, unfinished, due)
+            .values(lease_owner=owner, lease_until=until)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -410,6 +410,13 @@ class InstanceService:
         """Destroy an isolated (or failed) instance, and a master's read-only instances with it."""
         return self._lifecycle.request(tenant_id, [identifier], Operation.DESTROY)[0]
 
+    def promote(self, tenant_id: str, identifier: str) -> Job:
+        """Make a running read-only instance a standalone writable primary (Trove's "detach"): it leaves
+        its read-only group now; its job promotes the server (the slot on the old master dropped) and
+        records it as a primary with no master. Its orders stay: it is billed as before, as a primary
+        (it no longer follows its master's isolation). Not for a primary (InvalidInstanceState)."""
+        return self._lifecycle.request(tenant_id, [identifier], Operation.PROMOTE)[0]
+
     def delete_now(self, tenant_id: str, identifier: str) -> list[Job]:
         """Stop and destroy at once, from running too (a master takes its read-only instances with it);
         for dialects whose delete is immediate (Huawei). One destroy job per instance, master's first."""

@@ -1,11 +1,13 @@
-"""The one place an instance changes state: restart, isolate, bring back, destroy.
+"""The one place an instance changes state: restart, isolate, bring back, destroy, promote.
 
 Starting an operation moves each instance into the state it waits in while its job runs and submits
 that job (``domain.states.TRANSITIONS``); the job's last step records where it arrived
 (``Instance.arrived``). An operation that takes instances out of service takes a master's read-only
 instances with it: they cannot outlive their source. Money moves in the same transaction
 (:class:`openrds.services.billing.Cashier`): stopping settles postpaid hours and refunds prepaid
-unused days; coming back buys an expired prepaid instance more time.
+unused days; coming back buys an expired prepaid instance more time. Promoting a read-only instance
+takes it out of its read-only group at once (the group's endpoint follows at the next monitor round,
+before the job has made the server writable as a rule); the job makes it a primary with no master.
 
 Two callers, two rules:
 
@@ -26,7 +28,7 @@ from datetime import datetime
 
 from openrds.clock import Clock
 from openrds.domain import rules
-from openrds.domain.errors import DeletionProtected, InstanceNotFound
+from openrds.domain.errors import DeletionProtected, InstanceNotFound, InvalidInstanceState
 from openrds.domain.model import Instance, Job
 from openrds.domain.states import (
     TRANSITIONS,
@@ -69,6 +71,8 @@ class LifecycleService:
                 ensure_allowed(operation, instance.code, instance.lifecycle)
                 if operation in (Operation.DESTROY, Operation.DELETE) and instance.deletion_protection:
                     raise DeletionProtected(f"instance {instance.code} has deletion protection on", field="instance_id")
+                if operation is Operation.PROMOTE and instance.role is not Role.READONLY:
+                    raise InvalidInstanceState(instance.code, "a primary", operation.value)
             jobs = [job for _, job in self._start(uow, tenant_id, targets, operation, IsolationReason.USER,
                                                   self._clock.now(), months, payment)]
         self._queue.notify()
@@ -109,6 +113,8 @@ class LifecycleService:
         started = []
         for instance in targets:
             moved = replace(instance, lifecycle=transition.during, updated_at=now)
+            if operation is Operation.PROMOTE:  # no read-only group sends it reads from now on
+                moved = replace(moved, group_id=None, weight=0)
             uow.instances(tenant_id).save(moved)
             job = self._queue.submit(uow, kind=transition.job, tenant_id=tenant_id, instance_ids=[instance.id],
                                      params={"from": instance.lifecycle.value})

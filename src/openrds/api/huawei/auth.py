@@ -1,5 +1,7 @@
 """IAM as Huawei (Keystone v3) speaks it, and the token check in front of every RDS call.
 
+- ``GET /v3``: Keystone's version document (keystoneauth1's generic password plugin, the
+  ``openstack`` CLI and openstacksdk ask for it before the token).
 - ``POST /v3/auth/tokens``: password method (user name, password, domain name), or token method
   (re-scope a token); scoped to a project by id or by name, to a domain, or unscoped. Answers 201 with
   the token in ``X-Subject-Token``. Passwords are checked under the sign-in throttle the console shares
@@ -126,6 +128,11 @@ class Keystone:
 def build(container: Container) -> APIRouter:
     keystone = Keystone(container)
     router = APIRouter(route_class=KeystoneRoute)
+
+    @router.get("/v3")
+    @router.get("/v3/")
+    def identity_version(request: Request) -> JSONResponse:
+        return ok(present.identity_version(_base_url(request)))
 
     @router.post("/v3/auth/tokens")
     async def issue_token(request: Request, body: Annotated[dict[str, Any], Depends(json_object)]) -> JSONResponse:

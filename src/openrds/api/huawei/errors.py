@@ -51,13 +51,8 @@ class HuaweiApiError(Exception):
         self.code = code
         self.text = text
 
-    def body(self, language: Language, *, v3: bool = False) -> dict[str, Any]:
-        """The v1 body; paths of the v3 family (jobs) also carry v3's ``error_code``/``error_msg``."""
-        message = self.text.get(language)
-        body: dict[str, Any] = {"errCode": self.code, "externalMessage": message}
-        if v3:
-            body.update(error_code=self.code, error_msg=message)
-        return body
+    def body(self, language: Language) -> dict[str, Any]:
+        return {"errCode": self.code, "externalMessage": self.text.get(language)}
 
 
 @dataclass(frozen=True, slots=True)

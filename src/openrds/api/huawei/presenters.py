@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TypedDict
 
 from openrds.api.huawei import fields as f
 from openrds.api.huawei.schemas import DATASTORE, DEFAULT_BACKUP, DEFAULT_VOLUME_TYPE, EXTRA_KEY
@@ -39,6 +40,7 @@ JOB_NAMES: Mapping[str, str] = {
     JobKind.ISOLATE: "StopInstance",
     JobKind.DISISOLATE: "StartInstance",
     JobKind.DESTROY: "DeleteInstance",
+    JobKind.PROMOTE: "PromoteReadReplica",
 }
 
 JOB_STATUSES: Mapping[JobState, str] = {
@@ -162,7 +164,8 @@ def _project(project: Project, domain_name: str, base_url: str) -> f.Project:
 
 def token(grant: TokenGrant, methods: Sequence[str], base_url: str, *, domain_scoped: bool = False) -> f.TokenResponse:
     """A token's body: a project-scoped token carries the project and a catalogue whose ``rds`` endpoint is
-    this service's ``/v1/{project_id}``; an unscoped (or domain-scoped) one carries none."""
+    this service's ``/v1/{project_id}`` and whose ``database`` endpoint (what python-troveclient looks
+    up) is its Trove face's ``/v1.0/{project_id}``; an unscoped (or domain-scoped) one carries none."""
     user = grant.user
     body: f.Token = {
         "methods": list(methods),
@@ -182,10 +185,31 @@ def token(grant: TokenGrant, methods: Sequence[str], base_url: str, *, domain_sc
             "endpoints": [{"id": uuid.uuid5(_NAMESPACE, f"endpoint/rds/{project.id}").hex, "interface": "public",
                            "region": project.region, "region_id": project.region,
                            "url": f"{base_url}/v1/{project.id}"}],
+        }, {
+            "id": uuid.uuid5(_NAMESPACE, "service/database").hex, "type": "database", "name": "trove",
+            "endpoints": [{"id": uuid.uuid5(_NAMESPACE, f"endpoint/database/{project.id}").hex,
+                           "interface": "public", "region": project.region, "region_id": project.region,
+                           "url": f"{base_url}/v1.0/{project.id}"}],
         }]
     elif domain_scoped:
         body["domain"] = {"id": domain_id(user.tenant_id), "name": user.domain}
     return {"token": body}
+
+
+# Keystone writes "media-types": a TypedDict of the functional form for the hyphen.
+_IdentityVersion = TypedDict("_IdentityVersion", {"id": str, "status": str, "updated": str,
+                                                  "links": list[dict[str, str]],
+                                                  "media-types": list[dict[str, str]]})
+
+
+def identity_version(base_url: str) -> dict[str, _IdentityVersion]:
+    """``GET /v3``: the one identity version offered (keystoneauth1 discovers with it)."""
+    version: _IdentityVersion = {
+        "id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z",
+        "links": [{"rel": "self", "href": f"{base_url}/v3/"}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}],
+    }
+    return {"version": version}
 
 
 def projects(items: Iterable[Project], domain_name: str, base_url: str, path: str) -> f.ProjectsResponse:

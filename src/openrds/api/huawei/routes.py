@@ -1,8 +1,9 @@
 """The Huawei RDS v1 face: IAM tokens (see ``auth``) and the RDS paths, each parse -> call a
 service -> present.
 
-Every RDS path is served under ``/v1/{project_id}`` and ``/rds/v1/{project_id}``; the job query also
-under ``/v3/{project_id}`` and ``/rds/v3/{project_id}``. A project is one region of the tenant's:
+Every RDS path is served under ``/v1/{project_id}`` and ``/rds/v1/{project_id}``; the job query under
+``/v3/{project_id}`` is the v3 face's (``openrds.api.huawei_v3``), which takes these tokens too.
+A project is one region of the tenant's:
 instances of the tenant's other regions, and their jobs, do not exist on its paths.
 """
 
@@ -14,7 +15,7 @@ from fastapi.responses import JSONResponse
 from openrds.api.huawei import auth, errors, schemas
 from openrds.api.huawei import presenters as present
 from openrds.api.huawei.auth import Caller
-from openrds.api.huawei.wire import RdsRoute, RdsV3Route, json_object, ok, parse
+from openrds.api.huawei.wire import RdsRoute, json_object, ok, parse
 from openrds.container import Container
 from openrds.domain.errors import InstanceNotFound
 from openrds.domain.model import Instance, InstanceQuery
@@ -108,7 +109,6 @@ def build(container: Container) -> APIRouter:
     h = RdsHandlers(container)
     CallerDep = Annotated[Caller, Depends(auth.caller_dependency(container.identity))]
     v1 = APIRouter(route_class=RdsRoute)
-    v3 = APIRouter(route_class=RdsV3Route)
 
     @v1.get("/{project_id}/datastores/{datastore_name}/versions")
     def datastore_versions(_caller: CallerDep, datastore_name: str) -> JSONResponse:
@@ -142,14 +142,8 @@ def build(container: Container) -> APIRouter:
     def show_job_v1(caller: CallerDep, job_id: JobId = None) -> JSONResponse:
         return h.show_job(caller, job_id)
 
-    @v3.get("/{project_id}/jobs")
-    def show_job_v3(caller: CallerDep, job_id: JobId = None) -> JSONResponse:
-        return h.show_job(caller, job_id)
-
     router = APIRouter()
     router.include_router(auth.build(container))
     for prefix in ("/v1", "/rds/v1"):
         router.include_router(v1, prefix=prefix)
-    for prefix in ("/v3", "/rds/v3"):
-        router.include_router(v3, prefix=prefix)
     return router

@@ -90,11 +90,8 @@ def _failure_headers(status: int) -> dict[str, str] | None:
 class RdsRoute(APIRoute):
     """RDS v1 routes: every failure answers ``{"errCode", "externalMessage"}`` in ``X-Language``."""
 
-    v3 = False
-
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        v3 = self.v3
         action = self.name  # the route function's name: bounded, for the request metrics
 
         async def route(request: Request) -> Response:
@@ -105,16 +102,10 @@ class RdsRoute(APIRoute):
             except Exception as exc:  # every failure becomes an answer in this dialect
                 failure = _as_api_error(exc)
                 tag_call(request.scope, "huawei", action, failure.code)
-                return JSONResponse(failure.body(errors.language_of(request.headers.get("X-Language")), v3=v3),
+                return JSONResponse(failure.body(errors.language_of(request.headers.get("X-Language"))),
                                     status_code=failure.status, headers=_failure_headers(failure.status))
 
         return route
-
-
-class RdsV3Route(RdsRoute):
-    """Routes of the v3 family (jobs): the v1 body plus v3's ``error_code``/``error_msg``."""
-
-    v3 = True
 
 
 def _as_api_error(exc: Exception) -> errors.HuaweiApiError:

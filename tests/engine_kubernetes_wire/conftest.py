@@ -1,0 +1,40 @@
+"""Fixtures of the wire tests: `tests.fakes.kube_server` on a loopback port, and the REAL ``kubernetes``
+client configured from the kubeconfig it writes. Nothing here talks to a real cluster or to CNPG."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# `tests.fakes` lives at the repository root, which pytest does not put on sys.path by itself.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+kubernetes = pytest.importorskip("kubernetes", reason="the `kubernetes` client is not installed")
+
+from tests.fakes.kube_server import KubeServer, kube_server  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def kube() -> Iterator[KubeServer]:
+    directory = Path(tempfile.mkdtemp(prefix="kube-wire-"))
+    try:
+        with kube_server(directory, ready_after=0.3) as server:
+            yield server
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def api_client(kube: KubeServer) -> Iterator[kubernetes.client.ApiClient]:
+    client = kubernetes.config.new_client_from_config(config_file=str(kube.kubeconfig))
+    try:
+        yield client
+    finally:
+        client.close()
