@@ -396,8 +396,12 @@ def _as_postgres(argv: list[str], env: dict[str, str] | None = None) -> subproce
             os.setgid(user.pw_gid)
             os.setuid(user.pw_uid)
 
-        return subprocess.run(argv, env=env, capture_output=True, text=True, check=True, preexec_fn=demote)
-    return subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, preexec_fn=demote)
+    else:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[0]} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    return done
 
 
 def floor_once(service: RunningService, master_code: str, scratch: Path, port: int) -> float:

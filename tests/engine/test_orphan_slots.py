@@ -122,3 +122,16 @@ def test_a_supervisor_starting_over_drops_the_slot_of_a_replica_destroyed_while_
     finally:
         supervisor.stop()
     assert slot_name(world.kept.code) in slots_on(source)
+
+
+def test_a_copy_under_way_keeps_its_temporary_slot(world: World) -> None:
+    # pg_basebackup -X stream (without -S) streams through a temporary slot: reconciling must not end it.
+    driver, source = world.driver, world.source.code
+    meta = driver.layout.read_meta(source)
+    assert meta is not None
+    with driver.sessions.open(meta, "test") as holder:
+        holder.execute("SELECT pg_create_physical_replication_slot('pg_basebackup_4242', true, true)")
+        orphans = driver.reconcile_slots(source, [world.kept.code, world.doomed.code])
+        assert orphans == []
+        assert holder.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pg_basebackup_4242'"
+                              ).fetchone() == (1,)

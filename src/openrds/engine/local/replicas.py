@@ -177,14 +177,15 @@ class ReplicaBuilder:
         return True
 
     def drop_orphan_slots(self, source: ServerMeta, replica_ids: Collection[str]) -> list[str]:
-        """Drop every slot on ``source`` but those of ``replica_ids``; returns the names found orphaned
-        (a drop that fails is logged and tried again by the next call).
+        """Drop every permanent physical slot on ``source`` but those of ``replica_ids``; returns the names
+        found orphaned (a drop that fails is logged and tried again by the next call). Temporary slots
+        (a ``pg_basebackup`` under way) are their sessions' own.
 
         :raises EngineError: ``source`` is not reachable (transient).
         """
         wanted = {slot_name(replica_id) for replica_id in replica_ids}
         with self.sessions.open(source, "reconcile slots") as conn:
-            orphans = sorted(sql.slot_names(conn) - wanted)
+            orphans = sorted(sql.replica_slot_names(conn) - wanted)
         for orphan in orphans:
             self.drop_slot(source.instance_id, orphan)
         return orphans

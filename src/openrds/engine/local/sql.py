@@ -187,6 +187,18 @@ def slot_names(conn: psycopg.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT slot_name FROM pg_catalog.pg_replication_slots")}
 
 
+def replica_slot_names(conn: psycopg.Connection) -> set[str]:
+    """The slots a replica of ours could hold: physical and permanent. A temporary slot belongs to the
+    session that made it (``pg_basebackup -X stream`` without ``-S``, a copy under way) and goes with it;
+    reconciling must never end that session."""
+    return {
+        r[0]
+        for r in conn.execute(
+            "SELECT slot_name FROM pg_catalog.pg_replication_slots WHERE slot_type = 'physical' AND NOT temporary"
+        )
+    }
+
+
 def drop_slot(conn: psycopg.Connection, slot: str) -> bool:
     """Drop ``slot`` if it exists, ending the WAL sender that holds it first. True if it was dropped.
 
