@@ -270,6 +270,29 @@ def test_unsigned_payload_refused_by_default(live_server: LiveServer) -> None:
 
 
 # --- action, version, region ---------------------------------------------------------------------
+@pytest.mark.parametrize(("language", "text"), [("en-US", "not supported by this service"), ("zh-CN", "本服务不支持")])
+def test_a_documented_action_not_served_here_is_unsupported(live_server: LiveServer, language: str, text: str) -> None:
+    # The SDK's own typed method: a real action of the API, which this service does not offer (yet).
+    client = common_client(live_server, language=language)
+    exc = sdk_error(lambda: client.call_json("CreateAccount", {"DBInstanceId": "postgres-abcdefgh"}))
+    assert exc.code == "UnsupportedOperation"
+    assert "CreateAccount" in exc.message and text in exc.message
+
+
+def test_the_documented_actions_are_the_sdks() -> None:
+    import inspect
+
+    from tencentcloud.postgres.v20170312 import postgres_client
+
+    from openrds.api.tencent.documented import DOCUMENTED_ACTIONS
+    from openrds.api.tencent.schemas import REQUEST_MODELS
+
+    sdk = {n for n, _ in inspect.getmembers(postgres_client.PostgresClient, inspect.isfunction) if n[0].isupper()}
+    assert sdk == DOCUMENTED_ACTIONS
+    served = set(REQUEST_MODELS)
+    assert served <= DOCUMENTED_ACTIONS, f"served but not in the API: {sorted(served - DOCUMENTED_ACTIONS)}"
+
+
 @pytest.mark.parametrize(("language", "text"), [("en-US", "does not exist"), ("zh-CN", "不存在")])
 def test_unknown_action(live_server: LiveServer, language: str, text: str) -> None:
     exc = sdk_error(lambda: common_client(live_server, language=language).call_json("DescribeCats", {}))

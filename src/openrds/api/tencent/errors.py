@@ -446,6 +446,17 @@ def invalid_action(action: str) -> TencentApiError:
     )
 
 
+def unsupported_operation(action: str) -> TencentApiError:
+    """``X-TC-Action`` names a documented action of the API that this service does not offer."""
+    return TencentApiError(
+        "UnsupportedOperation",
+        Text(
+            f"The action `{action}` of the PostgreSQL API is not supported by this service.",
+            f"本服务不支持 PostgreSQL API 的接口 `{action}`。",
+        ),
+    )
+
+
 def no_such_version(version: str, supported: str) -> TencentApiError:
     """``X-TC-Version`` is not the one API version served."""
     return TencentApiError(

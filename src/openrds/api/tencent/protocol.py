@@ -19,7 +19,8 @@ Checks, in this order (first failure answers):
 3. The body: POST needs ``Content-Type: application/json`` and a JSON object (an empty body counts
    as ``{}``); GET carries the parameters in the query string (the SDK's ``reqMethod="GET"``, keys
    flattened as ``Filters.0.Name``). Otherwise ``InvalidRequest``.
-4. ``X-TC-Action``: absent -> ``MissingParameter``, unknown -> ``InvalidAction``.
+4. ``X-TC-Action``: absent -> ``MissingParameter``; an action of the API this service does not offer
+   (:data:`.documented.DOCUMENTED_ACTIONS`) -> ``UnsupportedOperation``; any other name -> ``InvalidAction``.
 5. ``X-TC-Version``: absent -> ``MissingParameter``, not ``2017-03-12`` -> ``NoSuchVersion``.
 6. Rate limit per (action, tenant): ``RequestLimitExceeded``. After authentication because it is
    counted per account; before the region and parameters so that invalid calls count too.
@@ -75,6 +76,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from openrds.api.answers import AnswerCache
 from openrds.api.tencent.auth import ApiKeyLookup, Caller, SignedRequest, authenticate
+from openrds.api.tencent.documented import DOCUMENTED_ACTIONS
 from openrds.api.tencent.errors import (
     Language,
     TencentApiError,
@@ -90,6 +92,7 @@ from openrds.api.tencent.errors import (
     request_limit_exceeded,
     request_size_limit_exceeded,
     unknown_parameter,
+    unsupported_operation,
     unsupported_protocol,
     unsupported_region,
 )
@@ -559,7 +562,10 @@ class TencentApi:
             raise missing_parameter("Action")
         action = self._actions.get(action_name)
         if action is None:
-            raise invalid_action(action_name)
+            # A real action of the API that is not served here, or no action at all: a client can tell
+            # "not here" from "misspelt".
+            documented = action_name in DOCUMENTED_ACTIONS
+            raise unsupported_operation(action_name) if documented else invalid_action(action_name)
         version = headers.get("x-tc-version", "").strip()
         if not version:
             raise missing_parameter("Version")
