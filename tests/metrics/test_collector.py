@@ -64,6 +64,7 @@ LABELS = {
     "openrds_api_request_duration_seconds": {"face", "action", "code"},
     "openrds_api_answers_reused": {"face"},
     "openrds_api_answers_computed": {"face"},
+    "openrds_api_answers_coalesced": {"face"},
     "openrds_monitor_last_round_timestamp_seconds": set(),
     "openrds_monitor_round_duration_seconds": set(),
 }

@@ -34,7 +34,8 @@ LINK = ["tenant", "instance_id", "upstream_id"]
 
 
 class AnswerCounts(Protocol):
-    """How often a face's answer cache served an answer again and how often it had to compute one
+    """How often a face's answer cache served an answer again, had to compute one, or took one another
+    request was computing
     (what `openrds.api.answers.AnswerCache` counts; declared here so that metrics imports nothing of
     the faces it counts)."""
 
@@ -43,6 +44,9 @@ class AnswerCounts(Protocol):
 
     @property
     def misses(self) -> int: ...
+
+    @property
+    def coalesced(self) -> int: ...
 
 
 class OpenRDSCollector(Collector):
@@ -251,7 +255,11 @@ class OpenRDSCollector(Collector):
         computed = CounterMetricFamily("openrds_api_answers_computed",
                                        "Answers of read-only calls that had to be computed (not in the answer cache), "
                                        "by face.", labels=["face"])
+        coalesced = CounterMetricFamily("openrds_api_answers_coalesced",
+                                        "Answers of read-only calls taken from another request that was computing "
+                                        "the same answer at the same moment, by face.", labels=["face"])
         for face, counts in sorted(self._answer_counts.items()):
             reused.add_metric([face], counts.hits)
             computed.add_metric([face], counts.misses)
-        yield from (reused, computed)
+            coalesced.add_metric([face], counts.coalesced)
+        yield from (reused, computed, coalesced)

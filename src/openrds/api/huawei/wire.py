@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from openrds.api.face_route import FaceRoute
 from openrds.api.huawei import errors
 from openrds.domain.errors import AuthenticationFailed, Forbidden, OpenRDSError, SignInLocked
-from openrds.metrics.calls import tag_call
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 
 M = TypeVar("M", bound=BaseModel)
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:
@@ -87,25 +85,16 @@ def _failure_headers(status: int) -> dict[str, str] | None:
     return {"Connection": "close"} if status == 413 else None
 
 
-class RdsRoute(APIRoute):
+class RdsRoute(FaceRoute):
     """RDS v1 routes: every failure answers ``{"errCode", "externalMessage"}`` in ``X-Language``."""
 
-    def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
-        action = self.name  # the route function's name: bounded, for the request metrics
+    face = "huawei"
 
-        async def route(request: Request) -> Response:
-            try:
-                answer = await handler(request)
-                tag_call(request.scope, "huawei", action)
-                return answer
-            except Exception as exc:  # every failure becomes an answer in this dialect
-                failure = _as_api_error(exc)
-                tag_call(request.scope, "huawei", action, failure.code)
-                return JSONResponse(failure.body(errors.language_of(request.headers.get("X-Language"))),
-                                    status_code=failure.status, headers=_failure_headers(failure.status))
-
-        return route
+    def failure(self, exc: Exception, request: Request) -> tuple[Response, str]:
+        error = _as_api_error(exc)
+        answer = JSONResponse(error.body(errors.language_of(request.headers.get("X-Language"))),
+                              status_code=error.status, headers=_failure_headers(error.status))
+        return answer, error.code
 
 
 def _as_api_error(exc: Exception) -> errors.HuaweiApiError:
@@ -139,24 +128,14 @@ class KeystoneError(Exception):
                             status_code=self.status, headers=self.headers)
 
 
-class KeystoneRoute(APIRoute):
+class KeystoneRoute(FaceRoute):
     """IAM routes: failures answer in Keystone's shape (English, as IAM does)."""
 
-    def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
-        action = self.name  # the route function's name: bounded, for the request metrics
+    face = "huawei-iam"
 
-        async def route(request: Request) -> Response:
-            try:
-                answer = await handler(request)
-                tag_call(request.scope, "huawei-iam", action)
-                return answer
-            except Exception as exc:  # every failure becomes an answer in this dialect
-                failure = _as_keystone_error(exc)
-                tag_call(request.scope, "huawei-iam", action, str(failure.status))
-                return failure.response()
-
-        return route
+    def failure(self, exc: Exception, request: Request) -> tuple[Response, str]:
+        error = _as_keystone_error(exc)
+        return error.response(), str(error.status)
 
 
 def _as_keystone_error(exc: Exception) -> KeystoneError:

@@ -197,6 +197,23 @@ def unauthenticated(reason: str) -> V3ApiError:
                       Text(f"{_AUTHENTICATION.summary.en}: {reason}", f"{_AUTHENTICATION.summary.zh}：{reason}"))
 
 
+def signature_reused(en: str, zh: str) -> V3ApiError:
+    """A valid signature sent again where it is not accepted (:mod:`openrds.api.replay`): answered as any
+    other signature failure, ``en``/``zh`` saying why."""
+    return V3ApiError(_AUTHENTICATION.status, _AUTHENTICATION.code,
+                      Text(f"{_AUTHENTICATION.summary.en}: the signature cannot be used again: {en}",
+                           f"{_AUTHENTICATION.summary.zh}：签名不可重复使用：{zh}"))
+
+
+def too_many_signatures(window: int) -> V3ApiError:
+    """The replay memory is full: a new signature cannot be remembered, so it is refused (retryable).
+    Huawei's API gateway answers its throttling with ``APIGW.0308`` and 429."""
+    return V3ApiError(429, "APIGW.0308",
+                      Text(f"The throttling threshold has been reached: too many distinct signed requests within"
+                           f" the last {window} seconds; please retry later",
+                           f"已达到流控阈值：最近 {window} 秒内的不同签名请求过多，请稍后重试"))
+
+
 def project_denied(en: str, zh: str) -> V3ApiError:
     """The path's project is not the caller's, or ``X-Project-Id`` names another one."""
     return V3ApiError(_DENIED.status, _DENIED.code, Text(f"{_DENIED.summary.en}: {en}", f"{_DENIED.summary.zh}：{zh}"))

@@ -7,6 +7,14 @@ the AK/SK pairs the Tencent face knows as SecretId/SecretKey - or carrying an IA
 project, and the project must be the caller's. A project is one region of the tenant's: instances of
 its other regions, and their jobs, do not exist on its paths.
 
+A signature covers the method, path, query, signed headers and body, so it cannot be moved to another
+call - but the very same request could be sent again by anyone who captured it while ``X-Sdk-Date`` is
+within 15 minutes. Every signed request therefore goes through the replay memory
+(:mod:`openrds.api.replay`) with the method and route template as its action and the project as its
+region: sent again, a ``GET`` is answered, any other method is refused (``APIGW.0301``, 401, saying the
+signature was already used) unless it comes over the first use's connection within the SDK's second.
+Token requests are not signed: nothing to remember.
+
 Every answer carries ``X-Request-Id``; every failure is ``{"error_code", "error_msg"}`` in
 ``X-Language`` (:mod:`.errors`). Keystone's ``/v3/auth/...``, ``/v3/projects`` and ``/v3/regions`` are
 the IAM routes of :mod:`openrds.api.huawei.auth`, registered before these: a project id is 32 hex
@@ -19,15 +27,15 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
+from openrds.api.face_route import FaceRoute
 from openrds.api.huawei import presenters as v1_present
 from openrds.api.huawei.auth import Caller
 from openrds.api.huawei.errors import language_of
@@ -35,11 +43,11 @@ from openrds.api.huawei.schemas import DATASTORE
 from openrds.api.huawei.wire import MAX_BODY_BYTES
 from openrds.api.huawei_v3 import errors, schemas, signing
 from openrds.api.huawei_v3 import presenters as present
+from openrds.api.replay import SignatureExpired, SignatureMemory, SignatureReused, SignatureUse, TooManySignatures
 from openrds.container import Container
 from openrds.domain.errors import AuthenticationFailed, InstanceNotFound, OpenRDSError
 from openrds.domain.model import Instance, InstanceQuery
 from openrds.domain.states import Role
-from openrds.metrics.calls import tag_call
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +58,6 @@ MAX_LIMIT = 100
 #: ``list_instances``' ``type``: this host offers single primaries and read replicas, no HA pairs.
 TYPES: Mapping[str, tuple[str, ...]] = {"Single": (Role.PRIMARY.value,), "Replica": (Role.READONLY.value,),
                                         "Ha": ()}
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -89,30 +96,25 @@ def _as_api_error(exc: Exception) -> errors.V3ApiError:
     return errors.internal_error()
 
 
-class V3Route(APIRoute):
+class V3Route(FaceRoute):
     """Reads the body (bounded) before the handler, for the signature and the parsers
     (``request.state.body``); answers every failure in v3's body; puts ``X-Request-Id`` on every answer."""
 
-    def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
-        action = self.name  # the route function's name: bounded, for the request metrics
+    face = FACE
 
-        async def route(request: Request) -> Response:
-            request_id = uuid.uuid4().hex
-            try:
-                request.state.body = await _read_body(request)
-                answer = await handler(request)
-                tag_call(request.scope, FACE, action)
-            except Exception as exc:  # every failure becomes an answer in this dialect
-                failure = _as_api_error(exc)
-                tag_call(request.scope, FACE, action, failure.code)
-                headers = {"Connection": "close"} if failure.status == 413 else {}
-                answer = JSONResponse(dict(failure.body(language_of(request.headers.get("X-Language")))),
-                                      status_code=failure.status, headers=headers)
-            answer.headers["X-Request-Id"] = request_id
-            return answer
+    async def prepare(self, request: Request) -> None:
+        request.state.body = await _read_body(request)
 
-        return route
+    def failure(self, exc: Exception, request: Request) -> tuple[Response, str]:
+        error = _as_api_error(exc)
+        headers = {"Connection": "close"} if error.status == 413 else {}
+        answer = JSONResponse(dict(error.body(language_of(request.headers.get("X-Language")))),
+                              status_code=error.status, headers=headers)
+        return answer, error.code
+
+    def finish(self, request: Request, answer: Response) -> Response:
+        answer.headers["X-Request-Id"] = uuid.uuid4().hex
+        return answer
 
 
 def body_of(request: Request) -> dict[str, Any]:
@@ -139,7 +141,26 @@ def ok(body: Mapping[str, Any], status: int = 200) -> JSONResponse:
 
 
 # --- who calls -----------------------------------------------------------------------------------
-def caller_dependency(container: Container) -> Callable[[Request, str], Caller]:
+def replay_memory(container: Container) -> SignatureMemory:
+    """A replay memory over the container's clock and the window of ``X-Sdk-Date``."""
+    return SignatureMemory(lambda: container.clock.now().timestamp(),
+                           window=int(signing.MAX_CLOCK_SKEW.total_seconds()))
+
+
+def check_replay(signatures: SignatureMemory, use: SignatureUse) -> None:
+    """``signatures.check(use)``, its refusals answered as v3 errors."""
+    try:
+        signatures.check(use)
+    except SignatureReused as exc:
+        raise errors.signature_reused(exc.en, exc.zh) from None
+    except SignatureExpired:
+        raise errors.unauthenticated(f"X-Sdk-Date is more than {int(signing.MAX_CLOCK_SKEW.total_seconds()) // 60}"
+                                     " minutes away from the server time") from None
+    except TooManySignatures as exc:
+        raise errors.too_many_signatures(exc.window) from None
+
+
+def caller_dependency(container: Container, signatures: SignatureMemory) -> Callable[[Request, str], Caller]:
     identity = container.identity
     clock = container.clock
 
@@ -159,18 +180,19 @@ def caller_dependency(container: Container) -> Callable[[Request, str], Caller]:
         if sent_project is not None and sent_project != project_id:
             raise errors.project_denied(f"X-Project-Id {sent_project[:64]} is not the path's project {project_id}",
                                         f"X-Project-Id {sent_project[:64]} 与路径中的项目 {project_id} 不一致")
+        verified: signing.Verified | None = None
         if signing.is_signed(headers):
             signed = signing.SignedRequest(request.method, request.scope["raw_path"].decode("latin-1"),
                                            request.scope["query_string"].decode("latin-1"), headers,
                                            request.state.body)
             try:
-                access_key = signing.verify(signed, secret_for, clock.now())
+                verified = signing.verify(signed, secret_for, clock.now())
             except signing.SignatureError as exc:
                 raise errors.unauthenticated(exc.message) from None
-            found = identity.find_api_key(access_key)
+            found = identity.find_api_key(verified.access_key)
             if found is None:  # revoked between the two reads
                 raise errors.unauthenticated("the access key was revoked")
-            tenant_id, user_id = found[0].tenant_id, access_key
+            tenant_id, user_id = found[0].tenant_id, verified.access_key
         elif token := headers.get("x-auth-token"):
             try:
                 resolved = identity.resolve_token(token)
@@ -186,6 +208,14 @@ def caller_dependency(container: Container) -> Callable[[Request, str], Caller]:
         project = identity.project(project_id)
         if project is None or project.tenant_id != tenant_id:
             raise errors.project_denied(f"project {project_id} is not the caller's", f"项目 {project_id} 不属于调用者")
+        if verified is not None:
+            route: FaceRoute = request.scope["route"]  # the matched route: its path is the template
+            client = request.scope.get("client")
+            check_replay(signatures, SignatureUse(
+                secret_id=verified.access_key, signature=verified.signature,
+                timestamp=int(verified.signed_at.timestamp()), tenant_id=tenant_id,
+                action=f"{request.method} {route.path}", region=project_id, changes_state=request.method != "GET",
+                connection=f"{client[0]}:{client[1]}" if client else None))
         return Caller(tenant_id, user_id, project)
 
     return caller
@@ -280,7 +310,7 @@ class V3Handlers:
 def build(container: Container) -> APIRouter:
     """The v3 paths over one container, under ``/v3`` and ``/rds/v3``."""
     h = V3Handlers(container)
-    CallerDep = Annotated[Caller, Depends(caller_dependency(container))]
+    CallerDep = Annotated[Caller, Depends(caller_dependency(container, replay_memory(container)))]
     v3 = APIRouter(route_class=V3Route)
 
     @v3.get("/{project_id}/datastores/{database_name}")

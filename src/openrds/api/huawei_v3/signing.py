@@ -75,6 +75,16 @@ class SignedRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Verified:
+    """A request whose signature matched: who signed it, the signature and when it was signed (what the
+    replay memory, :mod:`openrds.api.replay`, remembers)."""
+
+    access_key: str
+    signature: str
+    signed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Authorization:
     access_key: str
     signed_headers: tuple[str, ...]
@@ -137,8 +147,8 @@ def authorization_header(access_key: str, secret_key: str, request: SignedReques
     return f"{ALGORITHM} Access={access_key}, SignedHeaders={';'.join(signed)}, Signature={sig}"
 
 
-def verify(request: SignedRequest, secret_for: Callable[[str], str | None], now: datetime) -> str:
-    """The access key that signed ``request``.
+def verify(request: SignedRequest, secret_for: Callable[[str], str | None], now: datetime) -> Verified:
+    """The access key that signed ``request``, with its signature (lower case) and ``X-Sdk-Date``.
 
     Checks, in order: the header's shape, the signed headers (present, ``host`` and ``x-sdk-date``
     among them), the payload being signed, ``X-Sdk-Date`` against ``now``, then the AK and the signature.
@@ -172,4 +182,4 @@ def verify(request: SignedRequest, secret_for: Callable[[str], str | None], now:
     if not matched:
         raise SignatureError("the signature does not match: check the secret key and that nothing rewrote the"
                              " request's signed headers")
-    return auth.access_key
+    return Verified(auth.access_key, auth.signature, signed_at)

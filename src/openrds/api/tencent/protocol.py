@@ -46,7 +46,8 @@ Checks, in this order (first failure answers):
    ``InternalError``, logged with its RequestId and traceback, never shown to the caller.
    For an action declared :attr:`Action.store_read`, steps 8 and 10 are skipped when the same caller
    asked the same question (region, language, body) since the last commit to the store: the answer
-   kept then is sent again with a new RequestId (:mod:`openrds.api.answers`).
+   kept then is sent again with a new RequestId; callers that miss the same question for the same
+   store version at the same moment wait for one computation (:mod:`openrds.api.answers`).
 
 Steps 2-10 run in one worker thread per request: the key lookup, ``regions()`` and the handler may
 block (database, subprocess) without stalling the event loop.
@@ -613,10 +614,7 @@ class TencentApi:
         # The body by its digest: a key stays small however large the body (up to 10 MB) was.
         question = hashlib.sha256(signed.body + b"?" + signed.query.encode("latin-1")).digest()
         key = (action.name, caller, region, language, signed.method, question)
-        cached = self.answers.get(key, store_version)
-        if cached is None:
-            cached = answer()
-            self.answers.put(key, store_version, cached)
-        else:
+        cached, computed_here = self.answers.answer(key, store_version, answer)
+        if not computed_here:
             check_replay()  # the parameters were valid when the answer was computed (errors are never kept)
         return cached

@@ -1,127 +1,33 @@
-"""The replay memory of TC3 signatures: each signature is bound to its first action and region, and
-single-use for actions that change state.
+"""The replay memory of TC3 signatures (:mod:`openrds.api.replay`), answering in Tencent's errors.
 
 TC3 signs only what ``SignedHeaders`` names, and the official SDK names ``content-type;host``: the
 action (``X-TC-Action``) and the region (``X-TC-Region``) travel unsigned, and nothing in a request is
 unique to it but the second of ``X-TC-Timestamp``. A captured request is therefore valid for anyone
 who resends it, under any action and region, until its timestamp leaves the window of
-:data:`.auth.MAX_CLOCK_SKEW_SECONDS` either side of the server clock. :class:`SignatureMemory`
-remembers every accepted (SecretId, Signature) with the action and region of its first use until
-then, and refuses (``AuthFailure.SignatureFailure``, saying why):
-
-* the same signature under another action or another region;
-* the same signature again for an action that changes state (:attr:`.protocol.Action.changes_state`).
-
-The same read sent again (same action, same region) is answered: the SDK's polling loops send the
-identical request several times within one second, and a read repeated changes nothing.
-
-One exception, because the official SDK cannot avoid it: it signs neither the action nor the region
-and timestamps to the second, so one client's calls with the same parameters within one second carry
-the same signature - ``DescribeDBInstanceAttribute {"DBInstanceId": X}`` and then
-``RestartDBInstance {"DBInstanceId": X}`` as soon as X is running, or the same weight set twice. Over
-the connection of the signature's first use (the SDK keeps its HTTP connection alive) and within
-:data:`SAME_CLIENT_GRACE_SECONDS` of it, every use is accepted: that is the signer itself. A replay
-from anywhere else - another connection, or later - is refused as above. What the exception leaves
-open is an on-path attacker who alters requests in flight on that very connection; replay protection
-cannot stop one (it could as well alter the first request, which this memory has never seen) - TLS
-does (``OPENRDS_TLS_CERT``).
-
-Bounded memory: an entry is forgotten as soon as its timestamp is out of the window (from then on
-authentication refuses the signature as expired, so remembering it would serve nothing). On top of
-that, at most :data:`MAX_ENTRIES` entries in all and :data:`MAX_ENTRIES_PER_TENANT` per tenant. When
-a cap is reached, a signature not remembered yet is refused with ``RequestLimitExceeded`` (retryable)
-until entries expire, whatever its action; signatures already remembered behave as above (a polling
-loop keeps being answered). Forgetting old entries instead would reopen the replay it exists to
-refuse, for reads too (a forgotten read signature could come back as ``RestartDBInstance``). The
-per-tenant cap keeps that refusal to the tenant that signs more distinct requests than any client
-needs (50,000 in 300 s is ~170 a second, sustained), instead of every tenant.
-
-Time comes from the injected clock, read under the lock: a request that waited for the lock cannot
-miss an entry that another request, with a later clock reading, has already forgotten, because it
-re-checks its own timestamp against the same later time.
+:data:`.auth.MAX_CLOCK_SKEW_SECONDS` either side of the server clock. The memory binds each
+(SecretId, Signature) to the action and region of its first use and makes it single-use for actions
+that change state (:attr:`.protocol.Action.changes_state`); its refusals answer as
+``AuthFailure.SignatureFailure`` (saying why), ``AuthFailure.SignatureExpire`` and
+``RequestLimitExceeded`` (a cap reached: retryable).
 """
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from openrds.api import replay
+from openrds.api.replay import MAX_ENTRIES, MAX_ENTRIES_PER_TENANT, SAME_CLIENT_GRACE_SECONDS, SignatureUse
 from openrds.api.tencent.auth import MAX_CLOCK_SKEW_SECONDS
 from openrds.api.tencent.errors import Text, signature_expire, signature_reused, too_many_signatures
 
-#: Entries in all (234 bytes each as bench/api.py measures them: 45 MiB at the cap).
-MAX_ENTRIES = 200_000
-#: Entries of one tenant.
-MAX_ENTRIES_PER_TENANT = 50_000
-#: How long after a signature's first use the same client may use it for another action or region.
-SAME_CLIENT_GRACE_SECONDS = 2.0
+__all__ = ["MAX_ENTRIES", "MAX_ENTRIES_PER_TENANT", "SAME_CLIENT_GRACE_SECONDS", "SignatureMemory", "SignatureUse"]
 
 
-@dataclass(frozen=True)
-class SignatureUse:
-    """One accepted request, as the replay memory sees it.
-
-    :param secret_id: the SecretId that signed it.
-    :param signature: the TC3 signature, 64 hexadecimal digits.
-    :param timestamp: its ``X-TC-Timestamp``; the signature is valid until ``timestamp + window``.
-    :param tenant_id: whose share of the memory it takes.
-    :param action: the ``X-TC-Action`` it was sent with.
-    :param region: the ``X-TC-Region`` it was sent with (``None`` when none was sent).
-    :param changes_state: whether that action changes anything (else it is a read).
-    :param connection: the client's address and port (one HTTP connection); ``None`` when unknown.
-    """
-
-    secret_id: str
-    signature: str
-    timestamp: int
-    tenant_id: str
-    action: str
-    region: str | None
-    changes_state: bool
-    connection: str | None = None
-
-
-class _Entry:
-    """What the memory keeps of one signature: its first use, and any other (action, region) it served
-    (rare: only the first connection's calls within the grace add one). Slots and no dict for the
-    common case of one use: the memory holds up to :data:`MAX_ENTRIES` of these."""
-
-    __slots__ = ("action", "changes_state", "connection", "first_seen", "more", "region", "tenant_id")
-
-    def __init__(self, use: SignatureUse, now: float) -> None:
-        self.tenant_id = sys.intern(use.tenant_id)
-        self.connection = use.connection
-        self.first_seen = now
-        # Interned: the vocabulary is small (actions, configured regions, tenants), the entries many.
-        self.action = sys.intern(use.action)
-        self.region = None if use.region is None else sys.intern(use.region)
-        self.changes_state = use.changes_state
-        self.more: dict[tuple[str, str | None], bool] | None = None
-
-    def served(self, action: str, region: str | None) -> bool | None:
-        """Whether (action, region) was served as a change (True) or a read (False); None: never."""
-        if (action, region) == (self.action, self.region):
-            return self.changes_state
-        return None if self.more is None else self.more.get((action, region))
-
-    def record(self, action: str, region: str | None, changes_state: bool) -> None:
-        if (action, region) == (self.action, self.region):
-            self.changes_state = self.changes_state or changes_state
-            return
-        if self.more is None:
-            self.more = {}
-        self.more[(sys.intern(action), region)] = bool(self.more.get((action, region))) or changes_state
-
-
-class SignatureMemory:
-    """What each signature seen in the window was first used for. Thread-safe.
+class SignatureMemory(replay.SignatureMemory):
+    """:class:`openrds.api.replay.SignatureMemory` over TC3's window, refusing with Tencent's errors.
 
     :param clock: seconds since the epoch; the router's clock (the one signatures are checked with).
     :param window: how long after its timestamp a signature is valid (:data:`.auth.MAX_CLOCK_SKEW_SECONDS`).
-    :param max_entries: cap on the entries of all tenants together.
-    :param max_entries_per_tenant: cap on the entries of one tenant.
     """
 
     def __init__(
@@ -132,92 +38,21 @@ class SignatureMemory:
         max_entries: int = MAX_ENTRIES,
         max_entries_per_tenant: int = MAX_ENTRIES_PER_TENANT,
     ) -> None:
-        self._clock = clock
-        self._window = window
-        self._max_entries = max_entries
-        self._max_per_tenant = max_entries_per_tenant
-        self._lock = threading.Lock()
-        # key (SecretId + raw signature) -> what it was used for.
-        self._uses: dict[bytes, _Entry] = {}
-        # Last valid second (timestamp + window) -> the keys that expire after it: timestamps are whole
-        # seconds, and at most 2 * window + 1 of them are live at once, so expiry is one pop per second.
-        self._expiring: dict[int, list[bytes]] = {}
-        self._per_tenant: dict[str, int] = {}
-        self._swept_at = float("-inf")
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._uses)
+        super().__init__(clock, window=window, max_entries=max_entries, max_entries_per_tenant=max_entries_per_tenant)
 
     def check(self, use: SignatureUse) -> None:
-        """Accept ``use`` (remembering it if its signature is new) or refuse it.
+        """Accept ``use`` or refuse it.
 
         :raises openrds.api.tencent.errors.TencentApiError: ``AuthFailure.SignatureFailure`` for a
             signature already used for another action or region, or already used once for an action
-            that changes state;
-            ``AuthFailure.SignatureExpire`` when the timestamp left the window since authentication;
-            ``RequestLimitExceeded`` for a new signature while a cap is reached.
+            that changes state; ``AuthFailure.SignatureExpire`` when the timestamp left the window
+            since authentication; ``RequestLimitExceeded`` for a new signature while a cap is reached.
         """
-        key = use.secret_id.encode() + bytes.fromhex(use.signature)
-        with self._lock:
-            now = self._clock()
-            self._expire(now)
-            valid_until = use.timestamp + self._window
-            if valid_until < now:
-                raise signature_expire(use.timestamp, int(now), self._window)
-            entry = self._uses.get(key)
-            if entry is not None:
-                _admit_again(entry, use, now)
-                return
-            held = self._per_tenant.get(use.tenant_id, 0)
-            if len(self._uses) >= self._max_entries or held >= self._max_per_tenant:
-                raise too_many_signatures(self._window)
-            entry = _Entry(use, now)
-            tenant = entry.tenant_id
-            self._uses[key] = entry
-            self._expiring.setdefault(valid_until, []).append(key)
-            self._per_tenant[tenant] = held + 1
-
-    def _expire(self, now: float) -> None:
-        """Forget every entry whose signature is no longer valid at ``now`` (at most once a second)."""
-        if now - self._swept_at < 1:
-            return
-        self._swept_at = now
-        for second in [s for s in self._expiring if s < now]:
-            for key in self._expiring.pop(second):
-                tenant = self._uses.pop(key).tenant_id
-                left = self._per_tenant[tenant] - 1
-                if left:
-                    self._per_tenant[tenant] = left
-                else:
-                    del self._per_tenant[tenant]
-
-
-def _admit_again(entry: _Entry, use: SignatureUse, now: float) -> None:
-    """Accept ``use`` of a signature already seen (recording what it serves now), or refuse it:
-    anything from the first use's connection within the grace; the same read again from anyone;
-    nothing else."""
-    same_client = (entry.connection is not None and entry.connection == use.connection
-                   and now - entry.first_seen <= SAME_CLIENT_GRACE_SECONDS)
-    served = entry.served(use.action, use.region)
-    if same_client:
-        entry.record(use.action, use.region, use.changes_state)
-        return
-    if served is None:
-        was = f"{entry.action} in {entry.region or '(no region)'}"
-        raise signature_reused(
-            Text(
-                f"this signature was already used for {was}; a signature is bound to the action and "
-                "region of its first use",
-                f"该签名已用于 {was}；签名只能用于首次使用时的接口和地域",
-            )
-        )
-    if served or use.changes_state:
-        raise signature_reused(
-            Text(
-                f"this signature was already used for {use.action}, which changes state: sign every such call "
-                "anew (a repeated call within the same second needs a new timestamp or different parameters)",
-                f"该签名已用于会变更状态的接口 {use.action}：此类请求每次都须重新签名"
-                "（同一秒内重复调用需使用新的时间戳或不同的参数）",
-            )
-        )
+        try:
+            super().check(use)
+        except replay.SignatureReused as exc:
+            raise signature_reused(Text(exc.en, exc.zh)) from None
+        except replay.SignatureExpired as exc:
+            raise signature_expire(exc.timestamp, exc.now, exc.window) from None
+        except replay.TooManySignatures as exc:
+            raise too_many_signatures(exc.window) from None

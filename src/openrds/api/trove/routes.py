@@ -14,16 +14,16 @@ one (see :data:`REFUSED_ACTIONS`).
 
 import json
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
+from openrds.api.face_route import FaceRoute
 from openrds.api.trove import errors, schemas
 from openrds.api.trove import presenters as present
 from openrds.api.trove.errors import TroveFault
@@ -31,7 +31,6 @@ from openrds.container import Container
 from openrds.domain import rules
 from openrds.domain.errors import InstanceNotFound, OpenRDSError
 from openrds.domain.model import Instance, InstanceQuery, Project
-from openrds.metrics.calls import tag_call
 from openrds.services.identity import IdentityService
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,6 @@ PAGE = 100
 #: The longest body read (real ones are a few hundred bytes); past it 413, the rest unread.
 MAX_BODY_BYTES = 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 #: Trove's replica actions this host refuses, and why (also in the README).
 REFUSED_ACTIONS: Mapping[str, str] = {
@@ -108,24 +106,14 @@ def _as_fault(exc: Exception) -> TroveFault:
     return errors.internal_error()
 
 
-class TroveRoute(APIRoute):
+class TroveRoute(FaceRoute):
     """Every failure answers in Trove's nested shape (`errors.TroveFault`)."""
 
-    def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
-        action = self.name  # the route function's name: bounded, for the request metrics
+    face = "trove"
 
-        async def route(request: Request) -> Response:
-            try:
-                answer = await handler(request)
-                tag_call(request.scope, "trove", action)
-                return answer
-            except Exception as exc:  # every failure becomes an answer in this dialect
-                fault = _as_fault(exc)
-                tag_call(request.scope, "trove", action, errors.FAULT_NAMES.get(fault.status, str(fault.status)))
-                return fault.response()
-
-        return route
+    def failure(self, exc: Exception, request: Request) -> tuple[Response, str]:
+        fault = _as_fault(exc)
+        return fault.response(), errors.FAULT_NAMES.get(fault.status, str(fault.status))
 
 
 @dataclass(frozen=True, slots=True)
