@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
+from openrds.api.bounded import BoundedModel
 from openrds.api.huawei import errors
 from openrds.api.huawei.fields import BackupStrategy as BackupStrategyShape
-from openrds.domain import rules
 from openrds.domain.errors import InvalidInput, InvalidName, UnknownRegion
 from openrds.domain.model import Instance, Network, Project
+from openrds.domain.states import ChargeType
 from openrds.services.instances import PrimaryOrder, ReadOnlyOrder
 
 T = TypeVar("T")
@@ -33,104 +33,97 @@ DEFAULT_BACKUP: BackupStrategyShape = {"startTime": "00:00:00", "keepDays": 7}
 # Huawei's name shape: at least 4 characters, a letter first, then letters, digits, "-" and "_". The
 # upper bound is the domain's (rules.check_name, the same for every face), not Huawei's 64.
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{3,}")
-#: Every string of every body; the longest real value (a password, a UUID, a name) is far shorter.
-MAX_STRING = 1024
 #: Keystone's ``identity.methods``: ``password`` and ``token`` are the methods there are.
 MAX_AUTH_METHODS = 2
 
 
-class _Model(BaseModel):
-    """Base of every body model: wire names, unknown fields ignored, strings bounded and printable."""
+class HuaweiModel(BoundedModel):
+    """Base of every body model of this face (the bounds are :mod:`openrds.api.bounded`'s)."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", str_max_length=MAX_STRING)
 
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
-        """Every string field, and every string of a list field, of every model (nested ones check their own)."""
-        for text in value if isinstance(value, list) else (value,):
-            if isinstance(text, str) and (found := rules.control_character(text)) is not None:
-                raise PydanticCustomError("control_character", "control characters ({character}) are not allowed",
-                                          {"character": f"U+{ord(found):04X}"})
-        return value
+def check_huawei_name(name: str) -> None:
+    """Huawei's name shape, the same in v1 and v3 (the length bound is the domain's)."""
+    if not _NAME.fullmatch(name):
+        raise InvalidName("the name must have 4 or more characters: a letter first, then letters, digits,"
+                          " '-' or '_'", field="name")
 
 
 # --- IAM (Keystone v3) ---------------------------------------------------------------------------
-class DomainRef(_Model):
+class DomainRef(HuaweiModel):
     id: str | None = None
     name: str | None = None
 
 
-class PasswordUser(_Model):
+class PasswordUser(HuaweiModel):
     name: str
     password: str
     domain: DomainRef
 
 
-class PasswordMethod(_Model):
+class PasswordMethod(HuaweiModel):
     user: PasswordUser
 
 
-class TokenRef(_Model):
+class TokenRef(HuaweiModel):
     id: str
 
 
-class Identity(_Model):
+class Identity(HuaweiModel):
     methods: list[str] = Field(max_length=MAX_AUTH_METHODS)
     password: PasswordMethod | None = None
     token: TokenRef | None = None
 
 
-class ProjectRef(_Model):
+class ProjectRef(HuaweiModel):
     id: str | None = None
     name: str | None = None
     domain: DomainRef | None = None
 
 
-class Scope(_Model):
+class Scope(HuaweiModel):
     project: ProjectRef | None = None
     domain: DomainRef | None = None
 
 
-class Auth(_Model):
+class Auth(HuaweiModel):
     identity: Identity
     scope: Scope | None = None
 
 
-class TokenRequest(_Model):
+class TokenRequest(HuaweiModel):
     auth: Auth
 
 
 # --- RDS v1 --------------------------------------------------------------------------------------
-class Datastore(_Model):
+class Datastore(HuaweiModel):
     type: str
     version: str
 
 
-class Volume(_Model):
+class Volume(HuaweiModel):
     type: VolumeType = DEFAULT_VOLUME_TYPE
     size: int = Field(gt=0)
 
 
-class Nics(_Model):
+class Nics(HuaweiModel):
     subnet_id: str = Field(alias="subnetId")
 
 
-class SecurityGroupRef(_Model):
+class SecurityGroupRef(HuaweiModel):
     id: str
 
 
-class BackupStrategy(_Model):
+class BackupStrategy(HuaweiModel):
     start_time: str = Field(alias="startTime", pattern=r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
     keep_days: int = Field(alias="keepDays", ge=0, le=732)
 
 
-class Ha(_Model):
+class Ha(HuaweiModel):
     enable: bool = False
     replication_mode: Literal["async", "sync", "semisync"] | None = Field(None, alias="replicationMode")
 
 
-class InstanceBody(_Model):
+class InstanceBody(HuaweiModel):
     """``POST /v1/{project_id}/instances`` ``instance``: a primary, or a read replica with ``replicaOf``."""
 
     name: str
@@ -149,9 +142,7 @@ class InstanceBody(_Model):
     ha: Ha | None = None
 
     def check_name(self) -> None:
-        if not _NAME.fullmatch(self.name):
-            raise InvalidName("the name must have 4 or more characters: a letter first, then letters, digits,"
-                              " '-' or '_'", field="name")
+        check_huawei_name(self.name)
 
     def to_primary(self, project: Project) -> PrimaryOrder:
         self.check_name()
@@ -166,7 +157,7 @@ class InstanceBody(_Model):
             raise InvalidInput("primary/standby pairs are not offered; create read replicas instead", field="ha")
         return PrimaryOrder(
             region=project.region, zone=zone.split(",")[0], spec_code=self.flavor_ref, storage_gb=volume.size,
-            admin_user=ADMIN_USER, admin_password=password, charge_type="POSTPAID_BY_HOUR",
+            admin_user=ADMIN_USER, admin_password=password, charge_type=ChargeType.POSTPAID.value,
             version=datastore.version, name=self.name,
             network=Network(self.vpc or "", self.nics.subnet_id if self.nics else "",
                             (self.security_group.id,) if self.security_group else ()),
@@ -182,7 +173,7 @@ class InstanceBody(_Model):
         backup = self._backup() or inherited.get("backupStrategy", dict(DEFAULT_BACKUP))
         return ReadOnlyOrder(
             region=project.region, master=master.id, spec_code=self.flavor_ref,
-            storage_gb=self.volume.size if self.volume else None, charge_type="POSTPAID_BY_HOUR", name=self.name,
+            storage_gb=self.volume.size if self.volume else None, charge_type=ChargeType.POSTPAID.value, name=self.name,
             extra={EXTRA_KEY: {"volumeType": volume_type, "backupStrategy": backup}},
         )
 
@@ -190,7 +181,7 @@ class InstanceBody(_Model):
         return self.backup_strategy.model_dump(by_alias=True) if self.backup_strategy else None
 
 
-class CreateInstanceRequest(_Model):
+class CreateInstanceRequest(HuaweiModel):
     instance: InstanceBody
 
 

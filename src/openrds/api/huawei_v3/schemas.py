@@ -9,16 +9,20 @@ kept in ``Instance.extra["huawei"]`` in the v1 face's words, so both APIs show t
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
-from openrds.api.huawei.schemas import DATASTORE, DEFAULT_BACKUP, DEFAULT_VOLUME_TYPE, EXTRA_KEY, MAX_STRING
+from openrds.api.huawei.schemas import (
+    DATASTORE,
+    DEFAULT_BACKUP,
+    DEFAULT_VOLUME_TYPE,
+    EXTRA_KEY,
+    HuaweiModel,
+    check_huawei_name,
+)
 from openrds.api.huawei_v3 import errors
-from openrds.domain import rules
-from openrds.domain.errors import InvalidInput, InvalidName, UnknownRegion
+from openrds.domain.errors import InvalidInput, UnknownRegion
 from openrds.domain.model import Instance, Network, Project
 from openrds.domain.states import ChargeType
 from openrds.services.instances import PrimaryOrder, ReadOnlyOrder
@@ -26,39 +30,22 @@ from openrds.services.instances import PrimaryOrder, ReadOnlyOrder
 T = TypeVar("T")
 
 ADMIN_USER = "root"  # Huawei's fixed admin account
-# Huawei's name shape (the v1 face's too): 4 or more characters, a letter first, then letters, digits,
-# "-" and "_"; the upper bound is the domain's (rules.check_name, the same for every face).
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{3,}")
 VolumeType = Literal["COMMON", "HIGH", "ULTRAHIGH", "ULTRAHIGHPRO", "CLOUDSSD", "LOCALSSD", "ESSD", "ESSD2"]
 #: ``backup_strategy.start_time``: a one-hour window ``hh:mm-HH:MM``, on the hour or half past (UTC).
 _WINDOW = r"^([01]\d|2[0-3]):(00|15|30|45)-([01]\d|2[0-3]):(00|15|30|45)$"
 
 
-class _Model(BaseModel):
-    """Base of every body model: wire names, unknown fields ignored, strings bounded and printable."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", str_max_length=MAX_STRING)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
-        if isinstance(value, str) and (found := rules.control_character(value)) is not None:
-            raise PydanticCustomError("control_character", "control characters ({character}) are not allowed",
-                                      {"character": f"U+{ord(found):04X}"})
-        return value
-
-
-class Datastore(_Model):
+class Datastore(HuaweiModel):
     type: str
     version: str
 
 
-class Volume(_Model):
+class Volume(HuaweiModel):
     type: VolumeType = DEFAULT_VOLUME_TYPE
     size: int = Field(gt=0)
 
 
-class BackupStrategy(_Model):
+class BackupStrategy(HuaweiModel):
     start_time: str = Field(pattern=_WINDOW)
     keep_days: int = Field(7, ge=0, le=732)
 
@@ -67,12 +54,12 @@ class BackupStrategy(_Model):
         return {"startTime": self.start_time[:5] + ":00", "keepDays": self.keep_days}
 
 
-class Ha(_Model):
+class Ha(HuaweiModel):
     mode: str
     replication_mode: str | None = None
 
 
-class ChargeInfo(_Model):
+class ChargeInfo(HuaweiModel):
     charge_mode: Literal["postPaid", "prePaid"]
     period_type: Literal["month", "year"] | None = None
     period_num: int | None = Field(None, ge=1, le=120)
@@ -82,7 +69,7 @@ class ChargeInfo(_Model):
         return (self.period_num or 1) * (12 if self.period_type == "year" else 1)
 
 
-class InstanceRequest(_Model):
+class InstanceRequest(HuaweiModel):
     """``create_instance``'s body: a primary, or a read replica with ``replica_of_id``."""
 
     name: str
@@ -104,9 +91,7 @@ class InstanceRequest(_Model):
     dry_run: bool = False
 
     def check_name(self) -> None:
-        if not _NAME.fullmatch(self.name):
-            raise InvalidName("the name must have 4 or more characters: a letter first, then letters, digits,"
-                              " '-' or '_'", field="name")
+        check_huawei_name(self.name)
 
     def _charge(self) -> dict[str, Any]:
         """The order's billing fields; none without ``charge_info`` (a primary then pays by the hour, a

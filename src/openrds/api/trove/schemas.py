@@ -9,42 +9,31 @@ for the ones python-troveclient sends and this host gives no meaning (``nics``, 
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, StrictInt
 
-from openrds.domain import rules
+from openrds.api.bounded import BoundedModel
 from openrds.domain.catalogue import Catalogue
 from openrds.domain.errors import InvalidInput, MissingInput, UnknownVersion
 from openrds.domain.model import Instance, Project
+from openrds.domain.states import ChargeType
 from openrds.services.instances import PrimaryOrder, ReadOnlyOrder
 
 T = TypeVar("T")
 
 DATASTORE = "postgresql"
-MAX_STRING = 1024
 #: Trove creates at most this many replicas in one call (its ``max_replicas_per_master`` default is 3;
 #: the master's own limit is the service's, checked there).
 MAX_LIST = 16
 #: Trove has no billing: what it creates is metered by the hour, like Huawei's.
-CHARGE_TYPE = "POSTPAID_BY_HOUR"
+CHARGE_TYPE = ChargeType.POSTPAID.value
 #: A replica spec named after its primary spec (Huawei's ``.rr`` flavors).
 READONLY_SUFFIX = ".rr"
 
 
-class _Model(BaseModel):
-    """Base of every body model: wire names, unknown fields ignored, strings bounded and printable."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", str_max_length=MAX_STRING)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
-        if isinstance(value, str) and (found := rules.control_character(value)) is not None:
-            raise PydanticCustomError("control_character", "control characters ({character}) are not allowed",
-                                      {"character": f"U+{ord(found):04X}"})
-        return value
+class _Model(BoundedModel):
+    """Base of every body model of this face (the bounds are :mod:`openrds.api.bounded`'s)."""
 
 
 class VolumeBody(_Model):
