@@ -139,8 +139,13 @@ def test_switchover_actions_are_refused_with_the_reason(trove: Any, primary: Any
     assert trove.instances.get(primary.id).status == "ACTIVE"
 
 
-def test_restart_through_the_action(trove: Any, primary: Any) -> None:
+def test_restart_through_the_action(trove: Any, primary: Any, service: InProcessService) -> None:
+    driver: Any = service.container.driver
+    code = service.container.instances.code_of(service.container.identity.tenants()[0].id, primary.id)
+    restarts_before = driver.calls.count(("restart", code))
     trove.instances.restart(primary.id)
+    wait_for(lambda: driver.calls.count(("restart", code)) > restarts_before, TIMEOUT,
+             f"the engine to restart {code}")
     wait_active(trove, primary.id)
 
 

@@ -13,6 +13,8 @@ from tests.support.service import wait_for
 
 from .test_trove import ADMIN, FLAVOR, trove_for
 
+pytestmark = pytest.mark.slow  # real PostgreSQL servers
+
 CREATE_TIMEOUT = 180.0
 
 

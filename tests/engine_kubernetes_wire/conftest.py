@@ -4,21 +4,13 @@ client configured from the kubeconfig it writes. Nothing here talks to a real cl
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import kubernetes
 import pytest
-
-# `tests.fakes` lives at the repository root, which pytest does not put on sys.path by itself.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-kubernetes = pytest.importorskip("kubernetes", reason="the `kubernetes` client is not installed")
-
-from tests.fakes.kube_server import KubeServer, kube_server  # noqa: E402
+from tests.fakes.kube_server import KubeServer, kube_server
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from tests.k8s_schema.validate import validate_manifest
 
-manifests = pytest.importorskip("openrds.engine.kubernetes.manifests",
-                                reason="the kubernetes driver's manifests builder is not in this tree")
-driver = pytest.importorskip("openrds.engine.driver")
+from openrds.engine import driver
+from openrds.engine.kubernetes import manifests
 
 CONFIGS = {
     "defaults": manifests.KubernetesConfig(namespace="openrds"),

@@ -82,28 +82,35 @@ def in_process_service(*, clock: Clock | None = None, driver: Driver | None = No
     override the defaults (a free port, supervision every second, a billing round an hour)."""
     root = temp_root()
     data_dir = root / "data"
-    port = free_port()
-    values: dict[str, Any] = {"data_dir": data_dir, "listen": f"127.0.0.1:{port}", "port_range": _port_range(),
-                              "supervise_interval": 1.0, "billing_interval": 3600.0}
-    values.update(settings)
-    container = build(Settings(**values), clock=clock, driver=driver)
-    if first_tenant:
-        bootstrap(container.identity, data_dir, BOOTSTRAP_ENV, billing=container.billing)
-    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, name="openrds-test-server", daemon=True)
-    thread.start()
-    # What `openrds admin` subprocesses need to see the service's settings, as they would share its environment.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENRDS_")}
-    env.update({f"OPENRDS_{name.upper()}": str(value) for name, value in settings.items()})
-    env["OPENRDS_DATA_DIR"] = str(data_dir)
+    container = None
+    server = None
+    thread = None
     try:
-        wait_for(lambda: server.started or not thread.is_alive(), 60, "the in-process service to start")
+        port = free_port()
+        values: dict[str, Any] = {"data_dir": data_dir, "listen": f"127.0.0.1:{port}",
+                                  "port_range": _port_range(), "supervise_interval": 1.0, "billing_interval": 3600.0}
+        values.update(settings)
+        container = build(Settings(**values), clock=clock, driver=driver)
+        if first_tenant:
+            bootstrap(container.identity, data_dir, BOOTSTRAP_ENV, billing=container.billing)
+        server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port,
+                                               log_level="warning", access_log=False, lifespan="on"))
+        thread = threading.Thread(target=server.run, name="openrds-test-server", daemon=True)
+        thread.start()
+        # What `openrds admin` subprocesses need to see the service's settings, as they would share its environment.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENRDS_")}
+        env.update({f"OPENRDS_{name.upper()}": str(value) for name, value in settings.items()})
+        env["OPENRDS_DATA_DIR"] = str(data_dir)
+        started = thread
+        wait_for(lambda: server.started or not started.is_alive(), 60, "the in-process service to start")
         assert server.started, "the in-process service did not start"
         yield InProcessService(container, data_dir, port, server, env)
     finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        if not isinstance(container.driver, FakeDriver):
+        if server is not None and thread is not None:
+            server.should_exit = True
+            thread.join(timeout=60)
+        if container is not None and (server is None or not server.started):
+            container.stop()  # no lifespan ran to close its store and stop its loops
+        if container is None or not isinstance(container.driver, FakeDriver):
             destroy_servers(data_dir)
         shutil.rmtree(root, ignore_errors=True)

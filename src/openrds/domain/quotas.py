@@ -1,7 +1,7 @@
 """Tenant quotas and each instance's storage limit: the rules, stated once.
 
 Pure. The services count what a tenant has and call `check` inside the write transaction that records
-a create, so two concurrent creates cannot both pass; the storage watch (`jobs.storage`) measures each
+a create, so two concurrent creates cannot both pass; the storage watch (`reconcile.storage_watch`) measures each
 server's data directory and asks `storage_full`.
 
 What a tenant has: every instance not yet destroyed (an isolated one keeps its disk, a failed one its

@@ -251,7 +251,8 @@ class V3Handlers:
                        datastore_type: str | None, vpc_id: str | None, offset: int, limit: int) -> JSONResponse:
         if kind is not None and kind not in TYPES:
             raise errors.invalid_parameter("type", f"{kind[:64]!r} is not one of {', '.join(TYPES)}")
-        if (kind is not None and not TYPES[kind]) or datastore_type not in (None, DATASTORE):
+        other_engine = datastore_type is not None and datastore_type.lower() != DATASTORE.lower()
+        if (kind is not None and not TYPES[kind]) or other_engine:
             return ok(present.instances([], 0, self.c.catalogue, {}))  # HA pairs and other engines: none here
         query = InstanceQuery(region=caller.region, ids=(instance_id,) if instance_id else (),
                               name_contains=(name.lstrip("*"),) if name else (), roles=TYPES[kind] if kind else (),
