@@ -173,22 +173,19 @@ def version() -> None:
 
 # --- admin ---------------------------------------------------------------------------------------
 def _admin_store(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
-    """(settings, store, identity service) for the admin commands: the store brought to head."""
+    """(settings, store, identity service) for the admin commands: the store brought to head, the regions
+    of the configured catalogue - as the service builds them (openrds.container)."""
+    from datetime import timedelta
+
     from openrds.clock import SystemClock
-    from openrds.crypto import SecretBox
-    from openrds.data_root import prepare
-    from openrds.domain.catalogue import DEFAULT_REGIONS
-    from openrds.persistence.db import open_engine, upgrade
-    from openrds.persistence.uow import Store
+    from openrds.container import load_catalogue, open_store
     from openrds.services.identity import IdentityService
 
     settings = _settings(config, data_dir)
-    prepare(settings.data_dir)
-    engine = open_engine(settings.metadata_url)
-    upgrade(engine)
-    store = Store(engine)
-    box = SecretBox.from_key_file(settings.data_dir / "secret.key")
-    return settings, store, IdentityService(store, box, SystemClock(), regions=tuple(r.name for r in DEFAULT_REGIONS))
+    store, box = open_store(settings)
+    regions = tuple(r.name for r in load_catalogue(settings).regions)
+    return settings, store, IdentityService(store, box, SystemClock(), regions=regions,
+                                            token_ttl=timedelta(hours=settings.token_ttl_hours))
 
 
 def _identity(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
@@ -345,18 +342,12 @@ print(client.list_instances(ListInstancesRequest()))""")  # plain: rich would wr
 # --- money ---------------------------------------------------------------------------------------
 def _billing(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
     """(IdentityService, BillingService) over the store; prices from the configured catalogue."""
-    import tomllib
-
     from openrds.clock import SystemClock
-    from openrds.domain.catalogue import build_catalogue
+    from openrds.container import load_catalogue
     from openrds.services.billing import BillingService
 
     settings, store, identity = _admin_store(config, data_dir)
-    overrides = {}
-    if settings.catalogue_file is not None:
-        with settings.catalogue_file.open("rb") as handle:
-            overrides = tomllib.load(handle)
-    return identity, BillingService(store, build_catalogue([], overrides), SystemClock())
+    return identity, BillingService(store, load_catalogue(settings), SystemClock())
 
 
 @admin.command("top-up")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -102,19 +103,30 @@ class Container:
         self.store.close()
 
 
-def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | None = None) -> Container:
-    clock = clock or SystemClock()
+def open_store(settings: Settings) -> tuple[Store, SecretBox]:
+    """The private data root, the store brought to head and the host key: what the service and the admin
+    commands (which work with or without a running service) both start from."""
     data_root.prepare(settings.data_dir)
     engine = open_engine(settings.metadata_url)
     upgrade(engine)
-    store = Store(engine)
-    box = SecretBox.from_key_file(settings.data_dir / "secret.key")
-    driver = driver or make_driver(settings)
+    return Store(engine), SecretBox.from_key_file(settings.data_dir / "secret.key")
+
+
+def load_catalogue(settings: Settings, versions: Sequence[Version] = ()) -> Catalogue:
+    """The default catalogue with the operator's file (``catalogue_file``) over it; ``versions``: the
+    PostgreSQL versions the driver has (the admin commands need regions and prices, not versions)."""
     overrides = {}
     if settings.catalogue_file is not None:
         with settings.catalogue_file.open("rb") as handle:
             overrides = tomllib.load(handle)
-    catalogue = build_catalogue([Version(v.major, v.full) for v in driver.versions()], overrides)
+    return build_catalogue(list(versions), overrides)
+
+
+def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | None = None) -> Container:
+    clock = clock or SystemClock()
+    store, box = open_store(settings)
+    driver = driver or make_driver(settings)
+    catalogue = load_catalogue(settings, [Version(v.major, v.full) for v in driver.versions()])
     queue = JobQueue(KINDS, clock)
     cashier = Cashier(store, catalogue, clock)
     # Every change of an instance's state - the APIs', the console's, the billing round's - goes through it.

@@ -231,10 +231,25 @@ def test_bootstrap_variables_are_used_and_no_secret_reaches_the_output() -> None
 
 
 # --- openrds admin ---------------------------------------------------------------------------------
-def admin(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def admin(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "openrds", "admin", *args, "--data-dir", str(data_dir)],
-                          env=_plain_env(COLUMNS="250"), capture_output=True, text=True, timeout=CLI_TIMEOUT,
+                          env=_plain_env(COLUMNS="250", **env), capture_output=True, text=True, timeout=CLI_TIMEOUT,
                           stdin=subprocess.DEVNULL, check=False)
+
+
+def test_admin_knows_the_regions_of_the_configured_catalogue(tmp_path: Path) -> None:
+    # The admin commands build their services as the service does: a tenant's first IAM user made by
+    # `openrds admin` brings a project in each region of the operator's catalogue (the admin commands used
+    # to use the default catalogue's regions).
+    catalogue = tmp_path / "catalogue.toml"
+    catalogue.write_text('[[regions]]\nname = "eu-lab-1"\nzones = ["eu-lab-1a"]\n')
+    data_dir = tmp_path / "data"
+    for args in (("create-tenant", "lab"), ("create-iam-user", "lab", "ops", "--password", "Lab-Passw0rd")):
+        made = admin(data_dir, *args, OPENRDS_CATALOGUE_FILE=str(catalogue))
+        assert made.returncode == 0, made.stdout + made.stderr
+    listed = admin(data_dir, "list-projects", "lab", OPENRDS_CATALOGUE_FILE=str(catalogue))
+    assert "eu-lab-1" in listed.stdout, listed.stdout
+    assert "ap-beijing" not in listed.stdout, listed.stdout
 
 
 def _identity_over(data_dir: Path) -> tuple[IdentityService, Store]:
