@@ -21,7 +21,7 @@ from tests.support.service import RunningService, running_service
 from tests.support.store_lock import write_lock_held
 
 from openrds.api.huawei import schemas as huawei_schemas
-from openrds.api.tencent import schemas
+from openrds.api.tencent import registry
 from openrds.domain import rules
 from openrds.domain.errors import InvalidAccountName, InvalidName
 from openrds.persistence.uow import REQUEST_WRITE_WAIT
@@ -81,7 +81,7 @@ def test_lists_and_strings_past_their_maximum_are_refused(api: Api, action: str,
 
 def test_every_list_and_string_of_both_faces_has_a_maximum() -> None:
     """Structural: no request model of either face leaves a list or a string unbounded."""
-    models = [*schemas.REQUEST_MODELS.values(), huawei_schemas.CreateInstanceRequest, huawei_schemas.TokenRequest]
+    models = [*registry.REQUEST_MODELS.values(), huawei_schemas.CreateInstanceRequest, huawei_schemas.TokenRequest]
     unbounded = [f"{model.__name__}: {where}" for model in models for where in _unbounded(model.model_json_schema())]
     assert not unbounded
 

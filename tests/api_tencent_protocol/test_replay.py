@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from openrds.api.tencent import handlers, schemas
+from openrds.api.tencent import registry, schemas
 from openrds.api.tencent.errors import TencentApiError
 from openrds.api.tencent.protocol import Action, ActionContext, TencentApi
 from openrds.api.tencent.replay import SignatureMemory, SignatureUse
@@ -205,9 +205,13 @@ def test_the_same_client_gets_no_grace_after_it() -> None:
 
 
 def test_the_registry_declares_every_describe_and_inquiry_a_read() -> None:
-    names = set(schemas.REQUEST_MODELS)
-    assert {n for n in names if n.startswith(("Describe", "Inquiry"))} == handlers.READS
-    assert handlers.STORE_READS <= handlers.READS
+    names = [name for area in registry.AREAS for name in area.models]
+    assert len(names) == len(set(names)), "an action is served by two areas"
+    assert {n for n in names if registry.is_read(n)} == {n for n in names if n.startswith(("Describe", "Inquiry"))}
+    assert not registry.is_read("CreateBaseBackup") and registry.is_read("DescribeBaseBackups")
+    for area in registry.AREAS:
+        assert all(registry.is_read(n) for n in area.store_reads), "a store read must be a read"
+        assert area.store_reads <= set(area.models)
 
 
 # --- the memory itself (injected clock) ----------------------------------------------------------

@@ -285,7 +285,7 @@ def test_the_documented_actions_are_the_sdks() -> None:
     from tencentcloud.postgres.v20170312 import postgres_client
 
     from openrds.api.tencent.documented import DOCUMENTED_ACTIONS
-    from openrds.api.tencent.schemas import REQUEST_MODELS
+    from openrds.api.tencent.registry import REQUEST_MODELS
 
     sdk = {n for n, _ in inspect.getmembers(postgres_client.PostgresClient, inspect.isfunction) if n[0].isupper()}
     assert sdk == DOCUMENTED_ACTIONS

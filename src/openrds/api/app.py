@@ -77,7 +77,7 @@ def create_app(container: Container, *, manage_background: bool = True) -> OpenR
 
     from openrds.api.huawei import routes as huawei_routes
     from openrds.api.huawei_v3 import routes as huawei_v3_routes
-    from openrds.api.tencent import handlers as tencent_handlers
+    from openrds.api.tencent import registry as tencent_registry
 
     app.include_router(huawei_routes.build(container))  # first: IAM's /v3/auth, /v3/projects, /v3/regions
     app.include_router(huawei_v3_routes.build(container))  # /v3/{project_id}/...
@@ -95,6 +95,6 @@ def create_app(container: Container, *, manage_background: bool = True) -> OpenR
     container.runner.on_finish(metrics.on_job_finished)
     app.state.metrics = metrics
     app.state.console = console.mount(app, container, metrics)
-    app.state.tencent = tencent_handlers.build(container)
+    app.state.tencent = tencent_registry.build(container)
     metrics.count_answers("tencent", app.state.tencent.answers)
     return OpenRDSApp(app.state.tencent, app, metrics.requests)

@@ -7,7 +7,6 @@ its action's TypedDict of :mod:`.fields`, so the type checker holds every answer
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ from openrds.api.tencent import fields as f
 from openrds.api.tencent import presenters as present
 from openrds.api.tencent import schemas as s
 from openrds.api.tencent.auth import Caller
-from openrds.api.tencent.protocol import Action, ActionContext, TencentApi
+from openrds.api.tencent.protocol import ActionContext
 from openrds.container import Container
 from openrds.domain.errors import InvalidInput
 from openrds.domain.model import Instance, InstanceQuery, Network, Tag
@@ -516,75 +515,7 @@ def _instance_query(region: str, req: s.DescribeDBInstancesRequest) -> InstanceQ
     )
 
 
-def _snake(name: str) -> str:
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and (not name[i - 1].isupper() or (i + 1 < len(name) and name[i + 1].islower())):
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
-
-
-class _Keys:
-    def __init__(self, container: Container) -> None:
-        self._identity = container.identity
-
-    def find(self, secret_id: str) -> tuple[Caller, str] | None:
-        found = self._identity.find_api_key(secret_id)
-        if found is None:
-            return None
-        key, secret = found
-        return Caller(tenant_id=key.tenant_id, secret_id=key.secret_id, app_id=key.app_id, uin=key.uin), secret
-
-
-#: Actions that change nothing (every Describe* and Inquiry*): the same signed request may be sent
-#: again. Every other action is single-use per signature (:mod:`openrds.api.tencent.replay`).
-READS = frozenset(
-    {
-        "DescribeRegions",
-        "DescribeZones",
-        "DescribeClasses",
-        "DescribeDBVersions",
-        "DescribeProductConfig",
-        "DescribeDBInstances",
-        "DescribeDBInstanceAttribute",
-        "DescribeTasks",
-        "DescribeReadOnlyGroups",
-        "DescribeOrders",
-        "InquiryPriceCreateDBInstances",
-        "InquiryPriceRenewDBInstance",
-    }
-)
 #: Actions whose answer is the store's contents seen by the caller: reused while nothing is committed.
 STORE_READS = frozenset(
     {"DescribeDBInstances", "DescribeDBInstanceAttribute", "DescribeReadOnlyGroups", "DescribeTasks"}
 )
-
-
-def build(container: Container) -> TencentApi:
-    """Every action of REQUEST_MODELS, bound to a handler named after it (CreateReadOnlyDBInstance ->
-    create_read_only_db_instance)."""
-    handlers = TencentActions(container)
-    actions: dict[str, Action[Any]] = {}
-    for name, model in s.REQUEST_MODELS.items():
-        handler: Callable[[ActionContext, Any], Mapping[str, object]] = getattr(
-            handlers, _snake(name).replace("d_b_", "db_")
-        )
-        actions[name] = Action(
-            name=name,
-            request_model=model,
-            handler=handler,
-            region_required=name not in s.REGION_OPTIONAL_ACTIONS,
-            store_read=name in STORE_READS,
-            changes_state=name not in READS,
-        )
-    return TencentApi(
-        actions,
-        _Keys(container),
-        regions=lambda: {r.name for r in container.catalogue.regions},
-        # Signatures are about wall time: the router checks them (and counts the rate limit)
-        # against the real clock, whatever clock the business runs on (tests move theirs).
-        clock=time.time,
-        rate_limit_per_second=container.settings.rate_limit,
-        store_version=container.store.version,
-    )
