@@ -8,7 +8,8 @@ with_tests=0
 [ "${1:-}" = "--test" ] && with_tests=1
 
 # haproxy: read-only group endpoints (one HAProxy per group, run by OpenRDS itself).
-packages=(postgresql postgresql-contrib haproxy)
+# pgbackrest: WAL archiving, base backups and point-in-time restores.
+packages=(postgresql postgresql-contrib haproxy pgbackrest)
 if [ "$with_tests" = 1 ]; then
   packages+=(xfsprogs)
   # The console's browser tests drive Debian's Chromium through Playwright (nothing is downloaded);
