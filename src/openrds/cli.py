@@ -7,7 +7,10 @@ import asyncio
 import gc
 import logging
 import os
+import signal
+import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -87,6 +90,9 @@ def serve(
             password_given=bool(os.environ.get("OPENRDS_BOOTSTRAP_IAM_PASSWORD")),
             tls=settings.tls,
         )
+    if settings.api_workers > 1:
+        container.stop()  # each worker opens the store itself: no connection crosses the fork
+        raise typer.Exit(_serve_on_every_core(settings))
     app = create_app(container)
     servers = [uvicorn.Server(uvicorn.Config(
         app,
@@ -118,15 +124,69 @@ def serve(
         runner.run(_serve_all(servers, sockets))
 
 
-async def _serve_all(servers: list[Any], sockets: list[Any]) -> None:
+async def _serve_all(servers: list[Any], sockets: list[Any], wake: Callable[[], None] | None = None) -> None:
     """Run the uvicorn ``servers`` (each on its bound socket) on one event loop until one stops, then
     stop the others: a SIGTERM reaches the server whose handler was installed last, and the whole
-    service stops with it."""
+    service stops with it. ``wake``: called on SIGUSR1 (the leader of several API workers: another
+    worker submitted a job, see `openrds.api.workers`)."""
+    if wake is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, wake)
     tasks = [asyncio.create_task(server.serve([sock])) for server, sock in zip(servers, sockets, strict=True)]
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for server in servers:
         server.should_exit = True
     await asyncio.gather(*tasks)
+
+
+def _serve_on_every_core(settings: Settings) -> int:
+    """``openrds serve`` with ``settings.api_workers`` > 1, once the store is ready and closed: the
+    workers of `openrds.api.workers`; the exit status."""
+    import uvicorn
+
+    from openrds.api.app import create_app
+    from openrds.api.shared import SharedRateLimiter, SharedSignatures
+    from openrds.api.workers import LEADER_SOCKET, ForwardToLeader, FromWorkers, serve_workers, waker
+    from openrds.container import build
+    from openrds.metrics import listener_app as metrics_listener_app
+
+    def config(app: Any, **options: Any) -> uvicorn.Config:
+        return uvicorn.Config(app, log_level=settings.log_level.lower(), access_log=False, **options)
+
+    api: dict[str, Any] = dict(host=settings.listen_host, port=settings.listen_port, ssl_certfile=settings.tls_cert,
+                               ssl_keyfile=settings.tls_key)
+    sockets = [config(None, **api).bind_socket()]
+    if settings.metrics_listen:
+        sockets.append(config(None, host=settings.metrics_host, port=settings.metrics_port).bind_socket())
+    leader_socket = settings.data_dir / LEADER_SOCKET
+
+    def run_worker(index: int, sockets: list[socket.socket], limiter: SharedRateLimiter,
+                   signatures: SharedSignatures, leader_pid: int) -> None:
+        container = build(settings)
+        app = create_app(container, manage_background=index == 0)
+        app.state.tencent.share_with_workers(limiter, signatures)
+        wake: Callable[[], None] | None = None
+        if index == 0:  # the leader: the service as one worker runs it, and its socket for the others
+            servers = [uvicorn.Server(config(app, **api))]
+            listening = [sockets[0]]
+            if len(sockets) > 1:
+                servers.append(uvicorn.Server(config(metrics_listener_app(app.state.metrics), lifespan="off")))
+                listening.append(sockets[1])
+            to_workers = config(FromWorkers(app), uds=str(leader_socket), lifespan="off")
+            servers.append(uvicorn.Server(to_workers))
+            listening.append(to_workers.bind_socket())
+            wake = container.runner.wake
+        else:
+            for sock in sockets[1:]:
+                sock.close()
+            container.queue.on_submit(waker(leader_pid))
+            servers = [uvicorn.Server(config(ForwardToLeader(app, leader_socket), **api))]
+            listening = [sockets[0]]
+        gc.collect()
+        gc.freeze()
+        with asyncio.Runner(loop_factory=servers[0].config.get_loop_factory()) as runner:
+            runner.run(_serve_all(servers, listening, wake))
+
+    return serve_workers(settings.api_workers, sockets, leader_socket, run_worker)
 
 
 def _print_first_start(
@@ -490,6 +550,133 @@ def show_quota(tenant: str, config: ConfigOption = None, data_dir: DataDirOption
         _fail(exc)
         return
     _print_quotas(found.name, view)
+
+
+# --- security groups (openrds.services.network) -------------------------------------------------
+security_group = typer.Typer(help="Security groups: tenants' named lists of inbound rules (CIDR, ACCEPT/DROP), "
+                             "bound to instances with ModifyDBInstanceSecurityGroups.", no_args_is_help=True)
+admin.add_typer(security_group, name="security-group")
+
+
+def _network(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    """(IdentityService, NetworkService) over the store; rule changes are enforced by the running service's
+    job runner (the job is recorded here, picked up there)."""
+    from openrds.clock import SystemClock
+    from openrds.engine.kubernetes.access import WHY as KUBERNETES_WHY
+    from openrds.jobs.kinds import KINDS
+    from openrds.jobs.runner import JobQueue
+    from openrds.services.network import NetworkService
+
+    settings, store, identity = _admin_store(config, data_dir)
+    clock = SystemClock()
+    why = KUBERNETES_WHY if settings.driver == "kubernetes" else ""  # what the service's driver would say
+    return identity, NetworkService(store, JobQueue(KINDS, clock), clock, lambda: why)
+
+
+def _print_group(group: Any, bound: Any = ()) -> None:
+    table = Table("#", "action", "CidrIp", "PortRange", "protocol", "description",
+                  title=f"{group.id} {group.name} (project {group.project_id})" + (
+                      f", bound to {', '.join(bound)}" if bound else ""))
+    for number, rule in enumerate(group.inbound, 1):
+        table.add_row(str(number), rule.action.value, rule.cidr, rule.port_range, rule.protocol.value, rule.description)
+    console.print(table)
+
+
+@security_group.command("create")
+def security_group_create(
+    tenant: str, name: str,
+    description: Annotated[str, typer.Option(help="SecurityGroupDescription")] = "",
+    project_id: Annotated[int, typer.Option(help="ProjectId")] = 0,
+    config: ConfigOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """Create a security group of a tenant (name or id), without rules (it admits nothing until given some)."""
+    from openrds.domain.errors import OpenRDSError
+
+    identity, network = _network(config, data_dir)
+    try:
+        group = network.create_group(identity.tenant(tenant).id, name, description, project_id)
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    console.print(group.id, highlight=False)
+
+
+@security_group.command("list")
+def security_group_list(tenant: Annotated[str | None, typer.Argument()] = None,
+                        config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """List security groups (of one tenant when named) with their rules."""
+    from openrds.domain.errors import OpenRDSError
+
+    identity, network = _network(config, data_dir)
+    try:
+        groups = network.groups(identity.tenant(tenant).id if tenant else None)
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    for group in groups:
+        _print_group(group, network.bound_resources(group.id))
+
+
+@security_group.command("add-rule")
+def security_group_add_rule(
+    group_id: str, cidr: str,
+    action: Annotated[str, typer.Option(help="ACCEPT or DROP")] = "ACCEPT",
+    port_range: Annotated[str, typer.Option("--port", help="ALL, a port, first-last, or a list")] = "ALL",
+    protocol: Annotated[str, typer.Option(help="TCP, UDP, ICMP or ALL")] = "TCP",
+    description: Annotated[str, typer.Option(help="Description")] = "",
+    position: Annotated[int | None, typer.Option(help="1-based place among the rules; default: last")] = None,
+    config: ConfigOption = None, data_dir: DataDirOption = None,
+) -> None:
+    """Add an inbound rule (first match wins); enforced at once on everything the group is bound to."""
+    from openrds.domain.errors import OpenRDSError
+    from openrds.domain.security_groups import parse_rule
+
+    _, network = _network(config, data_dir)
+    try:
+        rule = parse_rule(action, cidr, port_range, protocol, description)
+        place = None if position is None else max(0, position - 1)
+        group = network.set_rules(group_id, lambda rules: [*rules[:place], rule, *rules[place:]]
+                                  if place is not None else [*rules, rule])
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    _print_group(group)
+
+
+@security_group.command("remove-rule")
+def security_group_remove_rule(group_id: str, number: int, config: ConfigOption = None,
+                               data_dir: DataDirOption = None) -> None:
+    """Remove the rule at 1-based ``number`` (as `list` shows it); enforced at once, sessions of addresses
+    no longer admitted ended."""
+    from openrds.domain.errors import InvalidInput, OpenRDSError
+
+    _, network = _network(config, data_dir)
+
+    def without(rules: list[Any]) -> list[Any]:
+        if not 1 <= number <= len(rules):
+            raise InvalidInput(f"the group has {len(rules)} rules, no rule {number}", field="number")
+        return rules[: number - 1] + rules[number:]
+
+    try:
+        group = network.set_rules(group_id, without)
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    _print_group(group)
+
+
+@security_group.command("delete")
+def security_group_delete(group_id: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Delete a security group bound to nothing."""
+    from openrds.domain.errors import OpenRDSError
+
+    _, network = _network(config, data_dir)
+    try:
+        network.delete_group(group_id)
+    except OpenRDSError as exc:
+        _fail(exc)
+        return
+    console.print(f"deleted {group_id}", highlight=False)
 
 
 kubernetes = typer.Typer(help="The kubernetes engine driver (CloudNativePG).", no_args_is_help=True)

@@ -9,32 +9,41 @@ import logging
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from openrds import data_root
 from openrds.clock import Clock, SystemClock
 from openrds.crypto import SecretBox
 from openrds.domain.catalogue import Catalogue, Version, build_catalogue
 from openrds.domain.quotas import Amounts
-from openrds.engine.driver import Driver
+from openrds.engine.driver import Driver, EngineError
 from openrds.jobs.kinds import KINDS, JobEnv, is_transient
+from openrds.jobs.parameters import LiveParameters
 from openrds.jobs.runner import JobQueue, JobRunner
 from openrds.monitoring.monitor import ReplicationMonitor
 from openrds.periodic import Periodic
 from openrds.persistence.db import open_engine, upgrade
 from openrds.persistence.uow import Store
+from openrds.reconcile.backup_schedule import BackupSchedule
 from openrds.reconcile.billing_round import BillingLoop
 from openrds.reconcile.group_endpoints import GroupEndpoints
 from openrds.reconcile.slot_watch import SlotWatch
 from openrds.reconcile.storage_watch import StorageWatch
 from openrds.reconcile.supervisor import Supervisor
+from openrds.services.accounts import AccountService
+from openrds.services.backups import BackupService
 from openrds.services.billing import BillingService, Cashier
 from openrds.services.groups import GroupService
 from openrds.services.identity import IdentityService
 from openrds.services.instances import InstanceService
 from openrds.services.jobs import JobService
 from openrds.services.lifecycle import LifecycleService
+from openrds.services.listing import InstanceListing
+from openrds.services.logs import LogService
+from openrds.services.network import NetworkService
+from openrds.services.parameters import ParameterService
 from openrds.services.quotas import QuotaService
+from openrds.services.resize import DiskUsage, ResizeService
 from openrds.services.signin import PasswordSignIn
 from openrds.settings import Settings
 
@@ -50,10 +59,12 @@ def make_driver(settings: Settings) -> Driver:
 
         return KubernetesDriver.from_settings(settings)
     from openrds.engine.local import LocalDriver
+    from openrds.engine.local.pgbackrest import repository_from_settings
 
     return LocalDriver(settings.data_dir, bind_host=settings.server_host, port_range=settings.ports,
                        haproxy=settings.haproxy_bin or None,
-                       max_slot_wal_keep_mb=settings.max_slot_wal_keep_mb or None)
+                       max_slot_wal_keep_mb=settings.max_slot_wal_keep_mb or None,
+                       backup_repository=repository_from_settings(settings), replica_seed=settings.replica_seed)
 
 
 @dataclass
@@ -79,6 +90,36 @@ class Container:
     quotas: QuotaService
     storage_watch: StorageWatch  # each instance's Storage is a limit: past it, its primary turns read-only
     started: bool = field(default=False)
+    # Every listing of instances, from memory where the store allows (openrds.services.listing).
+    listing: InstanceListing = field(init=False)
+    resize: ResizeService = field(init=False)
+    accounts: AccountService = field(init=False)  # database accounts and databases (openrds.services.accounts)
+    parameters: ParameterService = field(init=False)  # server parameters and templates (openrds.services.parameters)
+    logs: LogService = field(init=False)  # slow queries and errors from the servers' logs (openrds.services.logs)
+    backups: BackupService = field(init=False)  # plans, base backups, recovery window, clones
+    backup_schedule: BackupSchedule = field(init=False)  # due backups, expiry, fences, the archive watch
+    network: NetworkService = field(init=False)  # security groups and network access (openrds.services.network)
+
+    def __post_init__(self) -> None:
+        live = LiveParameters(self.driver)
+        self.parameters = ParameterService(
+            self.store, live, LifecycleService(self.store, self.queue, Cashier(self.store, self.catalogue, self.clock),
+                                               self.clock), self.catalogue, self.clock)
+        self.logs = LogService(self.store, live)
+        self.network = NetworkService(self.store, self.queue, self.clock, self.driver.access_support)
+        self.accounts = AccountService(self.store, self.driver, self.clock)
+        self.listing = InstanceListing(self.store, self.instances.describe)
+        # Spec and storage changes and maintenance windows, in the Tencent face's zone (openrds.services.resize).
+        self.resize = ResizeService(self.store, self.queue, self.catalogue,
+                                    Cashier(self.store, self.catalogue, self.clock), self.clock,
+                                    self.settings.tencent_tz, _disk_usage(self.driver))
+        self.backups = BackupService(self.store, self.catalogue, self.queue,
+                                     Cashier(self.store, self.catalogue, self.clock), self.quotas, self.clock,
+                                     plan_offset_minutes=utc_offset_minutes(self.settings.tencent_tz))
+        self.backup_schedule = BackupSchedule(
+            self.store, self.driver, self.backups, self.clock, interval=self.settings.backup_schedule_interval,
+            max_running=self.settings.backup_max_running,
+            fence_every=timedelta(minutes=self.settings.backup_fence_minutes))
 
     def start(self) -> None:
         """Start the job runner (resuming unfinished jobs) and the supervisor."""
@@ -88,11 +129,13 @@ class Container:
         self.billing_loop.start()
         self.statistics_loop.start()
         self.storage_watch.start()
+        self.backup_schedule.start()
         self.started = True
 
     def stop(self) -> None:
         """Stop background work. PostgreSQL servers keep running: they outlive the service."""
         if self.started:
+            self.backup_schedule.stop()
             self.storage_watch.stop()
             self.statistics_loop.stop()
             self.billing_loop.stop()
@@ -101,6 +144,25 @@ class Container:
             self.runner.stop()
             self.started = False
         self.store.close()
+
+
+def utc_offset_minutes(zone: tzinfo) -> int:
+    """The zone's offset from UTC now, in minutes (a default backup plan's window is written in it)."""
+    offset = datetime.now(zone).utcoffset()
+    return int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+def _disk_usage(driver: Driver) -> DiskUsage:
+    """What an instance's data takes, by code; None when the engine cannot tell (down, or a driver
+    that does not measure: its volume is the limit there)."""
+
+    def measure(code: str) -> int | None:
+        try:
+            return driver.disk_usage(code)
+        except EngineError:
+            return None
+
+    return measure
 
 
 def open_store(settings: Settings) -> tuple[Store, SecretBox]:
@@ -142,7 +204,8 @@ def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | No
     endpoints = GroupEndpoints(store, driver, clock, evict_after=settings.group_evict_samples,
                                readmit_after=settings.group_readmit_samples)
     groups = GroupService(store, catalogue, clock, quotas, endpoints)
-    env = JobEnv(store=store, driver=driver, catalogue=catalogue, box=box, clock=clock)
+    env = JobEnv(store=store, driver=driver, catalogue=catalogue, box=box, clock=clock,
+                 backup_plan_offset_minutes=utc_offset_minutes(settings.tencent_tz))
     runner = JobRunner(store, KINDS, env, clock, workers=settings.job_workers, lease_seconds=settings.job_lease_seconds,
                        is_transient=is_transient)
     queue.on_submit(runner.wake)

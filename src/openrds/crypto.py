@@ -68,3 +68,18 @@ DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def signing_key(path: Path) -> bytes:
+    """The HMAC key kept in ``path``, created (32 random bytes, mode 0600) if there is none yet."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes()
+        if len(key) < 32:
+            raise RuntimeError(f"{path} holds fewer than 32 bytes; remove it to make a new key") from None
+        return key
+    key = secrets.token_bytes(32)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return key

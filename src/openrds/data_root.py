@@ -1,7 +1,8 @@
 """The data root is private to the service's OS account.
 
 It holds the metadata store (``openrds.db`` and its ``-wal``/``-shm``: scrypt hashes, sealed API
-secrets), ``secret.key`` that unseals them, ``console.key`` that signs console sessions, and
+secrets), ``secret.key`` that unseals them, ``console.key`` that signs console sessions, ``download.key``
+that signs backup download links, and
 ``bootstrap-credentials.json``. Each of them is 0600. The root itself is 0700, plus "others may enter"
 (o+x) where PostgreSQL servers run as another account (``postgres``, when the service is root): the
 engine adds that bit, because those servers live below it (``instances/``, ``run/``, ``endpoints/``).

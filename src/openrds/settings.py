@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 def default_data_dir() -> Path:
@@ -54,6 +56,8 @@ class Settings(BaseModel):
     k8s_create_timeout: float = Field(900.0, gt=0, description="kubernetes: seconds a create may take")
     log_format: Literal["text", "json"] = Field("text", description="log line format")
     log_level: str = Field("INFO", description="log level")
+    api_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64,
+                             description="processes serving the API on its one port (default: the number of cores)")
     job_workers: int = Field(4, ge=1, le=64, description="jobs run at once")
     job_lease_seconds: float = Field(30.0, gt=0, description="a job whose worker stops renewing is taken over")
     supervise_interval: float = Field(2.0, gt=0, description="seconds between server status checks")
@@ -67,6 +71,8 @@ class Settings(BaseModel):
     group_readmit_samples: int = Field(
         2, ge=1, description="read-only groups: consecutive good samples before an evicted member is re-admitted")
     rate_limit: int = Field(100, ge=1, description="Tencent API: requests per second per action and account")
+    tencent_time_zone: str = Field(
+        "+08:00", description="Tencent API: zone of every time written and read, '+hh:mm'/'-hh:mm' or an IANA name")
     max_readonly_per_master: int = Field(6, ge=1, description="read-only instances one master may have")
     quota_instances: int = Field(
         50, ge=0, description="quota: instances a tenant may have (not destroyed; `openrds admin set-quota` overrides)")
@@ -76,6 +82,32 @@ class Settings(BaseModel):
         30.0, gt=0, description="seconds between measurements of every data directory against its instance's storage")
     token_ttl_hours: float = Field(24.0, gt=0, description="Huawei IAM token lifetime")
     catalogue_file: Path | None = Field(None, description="TOML file replacing the default catalogue")
+    backup_repo: str = Field(
+        "", description="backups: pgBackRest repository directory (default <data_dir>/backup/repo); with "
+        "backup_s3_endpoint the path inside the bucket (default /openrds)")
+    backup_s3_endpoint: str = Field(
+        "", description="backups: S3-compatible object store host[:port] (always TLS); empty: a directory")
+    backup_s3_bucket: str = Field("", description="backups: S3 bucket (it must exist)")
+    backup_s3_region: str = Field("us-east-1", description="backups: S3 region")
+    backup_s3_key_file: Path | None = Field(
+        None, description="backups: 0600 file with the S3 key id (line 1) and secret (line 2); else backup_s3_key*")
+    backup_s3_key: str = Field("", description="backups: S3 key id (when there is no key file)")
+    backup_s3_key_secret: SecretStr = Field(
+        SecretStr(""), description="backups: S3 secret key when there is no key file (environment, not TOML)")
+    backup_s3_verify_tls: bool = Field(True, description="backups: verify the S3 endpoint's TLS certificate")
+    backup_encrypt: bool = Field(
+        True, description="backups: encrypt the repository (aes-256-cbc, passphrase generated once in the data "
+        "dir); fixed at the repository's first use")
+    backup_compress: Literal["zst", "lz4", "gz", "none"] = Field("zst", description="backups: compression")
+    backup_process_max: int = Field(2, ge=1, le=32, description="backups: pgBackRest processes per command")
+    backup_schedule_interval: float = Field(
+        30.0, gt=0, description="backups: seconds between schedule rounds (due backups, expiry, fences, archive watch)")
+    backup_max_running: int = Field(2, ge=1, le=64, description="backups: scheduled backups running at once")
+    backup_fence_minutes: float = Field(
+        5.0, gt=0, description="backups: minutes the recovery window's end may lag behind a running primary's commits")
+    replica_seed: Literal["auto", "basebackup", "repository"] = Field(
+        "auto", description="how a read-only instance's data is copied without reflink: auto (from the "
+        "repository when a backup under 6 h old exists and the master holds >= 1 GB), basebackup, repository")
     billing_interval: float = Field(60.0, gt=0, description="seconds between billing rounds (metering, expiry)")
     retention_days: float = Field(7.0, ge=0, description="days an expired, unrenewed prepaid instance is kept isolated")
     arrears_grace_hours: float = Field(
@@ -136,9 +168,36 @@ class Settings(BaseModel):
     def metrics_port(self) -> int:
         return int(self.metrics_listen.rpartition(":")[2])
 
+    @field_validator("tencent_time_zone")
+    @classmethod
+    def _check_time_zone(cls, value: str) -> str:
+        time_zone(value)
+        return value
+
+    @property
+    def tencent_tz(self) -> tzinfo:
+        return time_zone(self.tencent_time_zone)
+
     @property
     def metadata_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'openrds.db'}"
+
+
+def time_zone(text: str) -> tzinfo:
+    """``+hh:mm``/``-hh:mm`` (a fixed offset from UTC) or an IANA zone name (``Asia/Shanghai``).
+
+    :raises ValueError: neither.
+    """
+    sign, hours, minutes = text[:1], text[1:3], text[4:6]
+    if sign in ("+", "-") and len(text) == 6 and text[3] == ":" and hours.isdigit() and minutes.isdigit():
+        offset = timedelta(hours=int(hours), minutes=int(minutes))
+        if offset < timedelta(hours=24) and int(minutes) < 60:
+            return timezone(-offset if sign == "-" else offset, f"UTC{text}")
+    try:
+        return ZoneInfo(text)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(
+            f"a time zone is '+hh:mm', '-hh:mm' or an IANA name such as Asia/Shanghai, got {text!r}") from None
 
 
 def load_settings(config_file: Path | None = None, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -96,7 +96,7 @@ def test_invalid_values(rds: Rds, language: str, change: dict[str, Any], field: 
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("action", [{"resize": {"volume": {"size": 100}}}, {}, {"restart": {}, "resize": {}}])
+@pytest.mark.parametrize("action", [{"migrate": {"host": "h"}}, {}, {"restart": {}, "resize": {}}])
 def test_unsupported_action(rds: Rds, early: dict[str, Any], language: str, action: dict[str, Any]) -> None:
     reply = rds.post(f"instances/{early['master_id']}/action", action, language)
     assert_error(reply, 400, "RDS.0006", language)

@@ -82,6 +82,7 @@ def seed(service: RunningService) -> dict[str, Any]:
     reply = httpx.get(f"{server_url}/v1/{project_id}/flavors?dbId={version['id']}&region={REGION}", headers=headers)
     assert reply.status_code == 200, reply.text
     flavors = {f["specCode"]: f for f in reply.json()["flavors"]}
+    assert all(code.startswith("rds.") for code in flavors), f"only Huawei's flavors are listed: {sorted(flavors)}"
     master_flavor, replica_flavor = flavors["rds.pg.s1.large"], flavors["rds.pg.s1.large.rr"]
     assert master_flavor["ram"] == 4 and UUID.match(master_flavor["id"])
 

@@ -148,11 +148,11 @@ def test_readonly_instances_end_to_end(service: RunningService) -> None:
     # --- DescribeTasks shows the work --------------------------------------------------------
     tasks = api.send("DescribeTasks", {}).TaskSet
     by_type = {t.TaskType: t for t in tasks}
-    assert {"create_primaries", "create_replicas"} <= set(by_type)
+    assert {"CreateInstance", "CreateReadOnlyInstance"} <= set(by_type)
     for task in tasks:
         assert (task.Status, task.Progress) == ("Success", 100), task
-    assert by_type["create_replicas"].DBInstanceId in replica_ids
-    assert {t.TaskType for t in api.send("DescribeTasks", {"DBInstanceId": master_id}).TaskSet} == {"create_primaries"}
+    assert by_type["CreateReadOnlyInstance"].DBInstanceId in replica_ids
+    assert {t.TaskType for t in api.send("DescribeTasks", {"DBInstanceId": master_id}).TaskSet} == {"CreateInstance"}
 
     # --- one replica on its own: isolate, destroy; its slot goes from the running master ------
     first, second = replica_ids
@@ -191,5 +191,6 @@ def test_readonly_instances_end_to_end(service: RunningService) -> None:
     for at in (master_at, *replica_at.values()):
         assert refuses_connections(at), f"something still answers on {at}"
     done = api.send("DescribeTasks", {"Limit": 100}).TaskSet
-    assert sorted(t.TaskType for t in done if t.TaskType in ("isolate", "destroy")) == ["destroy"] * 4 + ["isolate"] * 4
+    assert sorted(t.TaskType for t in done if t.TaskType in ("IsolateInstance", "DestroyInstance")) == [
+        "DestroyInstance"] * 4 + ["IsolateInstance"] * 4
     assert all(t.Status == "Success" for t in done), [(t.TaskType, t.Status, t.TaskDetail.Message) for t in done]

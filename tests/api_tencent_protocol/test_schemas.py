@@ -73,7 +73,7 @@ def test_required_fields_follow_the_api_table(action: str) -> None:
 
 def sample(member: dict[str, Any]) -> Any:
     """A valid value for an API-table member."""
-    scalar = {"string": "x", "int": 1, "int64": 1, "uint64": 1, "bool": True, "float": 1.5}
+    scalar = {"string": "x", "datetime": "x", "int": 1, "int64": 1, "uint64": 1, "bool": True, "float": 1.5}
     if member["member"] in OBJECTS:
         value: Any = {m["name"]: sample(m) for m in members(member["member"])}
     else:
@@ -85,7 +85,7 @@ def wrong(member: dict[str, Any]) -> Any:
     """A value of the wrong JSON type for an API-table member."""
     if member["type"] == "list" or member["member"] in OBJECTS:
         return "x"
-    return {"string": 1, "int64": "1", "uint64": "1", "bool": 1, "float": "1.5"}[member["member"]]
+    return {"string": 1, "datetime": 1, "int64": "1", "uint64": "1", "bool": 1, "float": "1.5"}[member["member"]]
 
 
 @pytest.mark.parametrize("action", sorted(registry.REQUEST_MODELS))

@@ -120,7 +120,7 @@ def test_replica_created_listed_detached_is_a_primary_everywhere(
     now = tencent.instance(replica_code)
     assert now.DBInstanceType == "primary" and not now.MasterDBInstanceId
     tasks = tencent.call("DescribeTasks", {"Limit": 100})["TaskSet"]
-    assert any(t["TaskType"] == "promote" and t["DBInstanceId"] == replica_code for t in tasks), tasks
+    assert any(t["TaskType"] == "PromoteReadOnlyInstance" and t["DBInstanceId"] == replica_code for t in tasks), tasks
     # The engine: a writable primary, its slot on the old master gone, the old master still running.
     assert driver.status(replica_code).role == "primary"
     assert replica_code not in {link.replica_id for link in driver.replication(master_code).replicas}

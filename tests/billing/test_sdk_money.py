@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -17,6 +17,7 @@ import pytest
 from tests.api_tencent.sdk import ADMIN_NAME, ADMIN_PASSWORD, SPEC, ZONE, Api, expect_error, server_dirs
 from tests.fakes.driver import FakeDriver
 
+from openrds.api.tencent.presenters import parse_tencent_time
 from openrds.domain import money
 from openrds.domain.money import LedgerKind
 from openrds.domain.states import Lifecycle
@@ -78,7 +79,7 @@ def price(api: Api, charge: str, **extra: Any) -> int:
 
 
 def expire_time(api: Api, code: str) -> datetime:
-    return datetime.strptime(api.instance(code).ExpireTime, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    return parse_tencent_time(api.instance(code).ExpireTime, "ExpireTime")
 
 
 def footprint(live: MoneyService, tenant_id: str) -> tuple[Any, ...]:

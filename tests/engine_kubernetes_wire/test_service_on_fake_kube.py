@@ -85,7 +85,7 @@ def test_tencent_sdk_master_two_readonly_in_one_call_isolate_destroy(api: Api, k
     assert admin["type"] == "kubernetes.io/basic-auth" and "password" in admin["data"]
     assert "Openrds-Test1" not in service.log(), "the admin password is never logged"
 
-    # --- two read-only instances in one call: "creating" while the operator has not made them ready ------
+    # --- two read-only instances in one call: "initing" while the operator has not made them ready -------
     kube.operator.pause()
     try:
         created = api.send("CreateReadOnlyDBInstance", {
@@ -95,7 +95,7 @@ def test_tencent_sdk_master_two_readonly_in_one_call_isolate_destroy(api: Api, k
         assert len(replica_ids) == 2
         kube.wait(lambda: set(replica_ids) <= set(kube.clusters()), 30, "both replica Clusters to be created")
         statuses = {i.DBInstanceStatus for i in api.instances(("db-instance-id", replica_ids)).values()}
-        assert statuses == {"creating"}, "not running before CNPG reports the Clusters ready"
+        assert statuses == {"initing"}, "not running before CNPG reports the Clusters ready"
     finally:
         kube.operator.resume()
     replicas = api.wait_status(replica_ids, "running")

@@ -20,10 +20,18 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from tests.fakes.access import FakeAccess
+from tests.fakes.accounts import FakeAccounts
+from tests.fakes.backups import FakeBackups
+from tests.fakes.parameters import FakeParameters
+
+from openrds.clock import Clock
+from openrds.domain.parameters import ServerSetting
 from openrds.engine.driver import (
     CopyMethod,
     EndpointInfo,
@@ -48,6 +56,8 @@ from openrds.engine.driver import (
     SlotInfo,
     SourceUnavailable,
 )
+from openrds.engine.parameters import LogRecord, ParametersApplied
+from openrds.engine.resize import Resized
 
 #: What `versions` reports unless told otherwise (newest first, as the contract says).
 DEFAULT_VERSIONS = (InstalledVersion(16, "16.4", "/fake/16/bin"), InstalledVersion(15, "15.8", "/fake/15/bin"))
@@ -88,6 +98,12 @@ class _Server:
     read_only: bool = False
     replay_paused: bool = False
     slots: set[str] = field(default_factory=set)  # physical slots on this server
+    floor_connections: int = 0  # max_connections raised above the spec's for its source (apply_spec's floor)
+    restarts: int = 0
+
+    @property
+    def max_connections(self) -> int:
+        return max(self.spec.max_connections, self.floor_connections)
 
 
 @dataclass
@@ -107,9 +123,11 @@ class _Endpoint:
     members: dict[str, _Member] = field(default_factory=dict)
 
 
-class FakeDriver:
+class FakeDriver(FakeBackups, FakeAccounts, FakeAccess):
     """The engine contract in memory (see the module docstring). Thread-safe: the job runner, the
     supervisor and the monitor call it from their own threads, as they call the real driver.
+    Backups: `tests.fakes.backups` (``backups=False``: this "host" cannot back up; ``clock``: the
+    times of commits, fences and sets).
 
     :param versions: what `versions` reports, newest first.
     :param port_range: ports handed to servers and endpoints, lowest free first.
@@ -124,7 +142,11 @@ class FakeDriver:
         port_range: tuple[int, int] = (15432, 16431),
         host: str = "127.0.0.1",
         haproxy: bool = True,
+        backups: bool = True,
+        clock: Clock | None = None,
     ) -> None:
+        self._init_backups(backups, clock)
+        self._catalogs = {}  # accounts and databases (tests.fakes.accounts), by primary
         self._versions = tuple(versions)
         self._low, self._high = port_range
         self._host = host
@@ -136,6 +158,10 @@ class FakeDriver:
         self._gates: dict[str, threading.Event] = {}
         self._next_pid = 4000
         self.calls: list[tuple[str, str]] = []  # (method, instance or endpoint id) of every mutating call
+        # The `ParameterDriver` half (tests.fakes.parameters), over the same servers and lock.
+        self.parameters = FakeParameters(self._lock, self._server, self._running,
+                                         lambda i: (self._server(i).role, self._server(i).source_id))
+        self._init_access()  # the `AccessDriver` half (tests.fakes.access)
 
     # ------------------------------------------------------------------ steering (not the contract)
 
@@ -162,12 +188,14 @@ class FakeDriver:
         with self._lock:
             self._server(instance_id).running = False
 
-    def write(self, instance_id: str, nbytes: int) -> None:
-        """A client writes ``nbytes`` on a running primary: its WAL and its data grow by that much."""
+    def write(self, instance_id: str, nbytes: int) -> datetime:
+        """A client writes ``nbytes`` on a running primary and commits: its WAL and its data grow by that
+        much. Returns the commit's time (restorable once its WAL is archived: `tests.fakes.backups`)."""
         with self._lock:
             server = self._running(instance_id, "write")
             server.lsn += nbytes
             server.data_bytes += nbytes
+            return self._committed(server)
 
     def set_replay_paused(self, instance_id: str, paused: bool) -> None:
         """Pause or resume WAL replay on a running replica (as the local driver's method of that name):
@@ -262,6 +290,7 @@ class FakeDriver:
                         data_bytes=source.data_bytes, read_only=False)
                     created.append(request.instance_id)
                     source.slots.add(slot_name(request.instance_id))
+                    self.parameters.copied(source.instance_id, request.instance_id)  # the copy holds tenant.conf
             except BaseException:
                 for instance_id in created:
                     self._remove(instance_id)
@@ -288,6 +317,7 @@ class FakeDriver:
             self._call("restart", instance_id)
             server = self._server(instance_id)
             server.running = True
+            self.parameters.restarted(instance_id)
             return self._info(server)
 
     def destroy(self, instance_id: str) -> None:
@@ -402,8 +432,63 @@ class FakeDriver:
             server.read_only = read_only
             return True
 
+    def apply_spec(self, instance_id: str, spec: ServerSpec, floor: Mapping[str, int] | None = None) -> Resized:
+        """Like the local driver: the spec recorded; a replica's max_connections at least its source's
+        and ``floor``'s; a restart when CPU, memory or max_connections change, a reload for storage
+        alone, nothing for the same spec. :raises ServerNotFound: no such server. :raises EngineError:
+        it is not running (transient)."""
+        with self._lock:
+            self._call("apply_spec", instance_id)
+            server = self._running(instance_id, "resize")
+            wanted = int((floor or {}).get("max_connections", 0))
+            source = self._servers.get(server.source_id or "")
+            if server.role is ServerRole.REPLICA and source is not None:
+                wanted = max(wanted, source.max_connections)
+            before = (server.spec, server.max_connections)
+            server.spec = spec
+            server.floor_connections = wanted
+            if (server.spec, server.max_connections) == before:
+                return Resized(self._info(server), changed=False, restarted=False)
+            restart = (before[0].cpu, before[0].memory_mb, before[1]) != (spec.cpu, spec.memory_mb,
+                                                                          server.max_connections)
+            server.restarts += int(restart)
+            return Resized(self._info(server), changed=True, restarted=restart)
+
+    def restarts_of(self, instance_id: str) -> int:
+        """How many times `apply_spec` restarted the server (for tests)."""
+        with self._lock:
+            return self._server(instance_id).restarts
+
+    def max_connections_of(self, instance_id: str) -> int:
+        """The server's effective max_connections: its spec's, or its floor where higher (for tests)."""
+        with self._lock:
+            return self._server(instance_id).max_connections
+
     def rotate_logs(self) -> None:
         """Nothing to rotate: the fake writes no logs."""
+
+    # ------------------------------------------------------------------ parameters (tests.fakes.parameters)
+
+    def settings(self, instance_id: str) -> Sequence[ServerSetting]:
+        return self.parameters.settings(instance_id)
+
+    def default_settings(self, major_version: int) -> Sequence[ServerSetting]:
+        return self.parameters.default_settings(major_version)
+
+    def check_parameters(self, instance_id: str, values: Mapping[str, str]) -> dict[str, str]:
+        return self.parameters.check_parameters(instance_id, values)
+
+    def write_parameters(self, instance_id: str, values: Mapping[str, str]) -> ParametersApplied:
+        with self._lock:
+            self._call("write_parameters", instance_id)
+            return self.parameters.write_parameters(instance_id, values)
+
+    def replay_paused(self, instance_id: str) -> bool:
+        return self.parameters.replay_paused(instance_id)
+
+    def server_log(self, instance_id: str, since: datetime, until: datetime, *,
+                   limit: int = 10_000) -> Sequence[LogRecord]:
+        return self.parameters.server_log(instance_id, since, until, limit=limit)
 
     # ------------------------------------------------------------------ group endpoints
 
@@ -478,6 +563,7 @@ class FakeDriver:
         with self._lock:
             self._call("destroy_endpoint", endpoint_id)
             self._endpoints.pop(endpoint_id, None)
+            self._forget_access(endpoint_id)
 
     # ------------------------------------------------------------------ helpers
 
@@ -560,6 +646,7 @@ class FakeDriver:
             source.slots.discard(slot_name(instance_id))
 
     def _remove(self, instance_id: str) -> None:
+        self._forget_access(instance_id)
         server = self._servers.pop(instance_id, None)
         if server is not None and server.role is ServerRole.REPLICA:
             self._drop_slot(server.source_id, instance_id)

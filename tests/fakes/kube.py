@@ -37,6 +37,8 @@ HEALTHY = "Cluster in healthy state"
 SETTING_UP = "Setting up primary"
 PROMOTING = "Promoting to primary cluster"
 RESTARTING = "Primary instance is being restarted in-place"
+UPGRADING = "Upgrading cluster"  # CNPG's rolling update after a change of resources or parameters
+RESTART_PARAMETERS = frozenset({"max_connections", "shared_buffers"})  # of those the driver writes
 HIBERNATION = "cnpg.io/hibernation"
 
 
@@ -312,6 +314,7 @@ class FakeOperator:
         self._stopped = False
         self._promoted: set[str] = set()
         self._restarted: dict[str, str] = {}
+        self._rolled: dict[str, str] = {}  # the resources and parameters each Cluster's pods run with
         self._thread = threading.Thread(target=self._run, name="fake-cnpg", daemon=True)
         kube.listeners.append(self._on_write)
         self._thread.start()
@@ -363,6 +366,7 @@ class FakeOperator:
         if verb == "delete":
             self._later(1, lambda: self.kube.remove(name))
         elif verb == "create":
+            self._rolling(name, obj["spec"])  # the pods start with these
             self._later(1, lambda: self._status(name, SETTING_UP, 0))
             if name in self.failing:
                 phase, reason = self.failing[name]
@@ -380,6 +384,19 @@ class FakeOperator:
         elif "kubectl.kubernetes.io/restartedAt" in annotations and self._restarting(name, annotations):
             self._later(1, lambda: self._status(name, RESTARTING, instances - 1))
             self._later(2, lambda: self._status(name, HEALTHY, instances))
+        elif self._rolling(name, obj["spec"]):
+            self._later(1, lambda: self._status(name, UPGRADING, instances - 1))
+            self._later(2, lambda: self._status(name, HEALTHY, instances))
+
+    def _rolling(self, name: str, spec: dict[str, Any]) -> bool:
+        """A Cluster whose resources or restart-only parameters changed since its pods were last rolled (or
+        made); a reload parameter (``wal_keep_size``) is applied in place, as CNPG does."""
+        parameters = (spec.get("postgresql") or {}).get("parameters") or {}
+        wanted = json.dumps([spec.get("resources"), {k: v for k, v in parameters.items() if k in RESTART_PARAMETERS}],
+                            sort_keys=True)
+        before = self._rolled.setdefault(name, wanted)
+        self._rolled[name] = wanted
+        return before != wanted
 
     def _promoting(self, name: str) -> bool:
         """Once per Cluster: the first patch that takes it out of replica mode."""

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 from tests.engine.conftest import SMALL, cleanup, make_root, primary_request
 
+from openrds.domain.security_groups import Admission
 from openrds.engine.driver import (
     Driver,
     EndpointMember,
@@ -116,6 +117,25 @@ def test_read_only_mode_changes_once_and_needs_a_running_server_only_to_change(d
     assert driver.set_read_only("p1", False) is True
 
 
+def test_admission_is_kept_with_the_server_through_a_stop_and_applies_again_idempotently(driver: Driver) -> None:
+    closed = Admission((("10.0.0.0/8", True), ("192.168.0.0/16", False)), open=False)
+    with pytest.raises(ServerNotFound):
+        driver.apply_admission("p1", closed)
+    driver.create_primary(primary_request("p1"))
+    assert driver.access_support() == ""
+    assert driver.admission("p1") == Admission(), "open until told otherwise"
+    assert driver.apply_admission("p1", closed) == 0  # no session from a refused address
+    assert driver.apply_admission("p1", closed) == 0
+    driver.stop("p1")
+    assert driver.apply_admission("p1", closed, via_endpoint=True) == 0  # stopped: recorded for its start
+    assert driver.start("p1").state is ServerState.RUNNING
+    assert driver.admission("p1") == closed
+    driver.apply_admission("p1", Admission())
+    assert driver.admission("p1") == Admission()
+    with pytest.raises(EndpointNotFound):
+        driver.apply_endpoint_admission("pgrogrp-nothere0", closed)
+
+
 def test_replicas_stream_through_slots_and_a_slot_left_by_a_source_that_was_down_is_reconciled(
         driver: Driver) -> None:
     with pytest.raises(SourceUnavailable):
@@ -174,3 +194,86 @@ def test_a_group_endpoint_serves_exactly_its_spec(driver: Driver) -> None:
     driver.destroy_endpoint("grp1")
     driver.destroy_endpoint("grp1")
     assert driver.endpoints() == []
+
+
+@pytest.fixture(params=["fake", pytest.param("local", marks=pytest.mark.slow)])
+def backup_driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
+    """As `driver`, with a backup repository (the local one: pgBackRest under the data root)."""
+    if request.param == "fake":
+        yield FakeDriver()
+        return
+    from openrds.engine.local import LocalDriver
+    from openrds.engine.local.pgbackrest import Repository, find_pgbackrest
+
+    if find_pgbackrest() is None:
+        pytest.skip("pgBackRest is not installed")
+    root = make_root()
+    base = 60000 + (os.getpid() % 50) * 100
+    real = LocalDriver(root, port_range=(base, base + 99), backup_repository=Repository())
+    try:
+        yield real
+    finally:
+        cleanup(real, root)
+
+
+def test_backups_outlive_their_server_and_a_restore_past_the_archive_fails_leaving_nothing(
+    backup_driver: Driver,
+) -> None:
+    from datetime import timedelta
+
+    from openrds.engine.backups import BackupType, RestoreRequest
+
+    driver = backup_driver
+    assert driver.backup_support() is None
+    assert driver.stanza("p1") is None
+    driver.create_primary(primary_request("p1"))
+    driver.ensure_stanza("p1")  # the creation job's step (the local driver made it with the server already)
+    made = driver.backup("p1", "b1", BackupType.FULL, "manual")
+    assert (made.backup_id, made.type, made.annotations.get("kind")) == ("b1", BackupType.FULL, "manual")
+    assert driver.backup("p1", "b1", BackupType.FULL, "manual").label == made.label  # a re-run finds its set
+    assert driver.archive_status("p1").failed_count == 0
+    end = driver.fence("p1")
+    stanza = driver.stanza("p1")
+    assert stanza is not None and [b.label for b in stanza.backups] == [made.label]
+    assert made.finished_at <= end
+
+    major = primary_request("p1").major_version
+    with pytest.raises(EngineError) as late:
+        driver.restore(RestoreRequest("late", "p1", major, SMALL, target_time=end + timedelta(hours=1)))
+    assert not late.value.transient
+    with pytest.raises(ServerNotFound):
+        driver.status("late")
+    assert driver.stanza("late") is None
+
+    driver.destroy("p1")
+    assert driver.stanza("p1") is not None  # the stanza outlives its server, and still restores
+    restored = driver.restore(RestoreRequest("r1", "p1", major, SMALL, target_time=end))
+    assert (restored.role, restored.state, restored.in_recovery) == (ServerRole.PRIMARY, ServerState.RUNNING, False)
+    again = driver.restore(RestoreRequest("r1", "p1", major, SMALL, target_time=end))
+    assert again.port == restored.port  # idempotent
+    r1 = driver.stanza("r1")
+    assert r1 is not None and r1.backups == ()  # its own stanza, empty until its first backup
+
+    driver.destroy("r1")
+    driver.delete_stanza("r1")
+    driver.delete_stanza("p1")
+    driver.delete_stanza("p1")
+    assert driver.stanza("p1") is None and driver.stanza("r1") is None
+
+
+def test_tenant_parameters_reload_or_wait_for_a_restart(driver: Driver) -> None:
+    with pytest.raises(ServerNotFound):
+        driver.write_parameters("p1", {"work_mem": "8192"})
+    driver.create_primary(primary_request("p1"))
+    applied = driver.write_parameters("p1", {"work_mem": "8192", "max_connections": "120"})
+    assert applied.pending_restart == ("max_connections",)
+    settings = {s.name: s for s in driver.settings("p1")}
+    assert (settings["work_mem"].setting, settings["work_mem"].tenant_value) == ("8192", "8192")
+    assert settings["max_connections"].pending_restart
+    driver.restart("p1")
+    settings = {s.name: s for s in driver.settings("p1")}
+    assert settings["max_connections"].setting == "120" and not settings["max_connections"].pending_restart
+    assert driver.write_parameters("p1", {"work_mem": "8192", "max_connections": "120"}).pending_restart == ()
+    assert driver.check_parameters("p1", {"search_path": '"unclosed'})  # the server's own parser refuses it
+    assert not driver.replay_paused("p1")  # a primary has no replay
+    driver.destroy("p1")

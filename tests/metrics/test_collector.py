@@ -67,6 +67,11 @@ LABELS = {
     "openrds_api_answers_coalesced": {"face"},
     "openrds_monitor_last_round_timestamp_seconds": set(),
     "openrds_monitor_round_duration_seconds": set(),
+    "openrds_backup_archive_failing": {"tenant", "instance_id"},
+    "openrds_backup_archive_failures": {"tenant", "instance_id"},
+    "openrds_backup_archive_lag_segments": {"tenant", "instance_id"},
+    "openrds_backup_repository_bytes": {"tenant", "instance_id"},
+    "openrds_backup_recovery_window_end_timestamp_seconds": {"tenant", "instance_id"},
 }
 
 

@@ -120,6 +120,9 @@ def start_service(
             "OPENRDS_BOOTSTRAP_IAM_USER": IAM_USER,
             "OPENRDS_BOOTSTRAP_IAM_PASSWORD": IAM_PASSWORD,
             "OPENRDS_SUPERVISE_INTERVAL": "1",
+            # One API process unless a test asks for more (tests/read_path/test_workers.py): with several,
+            # /metrics counts only the leader's requests, which the metrics tests count exactly.
+            "OPENRDS_API_WORKERS": "1",
         }
     )
     env.update(extra_env or {})

@@ -84,6 +84,9 @@ def create_app(container: Container, *, manage_background: bool = True) -> OpenR
     from openrds.api.trove import routes as trove_routes
 
     app.include_router(trove_routes.build(container))  # Trove v1.0, behind the Huawei face's Keystone
+    from openrds.api import downloads
+
+    app.include_router(downloads.build(container))  # /backup-downloads/{token}: links DescribeBackupDownloadURL signs
 
     # The metrics (served on their own listener, see openrds.metrics) and the lag history the console
     # charts, fed by the monitor's rounds and the finished jobs from now on; then the web console.

@@ -47,7 +47,9 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from openrds.api.shared import SharedSignatures
 
 #: Entries in all (234 bytes each as bench/api.py measures them: 45 MiB at the cap).
 MAX_ENTRIES = 200_000
@@ -152,6 +154,8 @@ class SignatureMemory:
     :param window: how long after its timestamp a signature is valid (the face's clock skew).
     :param max_entries: cap on the entries of all tenants together.
     :param max_entries_per_tenant: cap on the entries of one tenant.
+    :param shared: the memory of the other worker processes (:mod:`openrds.api.shared`): a signature
+        this one has not seen is looked up, and recorded, there too.
     """
 
     def __init__(
@@ -161,8 +165,10 @@ class SignatureMemory:
         window: int,
         max_entries: int = MAX_ENTRIES,
         max_entries_per_tenant: int = MAX_ENTRIES_PER_TENANT,
+        shared: SharedSignatures | None = None,
     ) -> None:
         self._clock = clock
+        self._shared = shared
         self._window = window
         self._max_entries = max_entries
         self._max_per_tenant = max_entries_per_tenant
@@ -202,6 +208,14 @@ class SignatureMemory:
             if len(self._uses) >= self._max_entries or held >= self._max_per_tenant:
                 raise TooManySignatures(self._window)
             entry = _Entry(use, now)
+            if self._shared is not None:
+                first = self._shared.first_use(key, valid_until=valid_until, action=use.action, region=use.region,
+                                               changes_state=use.changes_state, now=now, tenant_id=use.tenant_id)
+                if first is not None:
+                    # Another worker's first use: never this connection's (a connection stays on one worker).
+                    entry = _Entry(replace(use, action=first.action, region=first.region,
+                                           changes_state=first.changes_state, connection=None), first.first_seen)
+                    _admit_again(entry, use, now)
             tenant = entry.tenant_id
             self._uses[key] = entry
             self._expiring.setdefault(valid_until, []).append(key)

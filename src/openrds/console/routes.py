@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from openrds import __version__
+from openrds.console import backups as backup_pages
 from openrds.console import topology
 from openrds.console.security import PRESESSION_COOKIE, SESSION_COOKIE, Session, Signer
 from openrds.container import Container
@@ -485,6 +486,8 @@ def build_router(console: Console) -> APIRouter:
             return f"/console/instances/{code}"
 
         return await act(request, action)
+
+    backup_pages.add_routes(router, console, guarded, act)  # an instance's backups, window and restore form
 
     # --- lag -----------------------------------------------------------------------------------------
     @router.get("/lag")

@@ -16,12 +16,13 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from openrds.crypto import signing_key
 
 SESSION_COOKIE = "openrds_console"
 PRESESSION_COOKIE = "openrds_console_pre"
@@ -30,18 +31,7 @@ KEY_FILE = "console.key"
 
 def load_key(data_dir: Path) -> bytes:
     """The signing key, created (32 random bytes, mode 0600) if the data root has none yet."""
-    path = data_dir / KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) < 32:
-            raise RuntimeError(f"{path} holds fewer than 32 bytes; remove it to make a new key") from None
-        return key
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-    return key
+    return signing_key(data_dir / KEY_FILE)
 
 
 def _b64(data: bytes) -> str:

@@ -59,6 +59,14 @@ class InvalidStorage(InvalidInput):
     """Storage is not a multiple of 10 GB or outside the spec's range."""
 
 
+class StorageBelowUsed(InvalidStorage):
+    """A storage change below what the instance's data already takes."""
+
+
+class BelowStandbyFloor(InvalidInput):
+    """A read-only instance's spec below what PostgreSQL requires of a standby of its master."""
+
+
 class InvalidInstanceCount(InvalidInput):
     """The number of instances requested in one call is outside 1-6 (or the configured limit)."""
 
@@ -105,6 +113,14 @@ class UnknownNetwork(InvalidInput):
     """The VPC, subnet or security group is not known."""
 
 
+class InvalidParameterValue(InvalidInput):
+    """A server parameter value the server would not accept, or outside what a tenant may set."""
+
+
+class ParameterNotModifiable(InvalidInput):
+    """A server parameter that does not exist or is not on the tenant whitelist."""
+
+
 # --- resources -----------------------------------------------------------------------------------
 class NotFound(OpenRDSError):
     """A resource does not exist, or belongs to another tenant (the same thing to the caller)."""
@@ -126,10 +142,23 @@ class OrderNotFound(NotFound):
     """An order (deal name) that does not exist, or is another tenant's."""
 
 
+class TemplateNotFound(NotFound):
+    """A parameter template that does not exist, or is another tenant's."""
+
+
 class JobNotFound(NotFound):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job {job_id} does not exist", field="job_id")
         self.job_id = job_id
+
+
+class BackupNotFound(NotFound):
+    """A base or log backup (``field``: backup_id) that does not exist, is another tenant's or another
+    instance's."""
+
+
+class BackupPlanNotFound(NotFound):
+    """A backup plan (``field``: plan_id) that does not exist, or is another instance's."""
 
 
 # --- state and rules -----------------------------------------------------------------------------
@@ -181,6 +210,93 @@ class NotPrepaid(OperationDenied):
 
 class QuotaExceeded(OperationDenied):
     """A tenant quota (instances, read-only groups, storage; `domain.quotas`) would be passed."""
+
+
+class BackupDenied(OperationDenied):
+    """A backup operation a rule forbids now (a backup of that instance is under way, a young automatic
+    set, the newest full, the default plan): the message says which."""
+
+
+# --- accounts and databases of an instance (domain/accounts.py) ----------------------------------
+class AccountNameFormat(InvalidAccountName):
+    """An account name that is not a 1-63 character identifier."""
+
+
+class ReservedAccountName(InvalidAccountName):
+    """An account name PostgreSQL or the service reserves."""
+
+
+class PasswordLength(InvalidPassword):
+    """A password outside 8-32 characters."""
+
+
+class PasswordTooWeak(InvalidPassword):
+    """A password missing a character class, or holding a character outside the alphabet."""
+
+
+class DatabaseNameFormat(InvalidInput):
+    """A database name that is not an identifier, or is reserved."""
+
+
+class InvalidDatabaseObject(InvalidInput):
+    """A privilege object whose names do not fit its type, or do not exist."""
+
+
+class UnknownCollation(InvalidInput):
+    """An encoding, collation or ctype the server does not have."""
+
+
+class InvalidOwner(InvalidInput):
+    """A database owner that is no account of the instance."""
+
+
+class AccountExists(InvalidInput):
+    """An account (or any role) of that name exists already."""
+
+
+class DatabaseExists(InvalidInput):
+    """A database of that name exists already."""
+
+
+class AccountNotFound(NotFound):
+    """No account of that name on the instance."""
+
+
+class DatabaseNotFound(InvalidInput):
+    """No database of that name on the instance (Tencent answers a parameter error)."""
+
+
+class AccountOperationDenied(OperationDenied):
+    """The operation may not touch this account (the instance's admin, the service's roles)."""
+
+
+class AccountHasObjects(OperationDenied):
+    """An account that owns objects cannot be deleted: their owner must change first."""
+
+
+class InstanceNotServing(InvalidInstanceState):
+    """Accounts and databases are managed on a running instance only."""
+
+
+class ReadOnlyInstanceDenied(InvalidInstanceState):
+    """Accounts and databases are written on the primary; read-only instances get them by replication."""
+
+
+class EngineFailed(OpenRDSError):
+    """The engine could not carry out a change (the server went away, the driver cannot do it)."""
+
+
+# --- security groups and network access (domain/security_groups.py) ------------------------------
+class SecurityGroupNotFound(NotFound):
+    """No security group of the tenant has that id."""
+
+
+class SecurityGroupInUse(OperationDenied):
+    """A security group still bound to instances or read-only groups cannot be deleted."""
+
+
+class NetworkLimit(OperationDenied):
+    """A network access (VPC address) cannot be added or removed: each instance here has exactly one."""
 
 
 # --- authentication (dialect-independent parts) -------------------------------------------------

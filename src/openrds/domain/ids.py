@@ -12,6 +12,7 @@ _ALPHABET = string.ascii_lowercase + string.digits
 PRIMARY_PREFIX = "postgres-"
 READONLY_PREFIX = "pgro-"
 GROUP_PREFIX = "pgrogrp-"
+SECURITY_GROUP_PREFIX = "sg-"
 
 
 def short_code(prefix: str) -> str:

@@ -172,6 +172,7 @@ class OrderAction(enum.StrEnum):
     CREATE = "create"  # a new instance (prepaid: its first period)
     RENEW = "renew"  # more prepaid time (RenewInstance, auto-renewal, DisIsolate of an expired instance)
     REFUND = "refund"  # the unused whole days of a prepaid instance taken out of service
+    MODIFY = "modify"  # a spec or storage change: the price difference for the rest of the period (+/-)
 
 
 @dataclass(frozen=True, slots=True)

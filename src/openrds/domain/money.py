@@ -24,7 +24,7 @@ from openrds.domain.model import Instance, Order, OrderAction
 from openrds.domain.states import ChargeType, IsolationReason, Lifecycle, Operation, allowed
 
 #: States in which a postpaid instance is metered: its server is (meant to be) up for the tenant.
-METERED = frozenset({Lifecycle.RUNNING, Lifecycle.RESTARTING})
+METERED = frozenset({Lifecycle.RUNNING, Lifecycle.RESTARTING, Lifecycle.EXPANDING, Lifecycle.MODIFYING_PARAMETERS})
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 CURRENCY = "CNY"
@@ -36,6 +36,7 @@ class LedgerKind(enum.StrEnum):
     RENEWAL = "renewal"  # a renewal bill (RenewInstance, auto-renewal, DisIsolate of an expired instance)
     METERING = "metering"  # postpaid hours of one instance
     REFUND = "refund"  # unused whole days of an isolated prepaid instance
+    MODIFY = "modify"  # a spec or storage change: the price difference for the rest of the period (+/-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +214,9 @@ def paid_segments(orders: Iterable[Order]) -> list[Segment]:
     is later (renewing an expired instance); a refund ends every stretch at its own time."""
     segments: list[Segment] = []
     end: datetime | None = None
-    for order in sorted(orders, key=lambda o: (o.created_at, o.action == OrderAction.REFUND)):
+    # At one instant: purchases, then spec changes (they adjust the stretch just bought), then refunds.
+    for order in sorted(orders, key=lambda o: (o.created_at, o.action == OrderAction.MODIFY,
+                                               o.action == OrderAction.REFUND)):
         if order.action == OrderAction.REFUND:
             segments = [Segment(s.start, min(s.end, order.created_at), s.paid_cents) for s in segments
                         if s.start < order.created_at]
@@ -222,6 +225,9 @@ def paid_segments(orders: Iterable[Order]) -> list[Segment]:
             start = order.created_at if end is None else max(end, order.created_at)
             end = add_months(start, order.period_months)
             segments.append(Segment(start, end, order.amount_cents))
+        elif order.action == OrderAction.MODIFY and end is not None and order.created_at < end:
+            # A spec change paid (or was given back) the difference for the rest of the stretch.
+            segments.append(Segment(order.created_at, end, order.amount_cents))
     return segments
 
 
@@ -236,7 +242,7 @@ def refund_cents(segment: Segment, now: datetime) -> int:
 def refund_for(orders: Iterable[Order], now: datetime) -> int:
     """What isolating a prepaid instance at ``now`` gives back: the unused whole days of every paid
     stretch (a stretch only partly used counts its remaining whole days; later ones count whole)."""
-    return sum(refund_cents(s, now) for s in paid_segments(orders) if s.end > now)
+    return max(0, sum(refund_cents(s, now) for s in paid_segments(orders) if s.end > now))
 
 
 # --- postpaid metering ---------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from openrds.domain.errors import (
 )
 from openrds.domain.states import ChargeType
 
-MAX_INSTANCES_PER_CALL = 6
+MAX_INSTANCES_PER_CALL = 6  # read-only instances per call (CreateReadOnlyDBInstance: 1-6)
+MAX_PRIMARIES_PER_CALL = 10  # primaries per call (CreateInstances: 1-10)
 PREPAID_PERIODS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 24, 36})
 NAME_MAX_LENGTH = 60
 CHARSETS = ("UTF8", "LATIN1")

@@ -23,6 +23,8 @@ class Lifecycle(enum.StrEnum):
     DELETING = "deleting"
     DELETED = "deleted"
     FAILED = "failed"
+    EXPANDING = "expanding"  # a spec or storage change is being applied (config rewritten, restart)
+    MODIFYING_PARAMETERS = "modifying_parameters"  # tenant parameters being applied (reload or restart)
 
 
 class IsolationReason(enum.StrEnum):
@@ -64,6 +66,9 @@ class Operation(enum.StrEnum):
     GROUP_MEMBERSHIP = "group_membership"
     RENEW = "renew"  # buy more prepaid time (RenewInstance); an expired, isolated one renews by DisIsolate
     PROMOTE = "promote"  # a read-only instance becomes a standalone writable primary (Trove's detach)
+    RESIZE = "resize"  # a new spec or storage (ModifyDBInstanceSpec, Huawei resize), now or in a window
+    MODIFY_PARAMETERS = "modify_parameters"  # tenant parameters of a master and its read-only instances
+    BACKUP = "backup"  # a manual base backup (no state change: the server keeps serving while it runs)
 
 
 # Which lifecycle states allow an operation to start. Anything absent is refused.
@@ -76,9 +81,13 @@ _ALLOWED: dict[Operation, frozenset[Lifecycle]] = {
     Operation.DELETE: frozenset({Lifecycle.RUNNING, Lifecycle.ISOLATED, Lifecycle.FAILED}),
     Operation.RENAME: frozenset(set(Lifecycle) - {Lifecycle.DELETED, Lifecycle.DELETING}),
     Operation.MODIFY: frozenset(set(Lifecycle) - {Lifecycle.DELETED, Lifecycle.DELETING}),
-    Operation.GROUP_MEMBERSHIP: frozenset({Lifecycle.RUNNING, Lifecycle.CREATING, Lifecycle.RESTARTING}),
-    Operation.RENEW: frozenset({Lifecycle.RUNNING, Lifecycle.CREATING, Lifecycle.RESTARTING}),
+    Operation.GROUP_MEMBERSHIP: frozenset({Lifecycle.RUNNING, Lifecycle.CREATING, Lifecycle.RESTARTING,
+                                           Lifecycle.EXPANDING}),
+    Operation.RENEW: frozenset({Lifecycle.RUNNING, Lifecycle.CREATING, Lifecycle.RESTARTING, Lifecycle.EXPANDING}),
     Operation.PROMOTE: frozenset({Lifecycle.RUNNING}),
+    Operation.RESIZE: frozenset({Lifecycle.RUNNING}),
+    Operation.MODIFY_PARAMETERS: frozenset({Lifecycle.RUNNING}),
+    Operation.BACKUP: frozenset({Lifecycle.RUNNING}),
 }
 
 
@@ -92,6 +101,13 @@ class JobKind(enum.StrEnum):
     DISISOLATE = "disisolate"
     DESTROY = "destroy"
     PROMOTE = "promote"
+    RESIZE = "resize"  # jobs.resize: waits for its switch time, then applies the new spec
+    MODIFY_PARAMETERS = "modify_parameters"  # jobs.parameters: replicas and master in the floor's order
+    BACKUP = "backup"  # jobs.backups: a base backup of a primary, then a fence
+    DELETE_BACKUP = "delete_backup"  # jobs.backups: a set (and its dependents) out of the repository
+    DELETE_STANZA = "delete_stanza"  # jobs.backups: a destroyed instance's backups, after its retention
+    CLONE = "clone"  # jobs.backups: a new primary restored from another instance's backups
+    APPLY_ADMISSION = "apply_admission"  # jobs.access: security groups into pg_hba.conf / endpoint filters
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +134,7 @@ TRANSITIONS: dict[Operation, Transition] = {
     # The server leaves recovery without a restart, but clients see the same brief change; every face
     # already has a word for "restarting", so promotion adds no new public status.
     Operation.PROMOTE: Transition(Lifecycle.RESTARTING, JobKind.PROMOTE),
+    Operation.MODIFY_PARAMETERS: Transition(Lifecycle.MODIFYING_PARAMETERS, JobKind.MODIFY_PARAMETERS),
 }
 
 

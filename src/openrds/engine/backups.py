@@ -15,19 +15,13 @@ already holds a finished restore goes on from there. Failures are
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from openrds.engine.driver import EngineError, ServerInfo, ServerSpec
-
-
-class BackupsUnsupported(EngineError):
-    """This driver (or this host's configuration) cannot take or restore backups."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__("backup", reason)
+if TYPE_CHECKING:  # engine.driver's Driver includes this part and imports this module (see the end)
+    from openrds.engine.driver import ServerInfo, ServerSpec
 
 
 class BackupType(enum.StrEnum):
@@ -45,6 +39,8 @@ class BackupSet:
     type: BackupType
     prior: str | None  # the label a diff/incr depends on
     started_at: datetime
+    # pgBackRest records whole seconds, at or before the set's true end: a restore to a time is sure
+    # to find this set as its base from finished_at + 1 s on (the recovery window's start).
     finished_at: datetime
     database_bytes: int  # the size of the database it captures
     stored_bytes: int  # what it takes in the repository (compressed), its own files only
@@ -118,7 +114,9 @@ class BackupDriver(Protocol):
 
     def fence(self, instance_id: str) -> datetime:
         """Make every commit of a running primary so far restorable (commit, then wait for its WAL to
-        be archived) and return that commit's time: the recovery window's end."""
+        be archived) and return the recovery window's end: the latest target time a restore reaches
+        with every commit made before this call (local driver: the fence's commit time less 1 µs, as
+        PostgreSQL stops before the first commit later than the target and fails if WAL ends first)."""
         ...
 
     def stanza(self, instance_id: str) -> StanzaInfo | None:
@@ -146,3 +144,34 @@ class BackupDriver(Protocol):
     def delete_stanza(self, instance_id: str) -> None:
         """Remove everything the repository holds for an instance whose server is gone (idempotent)."""
         ...
+
+
+class BackupExport(Protocol):
+    """Optional: a driver that can hand a backup set out as one file (``DescribeBackupDownloadURL``).
+
+    Not part of :class:`BackupDriver`: a driver without it is asked nothing, and the API refuses to give
+    out download links (the faces look for the method by name, they do not import the engine).
+    """
+
+    def export_backup(self, instance_id: str, label: str) -> Iterator[bytes]:
+        """The set ``label`` of the instance's stanza (also after its server is destroyed) as an
+        uncompressed tar of the data directory it restores - what ``pgbackrest restore --set=<label>``
+        writes, with ``backup_label`` and the WAL the set needs to be consistent (``pg_wal/``), so that
+        ``tar -x`` and ``pg_ctl start`` give the database as of the set's end, with no repository at
+        hand. Yields chunks (about 1 MiB) as they are produced, never the whole set in memory; a
+        temporary directory it needs is removed when the iterator is exhausted or closed. Raises
+        :class:`openrds.engine.driver.EngineError` for a label the stanza does not have (before the
+        first chunk). Reads only: the repository is unchanged."""
+        ...
+
+
+# The error builds on engine.driver's, which imports this module for its Driver: imported last, once
+# everything engine.driver needs from here exists, whichever of the two modules is imported first.
+from openrds.engine.driver import EngineError  # noqa: E402
+
+
+class BackupsUnsupported(EngineError):
+    """This driver (or this host's configuration) cannot take or restore backups."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("backup", reason)

@@ -57,6 +57,7 @@ class CopyMethod(enum.StrEnum):
 
     CLONE = "clone"  # reflink copy of the source's files inside a backup window
     BASEBACKUP = "basebackup"  # pg_basebackup -X stream -c fast
+    REPOSITORY = "repository"  # pgbackrest restore --type=standby of the source's newest backup set
 
 
 class ServerRole(enum.StrEnum):
@@ -286,7 +287,16 @@ class EndpointDriver(Protocol):
         ...
 
 
-class Driver(EndpointDriver, Protocol):
+# The resize part of the contract builds on this module's errors and values, so it is imported
+# once they exist (the part's module imports this one).
+from openrds.engine.access import AccessDriver  # noqa: E402
+from openrds.engine.accounts import AccountDriver  # noqa: E402
+from openrds.engine.backups import BackupDriver  # noqa: E402
+from openrds.engine.parameters import ParameterDriver  # noqa: E402
+from openrds.engine.resize import ResizeDriver  # noqa: E402
+
+
+class Driver(EndpointDriver, ResizeDriver, AccountDriver, ParameterDriver, BackupDriver, AccessDriver, Protocol):
     """Runs PostgreSQL servers (and the read-only group endpoints in front of them, `EndpointDriver`).
     Implementations: `engine.local.LocalDriver` (this host)."""
 

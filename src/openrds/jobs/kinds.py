@@ -15,7 +15,19 @@ from openrds.domain.catalogue import Catalogue
 from openrds.domain.model import Instance
 from openrds.domain.states import Health, JobKind, Lifecycle, MemberStatus, Role
 from openrds.engine.driver import Driver, EngineError, PrimaryRequest, ReplicaRequest, ServerInfo, ServerSpec
+from openrds.jobs.access import APPLY_ADMISSION
+from openrds.jobs.backups import (
+    BACKUP,
+    CLONE,
+    DELETE_BACKUP,
+    DELETE_STANZA,
+    START_BACKUPS,
+    START_BACKUPS_AFTER_PROMOTION,
+)
+from openrds.jobs.instance_steps import back_to_previous, fail_instances, job_instances, set_lifecycle
 from openrds.jobs.model import JobContext, JobDefinition, JobKinds, Step
+from openrds.jobs.parameters import MODIFY_PARAMETERS
+from openrds.jobs.resize import RESIZE
 from openrds.persistence.uow import Store
 
 
@@ -26,6 +38,7 @@ class JobEnv:
     catalogue: Catalogue
     box: SecretBox
     clock: Clock
+    backup_plan_offset_minutes: int = 0  # the zone a default backup plan's window is written in
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -35,23 +48,6 @@ def is_transient(exc: BaseException) -> bool:
 def _env(ctx: JobContext) -> JobEnv:
     env: JobEnv = ctx.env
     return env
-
-
-def _instances(ctx: JobContext) -> list[Instance]:
-    with _env(ctx).store.read() as uow:
-        repo = uow.instances(None)
-        found = [repo.find(i) for i in ctx.job.instance_ids]
-    return [i for i in found if i is not None]
-
-
-def _update_all(ctx: JobContext, change: Callable[[Instance], Instance]) -> None:
-    env = _env(ctx)
-    with env.store.write() as uow:
-        repo = uow.instances(None)
-        for instance_id in ctx.job.instance_ids:
-            instance = repo.find(instance_id)
-            if instance is not None:
-                repo.save(replace(change(instance), updated_at=env.clock.now()))
 
 
 def _record_server(ctx: JobContext, info: ServerInfo) -> None:
@@ -69,29 +65,9 @@ def _spec(env: JobEnv, instance: Instance) -> ServerSpec:
                       storage_gb=instance.storage_gb)
 
 
-def _set_lifecycle(state: Lifecycle) -> Callable[[JobContext], None]:
-    """The last step: the instances arrived in ``state`` (what that means - postpaid metering starts
-    on running, for one - is :meth:`Instance.arrived`)."""
-
-    def step(ctx: JobContext) -> None:
-        now = _env(ctx).clock.now()
-        _update_all(ctx, lambda i: i.arrived(state, now))
-
-    return step
-
-
-def _fail_instances(ctx: JobContext, error: str) -> None:
-    _update_all(ctx, lambda i: replace(i, lifecycle=Lifecycle.FAILED, health=Health.DOWN, status_reason=error[:1000]))
-
-
-def _back_to_previous(ctx: JobContext, error: str) -> None:
-    previous = Lifecycle(ctx.params.get("from", Lifecycle.RUNNING.value))
-    _update_all(ctx, lambda i: replace(i, lifecycle=previous, status_reason=error[:1000]))
-
-
 def _destroy_servers(ctx: JobContext) -> None:
     driver = _env(ctx).driver
-    for instance in _instances(ctx):
+    for instance in job_instances(ctx):
         driver.destroy(instance.code)
 
 
@@ -103,7 +79,7 @@ def _create_primaries(ctx: JobContext) -> None:
         raise EngineError("create primary", "the admin password is no longer held for this job")
     password = env.box.open(sealed)
     port = ctx.params.get("port")
-    for instance in _instances(ctx):
+    for instance in job_instances(ctx):
         info = env.driver.create_primary(
             PrimaryRequest(
                 instance_id=instance.code,
@@ -129,7 +105,9 @@ def _create_replicas(ctx: JobContext) -> None:
         source = uow.instances(None).find(ctx.params["source_id"])
     if source is None:
         raise EngineError("create replicas", "the master no longer exists")
-    requests = [ReplicaRequest(instance_id=i.code, source_id=source.code, spec=_spec(env, i)) for i in _instances(ctx)]
+    requests = [
+        ReplicaRequest(instance_id=i.code, source_id=source.code, spec=_spec(env, i)) for i in job_instances(ctx)
+    ]
     for info in env.driver.create_replicas(requests):
         _record_server(ctx, info)
 
@@ -140,7 +118,7 @@ def _promote(ctx: JobContext) -> None:
     slot reconciliation while that source is down), then the store records a primary with no master.
     Idempotent: the driver's promote is, and a rerun after a crash finds the record already made."""
     env = _env(ctx)
-    for instance in _instances(ctx):
+    for instance in job_instances(ctx):
         info = env.driver.promote(instance.code)
         now = env.clock.now()
         with env.store.write() as uow:
@@ -161,7 +139,7 @@ def _promote(ctx: JobContext) -> None:
 def _for_each(action: Callable[[Driver, str], object]) -> Callable[[JobContext], None]:
     def step(ctx: JobContext) -> None:
         driver = _env(ctx).driver
-        for instance in _instances(ctx):
+        for instance in job_instances(ctx):
             action(driver, instance.code)
 
     return step
@@ -173,46 +151,47 @@ KINDS: JobKinds = {
         (
             Step("create servers", _create_primaries, _destroy_servers),
             Step("forget the admin password", _forget_password),
-            Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
+            START_BACKUPS,  # jobs.backups: its stanza (archiving from birth) and default plan
+            Step("mark running", set_lifecycle(Lifecycle.RUNNING)),
         ),
-        on_failure=_fail_instances,
+        on_failure=fail_instances,
     ),
     JobKind.CREATE_REPLICAS: JobDefinition(
         JobKind.CREATE_REPLICAS,
         (
             Step("create replicas", _create_replicas, _destroy_servers),
-            Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
+            Step("mark running", set_lifecycle(Lifecycle.RUNNING)),
         ),
-        on_failure=_fail_instances,
+        on_failure=fail_instances,
     ),
     JobKind.RESTART: JobDefinition(
         JobKind.RESTART,
         (
             Step("restart server", _for_each(lambda d, i: d.restart(i))),
-            Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
+            Step("mark running", set_lifecycle(Lifecycle.RUNNING)),
         ),
-        on_failure=_back_to_previous,
+        on_failure=back_to_previous,
     ),
     JobKind.ISOLATE: JobDefinition(
         JobKind.ISOLATE,
         (
             Step("stop server", _for_each(lambda d, i: d.stop(i))),
-            Step("mark isolated", _set_lifecycle(Lifecycle.ISOLATED)),
+            Step("mark isolated", set_lifecycle(Lifecycle.ISOLATED)),
         ),
-        on_failure=_back_to_previous,
+        on_failure=back_to_previous,
     ),
     JobKind.DISISOLATE: JobDefinition(
         JobKind.DISISOLATE,
         (
             Step("start server", _for_each(lambda d, i: d.start(i))),
-            Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
+            Step("mark running", set_lifecycle(Lifecycle.RUNNING)),
         ),
-        on_failure=_back_to_previous,
+        on_failure=back_to_previous,
     ),
     JobKind.DESTROY: JobDefinition(
         JobKind.DESTROY,
-        (Step("destroy server", _destroy_servers), Step("mark deleted", _set_lifecycle(Lifecycle.DELETED))),
-        on_failure=_back_to_previous,
+        (Step("destroy server", _destroy_servers), Step("mark deleted", set_lifecycle(Lifecycle.DELETED))),
+        on_failure=back_to_previous,
     ),
     # No undo: a server out of recovery cannot go back to following its source (it would need a new
     # copy). A failure before the server was promoted leaves a read-only instance, running again.
@@ -220,8 +199,16 @@ KINDS: JobKinds = {
         JobKind.PROMOTE,
         (
             Step("promote server", _promote),
-            Step("mark running", _set_lifecycle(Lifecycle.RUNNING)),
+            START_BACKUPS_AFTER_PROMOTION,  # a promoted primary starts a stanza of its own
+            Step("mark running", set_lifecycle(Lifecycle.RUNNING)),
         ),
-        on_failure=_back_to_previous,
+        on_failure=back_to_previous,
     ),
+    JobKind.RESIZE: RESIZE,  # jobs.resize: a new spec and storage, now or at its switch time
+    JobKind.MODIFY_PARAMETERS: MODIFY_PARAMETERS,  # jobs.parameters: replicas and master in the floor's order
+    JobKind.BACKUP: BACKUP,  # jobs.backups: a base backup, then a fence
+    JobKind.DELETE_BACKUP: DELETE_BACKUP,
+    JobKind.DELETE_STANZA: DELETE_STANZA,
+    JobKind.CLONE: CLONE,  # jobs.backups: a new primary restored from another's backups
+    JobKind.APPLY_ADMISSION: APPLY_ADMISSION,  # jobs.access: security groups made admission rules
 }

@@ -20,6 +20,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from openrds.metrics.backups import backup_metrics
 from openrds.metrics.inventory import Inventory, InventoryTracker
 from openrds.metrics.stats import HistogramSet
 from openrds.monitoring.snapshot import Snapshot
@@ -74,6 +75,7 @@ class OpenRDSCollector(Collector):
         yield from self._groups(inv)
         yield from self._job_metrics(inv)
         yield from self._request_metrics()
+        yield from backup_metrics(inv.stanzas)
         monitor_ts = GaugeMetricFamily("openrds_monitor_last_round_timestamp_seconds",
                                        "When the replication monitor finished its last round (Unix time).")
         monitor_ts.add_metric([], snap.taken_at.timestamp())

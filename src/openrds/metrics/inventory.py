@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from openrds.domain.model import Instance, ReadOnlyGroup
 from openrds.domain.states import MemberStatus, Role
+from openrds.metrics.backups import StanzaFacts, stanza_facts
 from openrds.persistence.uow import Store
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Inventory:
     unfinished_jobs: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, state) -> count
     by_tenant: dict[str, tuple[Instance, ...]] = field(default_factory=dict)  # not deleted, oldest first
     groups_by_tenant: dict[str, tuple[ReadOnlyGroup, ...]] = field(default_factory=dict)
+    stanzas: tuple[StanzaFacts, ...] = ()  # backups: each instance's archiving and repository (metrics.backups)
 
     def tenant(self, tenant_id: str) -> str:
         """The tenant's name (the ``tenant`` label), its id if unknown."""
@@ -117,6 +119,7 @@ class InventoryTracker:
             instances = uow.instances(None).list()
             groups = uow.groups(None).list()
             unfinished = Counter((j.kind, j.state.value) for j in uow.jobs.unfinished())
+            stanzas = uow.backups(None).stanzas.list()
         codes = {i.id: i.code for i in instances}
         facts = {
             i.code: InstanceFacts(i.code, i.tenant_id, i.role.value,
@@ -144,7 +147,8 @@ class InventoryTracker:
             groups_by_tenant.setdefault(group.tenant_id, []).append(group)
         inventory = Inventory(time.time(), tenants, facts, tuple(group_facts), dict(unfinished),
                               {t: tuple(found) for t, found in by_tenant.items()},
-                              {t: tuple(found) for t, found in groups_by_tenant.items()})
+                              {t: tuple(found) for t, found in groups_by_tenant.items()},
+                              stanza_facts(stanzas, codes, tenants))
         with self._lock:
             for code, (group_id, status) in members.items():
                 before = self._members.get(code)

@@ -25,7 +25,8 @@ from openrds.persistence.version import Remembered
 
 log = logging.getLogger(__name__)
 
-_WATCHED = (Lifecycle.RUNNING, Lifecycle.RESTARTING, Lifecycle.CREATING)
+_WATCHED = (Lifecycle.RUNNING, Lifecycle.RESTARTING, Lifecycle.CREATING, Lifecycle.EXPANDING,
+            Lifecycle.MODIFYING_PARAMETERS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -509,6 +509,19 @@ class InstanceRepository(_TenantScoped):
         rows = connection.execute(page.offset(q.offset).limit(q.limit))
         return total, [instance_from_row(r) for r in rows]  # type: ignore[arg-type]
 
+    def changed_after(self, seq: int) -> builtins.list[tuple[int, Instance]]:
+        """(change_seq, instance) of every row whose change counter is past ``seq``, deleted ones
+        included, in counter order: what :mod:`openrds.services.listing` brings itself up to date
+        with (SQLite only: see migration 0013)."""
+        c = _I
+        query = self._scoped(select(*c).where(c.change_seq > seq), c.tenant_id).order_by(c.change_seq)
+        return [(r.change_seq, instance_from_row(r)) for r in self._s.connection().execute(query)]  # type: ignore[arg-type]
+
+    def last_change(self) -> int:
+        """The highest change counter of the rows this repository sees (0 if none)."""
+        query = self._scoped(select(func.max(_I.change_seq)), _I.tenant_id)
+        return int(self._s.connection().execute(query).scalar() or 0)
+
     def watched(self, lifecycles: Sequence[Lifecycle]) -> builtins.list[tuple[str, str, str, str | None]]:
         """(id, code, tenant id, master id) of every instance in ``lifecycles`` that has a server port:
         what the monitor polls each second, without loading whole instances."""

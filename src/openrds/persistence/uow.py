@@ -26,7 +26,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from openrds.domain.errors import StoreBusy
+from openrds.persistence.accounts import DbAccountRepository
+from openrds.persistence.backups import BackupRepositories
 from openrds.persistence.db import BUSY_TIMEOUT_SECONDS
+from openrds.persistence.maintenance import MaintenanceWindowRepository
+from openrds.persistence.parameters import ParameterRepository
 from openrds.persistence.repositories import (
     AccountRepository,
     CredentialRepository,
@@ -39,6 +43,7 @@ from openrds.persistence.repositories import (
     TenantRepository,
     VoucherRepository,
 )
+from openrds.persistence.security_groups import SecurityGroupRepository
 from openrds.persistence.version import data_version
 
 #: How long an API request's write waits for the store's lock. Every write transaction is bounded
@@ -103,6 +108,26 @@ class UnitOfWork:
     def quotas(self, tenant_id: str) -> QuotaRepository:
         """The tenant's quota overrides and usage."""
         return QuotaRepository(self.session, tenant_id)
+
+    def maintenance_windows(self, tenant_id: str) -> MaintenanceWindowRepository:
+        """The tenant's instances' maintenance windows."""
+        return MaintenanceWindowRepository(self.session, tenant_id)
+
+    def db_accounts(self, tenant_id: str | None) -> DbAccountRepository:
+        """Notes about instances' database accounts (remark, type, lock, times)."""
+        return DbAccountRepository(self.session, tenant_id)
+
+    def parameters(self, tenant_id: str | None) -> ParameterRepository:
+        """Tenant parameter values, their change events and parameter templates."""
+        return ParameterRepository(self.session, tenant_id)
+
+    def backups(self, tenant_id: str | None) -> BackupRepositories:
+        """Backup plans, sets, what the repository holds per instance, clones (``None``: the system's view)."""
+        return BackupRepositories(self.session, tenant_id)
+
+    def security_groups(self, tenant_id: str | None) -> SecurityGroupRepository:
+        """Security groups, their rules and bindings (``None``: every tenant's, for the operator and jobs)."""
+        return SecurityGroupRepository(self.session, tenant_id)
 
     def flush(self) -> None:
         self.session.flush()

@@ -282,6 +282,28 @@ class Cashier:
                                         f"unused whole days of {instance.code}", now)
         return replace(instance, expire_at=now)
 
+    def pay_change(self, uow: UnitOfWork, tenant_id: str, instance: Instance, cents: int, payment: Payment,
+                   at: datetime) -> Placed:
+        """A spec or storage change (:mod:`openrds.services.resize`): ``cents`` > 0 is charged in one bill
+        (voucher, then balance; :raises InsufficientBalance:), < 0 given back, but never more than the
+        unused paid time is worth now. One MODIFY order either way: later refunds count it. The
+        ``Placed``'s ``charged_cents`` is what the balance paid, negative when it was given money."""
+        if cents > 0:
+            bill = self._price_bill(uow, tenant_id, instance.charge_type, [cents], payment, at, lock=True)
+            bill_id = self._charge(uow, tenant_id, bill, LedgerKind.MODIFY, f"spec change of {instance.code}", at)
+            amount = bill.cash
+            voucher = bill.voucher.id if bill.voucher else ""
+        else:
+            amount = -min(-cents, money.refund_for(uow.orders(tenant_id).of_instance(instance.id), at))
+            bill_id, voucher = _bill_id(), ""
+            if amount:
+                uow.account(tenant_id).post(-amount, LedgerKind.MODIFY, bill_id,
+                                            f"spec change of {instance.code}: the rest of the period for less", at)
+        deal = _deal_name(at)
+        uow.orders(tenant_id).add(Order(deal, bill_id, tenant_id, instance.id, OrderAction.MODIFY,
+                                        instance.charge_type, 0, amount, at))
+        return Placed((deal,), bill_id, (instance,), amount, voucher)  # charged_cents < 0: given back
+
     def on_restore(self, uow: UnitOfWork, tenant_id: str, instances: Sequence[Instance], now: datetime,
                    months: int | None = None, payment: Payment = Payment()) -> list[Instance]:
         """Isolated instances coming back: an expired prepaid one is bought again for ``months``

@@ -31,6 +31,7 @@ from openrds.domain.model import Instance, Network, ReadOnlyGroup
 from openrds.domain.quotas import Amounts
 from openrds.domain.states import GroupStatus, MemberStatus, Operation, Role, ensure_allowed
 from openrds.persistence.uow import Store, UnitOfWork
+from openrds.services import flows
 from openrds.services.instances import default_weight
 from openrds.services.quotas import QuotaService
 
@@ -93,6 +94,7 @@ class GroupView:
     group: ReadOnlyGroup
     members: tuple[Instance, ...]
     master_code: str
+    flow_id: str = ""  # the finished flow (services.flows) a change recorded; "" for reads
 
 
 def _check_thresholds(lag: int | None, latency: int | None, reserve: int | None) -> None:
@@ -185,7 +187,9 @@ class GroupService:
                     created_at=now, updated_at=now, host=host, port=port,
                 )
                 uow.groups(tenant_id).add(group)
-                return GroupView(group, (), master.code)
+                flow = flows.record_done(uow, kind=flows.CREATE_GROUP, tenant_id=tenant_id, instance_ids=(master.id,),
+                                         params={"group_id": group.id}, now=now)
+                return GroupView(group, (), master.code, flow.id)
 
         return record("", 0) if self._endpoints is None else self._endpoints.create(group_id, record)
 
@@ -215,7 +219,9 @@ class GroupService:
             weight = default_weight(self._catalogue.spec(member.spec_code))
             uow.instances(tenant_id).save(replace(member, group_id=group.id, weight=weight,
                                                   member_status=MemberStatus.IN_ROTATION, updated_at=self._clock.now()))
-            view = self._view(uow, tenant_id, group)
+            flow = flows.record_done(uow, kind=flows.ADD_TO_GROUP, tenant_id=tenant_id, instance_ids=(member.id,),
+                                     params={"group_id": group.id}, now=self._clock.now())
+            view = replace(self._view(uow, tenant_id, group), flow_id=flow.id)
         self._push(group.id)
         return view
 
@@ -232,7 +238,9 @@ class GroupService:
             if member.group_id != group.id:
                 raise GroupMismatch(f"instance {member.code} is not in group {group.id}", field="instance_id")
             uow.instances(tenant_id).save(replace(member, group_id=None, weight=0, updated_at=self._clock.now()))
-            view = self._view(uow, tenant_id, group)
+            flow = flows.record_done(uow, kind=flows.REMOVE_FROM_GROUP, tenant_id=tenant_id,
+                                     instance_ids=(member.id,), params={"group_id": group.id}, now=self._clock.now())
+            view = replace(self._view(uow, tenant_id, group), flow_id=flow.id)
         self._push(group.id)  # its sessions through the group's address are closed
         return view
 
@@ -245,7 +253,10 @@ class GroupService:
                 raise GroupMismatch(f"instance {member.code} is not in group {source.id}", field="instance_id")
             self._check_member(target, member)
             uow.instances(tenant_id).save(replace(member, group_id=target.id, updated_at=self._clock.now()))
-            view = self._view(uow, tenant_id, target)
+            flow = flows.record_done(uow, kind=flows.MOVE_TO_GROUP, tenant_id=tenant_id, instance_ids=(member.id,),
+                                     params={"group_id": source.id, "new_group_id": target.id},
+                                     now=self._clock.now())
+            view = replace(self._view(uow, tenant_id, target), flow_id=flow.id)
         self._push(source.id, target.id)
         return view
 
@@ -298,11 +309,16 @@ class GroupService:
             group = self._group(uow, tenant_id, group_id)
         return self._endpoints.rebalance(group.id) if self._endpoints is not None else 0
 
-    def delete(self, tenant_id: str, group_id: str) -> None:
+    def delete(self, tenant_id: str, group_id: str) -> str:
+        """Delete an empty group; the id of the finished flow it recorded."""
         with self._store.write() as uow:
             group = self._group(uow, tenant_id, group_id)
             if uow.instances(tenant_id).members_of(group.id):
                 raise GroupNotEmpty(f"read-only group {group.id} still has members", field="group_id")
             uow.groups(tenant_id).save(replace(group, status=GroupStatus.DELETED, updated_at=self._clock.now()))
+            flow = flows.record_done(uow, kind=flows.DELETE_GROUP, tenant_id=tenant_id,
+                                     instance_ids=(group.master_id,), params={"group_id": group.id},
+                                     now=self._clock.now())
         if self._endpoints is not None:
             self._endpoints.destroy(group.id)  # its address and port are freed
+        return flow.id

@@ -197,7 +197,7 @@ class InstanceService:
 
     # --- create ----------------------------------------------------------------------------
     def create_primaries(self, tenant_id: str, order: PrimaryOrder) -> Created:
-        rules.check_instance_count(order.count)
+        rules.check_instance_count(order.count, rules.MAX_PRIMARIES_PER_CALL)
         region = self._catalogue.region(order.region)
         zone = region.zone(order.zone)
         spec = self._catalogue.spec(order.spec_code)

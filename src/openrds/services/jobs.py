@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from openrds.domain.errors import JobNotFound
 from openrds.domain.model import Job
+from openrds.jobs.kinds import KINDS
 from openrds.persistence.uow import Store, UnitOfWork
+from openrds.services.flows import FLOW_STEPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,15 @@ class JobService:
         if region is not None and regions and region not in regions:
             raise JobNotFound(job_id)
         return view
+
+    @staticmethod
+    def steps(kind: str) -> tuple[str, ...]:
+        """The names of a job kind's steps in order (a finished flow's one step); () for a kind this
+        service does not know (a row written by a newer version)."""
+        definition = KINDS.get(kind)
+        if definition is not None:
+            return tuple(step.name for step in definition.steps)
+        return (FLOW_STEPS[kind],) if kind in FLOW_STEPS else ()
 
     @staticmethod
     def _view(uow: UnitOfWork, tenant_id: str, job: Job) -> tuple[JobView, set[str]]:

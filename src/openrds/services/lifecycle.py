@@ -22,9 +22,10 @@ Two callers, two rules:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from openrds.clock import Clock
 from openrds.domain import rules
@@ -95,6 +96,21 @@ class LifecycleService:
             log.info("billing: %s %s", target.code, why)
             moved.append(target)
         return moved
+
+    def begin(self, uow: UnitOfWork, tenant_id: str, targets: Sequence[Instance], operation: Operation,
+              params: Mapping[str, Any], now: datetime) -> Job:
+        """In the caller's transaction: every one of ``targets`` (all must allow ``operation``) into the
+        state it waits in, and ONE job over all of them carrying ``params`` (for operations whose job
+        orders its work across instances, e.g. parameters: replicas before or after their master). Call
+        :meth:`notify` once the transaction is committed."""
+        transition: Transition = TRANSITIONS[operation]
+        for instance in targets:
+            ensure_allowed(operation, instance.code, instance.lifecycle)
+        for instance in targets:
+            uow.instances(tenant_id).save(replace(instance, lifecycle=transition.during, updated_at=now))
+        return self._queue.submit(uow, kind=transition.job, tenant_id=tenant_id,
+                                  instance_ids=[i.id for i in targets],
+                                  params={**params, "from": targets[0].lifecycle.value if targets else "running"})
 
     def notify(self) -> None:
         """Wake the job runner: jobs were submitted in a transaction that is now committed."""

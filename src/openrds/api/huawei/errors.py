@@ -79,6 +79,14 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
     ),
     domain.InvalidCharset: ErrorSpec(400, "RDS.1005", Text("Invalid character set", "字符集不合法")),
     domain.InvalidStorage: ErrorSpec(400, "RDS.1006", Text("Invalid storage size", "存储空间大小不合法")),
+    domain.StorageBelowUsed: ErrorSpec(
+        400, "RDS.2060", Text("The storage size is below what the data already takes", "存储空间小于已使用空间")
+    ),
+    domain.BelowStandbyFloor: ErrorSpec(
+        400,
+        "RDS.2061",
+        Text("A read-only instance cannot be smaller than its master needs", "只读实例规格不能低于主实例要求"),
+    ),
     domain.InvalidInstanceCount: ErrorSpec(400, "RDS.1007", Text("Invalid number of instances", "实例数量不合法")),
     domain.InvalidPeriod: ErrorSpec(400, "RDS.1008", Text("Invalid purchase period", "购买时长不合法")),
     domain.InvalidChargeType: ErrorSpec(400, "RDS.1009", Text("Invalid billing mode", "计费模式不合法")),
@@ -97,12 +105,57 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
     domain.UnknownNetwork: ErrorSpec(
         400, "RDS.2007", Text("The VPC, subnet or security group does not exist", "虚拟私有云、子网或安全组不存在")
     ),
+    domain.InvalidParameterValue: ErrorSpec(
+        400, "RDS.2040", Text("The parameter value is invalid", "参数值无效")
+    ),
+    domain.ParameterNotModifiable: ErrorSpec(
+        400, "RDS.2041", Text("The parameter does not exist or cannot be modified", "参数不存在或不可修改")
+    ),
     # --- resources: another tenant's (or another project's) resource does not exist for the caller
     domain.NotFound: ErrorSpec(404, "RDS.3001", Text("The resource does not exist", "资源不存在")),
     domain.InstanceNotFound: ErrorSpec(404, "RDS.3002", Text("The DB instance does not exist", "数据库实例不存在")),
     domain.GroupNotFound: ErrorSpec(404, "RDS.3003", Text("The read-only group does not exist", "只读组不存在")),
     domain.JobNotFound: ErrorSpec(404, "RDS.3004", Text("The job does not exist", "任务不存在")),
     domain.OrderNotFound: ErrorSpec(404, "RDS.3005", Text("The order does not exist", "订单不存在")),
+    domain.BackupNotFound: ErrorSpec(404, "RDS.3010", Text("The backup does not exist", "备份不存在")),
+    domain.BackupPlanNotFound: ErrorSpec(404, "RDS.3011", Text("The backup policy does not exist", "备份策略不存在")),
+    # Security groups (Tencent's actions and `openrds admin`; v1 has no such calls, the rows keep the table whole).
+    domain.SecurityGroupNotFound: ErrorSpec(404, "RDS.3060", Text("The security group does not exist", "安全组不存在")),
+    domain.SecurityGroupInUse: ErrorSpec(
+        409, "RDS.5060", Text("The security group is still bound to resources", "安全组仍绑定了资源")
+    ),
+    domain.NetworkLimit: ErrorSpec(
+        400, "RDS.5061", Text("The number of networks is out of the allowed range", "网络数量超出限制")
+    ),
+    domain.TemplateNotFound: ErrorSpec(
+        404, "RDS.3040", Text("The parameter template does not exist", "参数模板不存在")
+    ),
+    # --- accounts and databases (Tencent's actions; v1 has no such calls, the rows keep the table whole)
+    domain.AccountNameFormat: ErrorSpec(400, "RDS.2050", Text("The account name is malformed", "账号名称格式错误")),
+    domain.ReservedAccountName: ErrorSpec(400, "RDS.2051", Text("The account name is reserved", "账号名称为保留字")),
+    domain.PasswordLength: ErrorSpec(400, "RDS.2052", Text("The password length is invalid", "密码长度错误")),
+    domain.PasswordTooWeak: ErrorSpec(400, "RDS.2053", Text("The password is too weak", "密码强度不足")),
+    domain.DatabaseNameFormat: ErrorSpec(400, "RDS.2054", Text("The database name is invalid", "数据库名称不合法")),
+    domain.InvalidDatabaseObject: ErrorSpec(
+        400, "RDS.2055", Text("The database object is invalid", "数据库对象不合法")
+    ),
+    domain.UnknownCollation: ErrorSpec(400, "RDS.2056", Text("The character set does not exist", "字符集不存在")),
+    domain.InvalidOwner: ErrorSpec(400, "RDS.2057", Text("The owner account does not exist", "属主账号不存在")),
+    domain.AccountExists: ErrorSpec(409, "RDS.2058", Text("The account exists", "账号已存在")),
+    domain.DatabaseExists: ErrorSpec(409, "RDS.2059", Text("The database exists", "数据库已存在")),
+    domain.AccountNotFound: ErrorSpec(404, "RDS.3050", Text("The account does not exist", "账号不存在")),
+    domain.DatabaseNotFound: ErrorSpec(404, "RDS.3051", Text("The database does not exist", "数据库不存在")),
+    domain.AccountOperationDenied: ErrorSpec(
+        403, "RDS.5050", Text("This operation is not allowed on this account", "该账号不允许此操作")
+    ),
+    domain.AccountHasObjects: ErrorSpec(409, "RDS.5051", Text("The account still owns objects", "账号仍拥有对象")),
+    domain.InstanceNotServing: ErrorSpec(
+        409, "RDS.5052", Text("The DB instance is not running", "数据库实例未在运行")
+    ),
+    domain.ReadOnlyInstanceDenied: ErrorSpec(
+        409, "RDS.5053", Text("Read-only instances do not allow this operation", "只读实例不允许该操作")
+    ),
+    domain.EngineFailed: ErrorSpec(500, "RDS.5054", Text("The database engine could not do it", "数据库引擎操作失败")),
     # --- credentials (the wire layer's token checks answer with the same codes)
     domain.AuthenticationFailed: ErrorSpec(401, "RDS.4001", Text("Authentication failed", "认证失败")),
     domain.SignInLocked: ErrorSpec(429, "RDS.4029", Text("Too many failed sign-ins", "登录失败次数过多")),
@@ -140,6 +193,9 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
         400, "RDS.5010", Text("Only prepaid instances can be renewed", "仅包年包月实例可续费")
     ),
     domain.VoucherRefused: ErrorSpec(400, "RDS.1011", Text("The voucher cannot be used", "代金券不可用")),
+    domain.BackupDenied: ErrorSpec(
+        409, "RDS.5020", Text("The backup operation is not allowed now", "当前不允许该备份操作")
+    ),
     # --- capacity and internals
     domain.ResourceExhausted: ErrorSpec(
         503, "RDS.9001", Text("Not enough resources to fulfil the request", "资源不足，无法完成请求")
@@ -173,6 +229,9 @@ FIELD_NAMES: Mapping[str, str] = {
     "project": "project_id",
     "project_id": "project_id",
     "port": "dbPort",
+    "backup_id": "backupRef",
+    "recovery_target_time": "restorePoint.restoreTime",
+    "target_time": "restorePoint.restoreTime",
 }
 
 

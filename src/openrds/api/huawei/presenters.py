@@ -31,6 +31,8 @@ STATUSES: Mapping[Lifecycle, str] = {
     Lifecycle.DELETING: "DELETING",
     Lifecycle.DELETED: "DELETED",
     Lifecycle.FAILED: "FAILED",
+    Lifecycle.EXPANDING: "MODIFYING",  # a flavor or volume resize being applied
+    Lifecycle.MODIFYING_PARAMETERS: "MODIFYING",
 }
 
 JOB_NAMES: Mapping[str, str] = {
@@ -41,6 +43,13 @@ JOB_NAMES: Mapping[str, str] = {
     JobKind.DISISOLATE: "StartInstance",
     JobKind.DESTROY: "DeleteInstance",
     JobKind.PROMOTE: "PromoteReadReplica",
+    JobKind.BACKUP: "CreateBackup",
+    JobKind.DELETE_BACKUP: "DeleteBackup",
+    JobKind.DELETE_STANZA: "DeleteInstanceBackups",
+    JobKind.CLONE: "RestoreToNewInstance",
+    JobKind.APPLY_ADMISSION: "SetSecurityGroup",
+    JobKind.RESIZE: "ResizeInstance",
+    JobKind.MODIFY_PARAMETERS: "UpdateInstanceConfiguration",
 }
 
 JOB_STATUSES: Mapping[JobState, str] = {
@@ -77,6 +86,16 @@ def datastore_versions(versions: Iterable[Version]) -> f.DataStoresResponse:
          "active": 1}
         for v in versions
     ]}
+
+
+#: Huawei's spec codes all start so (``rds.pg.s1.large``, ``rds.pg.x1.xlarge.4.rr``); the others of the
+#: catalogue (``pg.it.small2``) are Tencent's and are not Huawei flavors.
+HUAWEI_SPEC_PREFIX = "rds."
+
+
+def is_huawei_flavor(spec: Spec) -> bool:
+    """Whether the v1 flavor list shows ``spec`` (instances of any spec still show their flavor id)."""
+    return spec.code.startswith(HUAWEI_SPEC_PREFIX)
 
 
 def flavors(specs: Iterable[Spec]) -> f.FlavorsResponse:

@@ -12,9 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from openrds.api.huawei import auth, errors, schemas
+from openrds.api.huawei import actions, auth, errors, schemas
 from openrds.api.huawei import presenters as present
 from openrds.api.huawei.auth import Caller
+from openrds.api.huawei.backups import BackupHandlers
+from openrds.api.huawei.backups import add_routes as add_backup_routes
+from openrds.api.huawei.parameters import ParameterHandlers
+from openrds.api.huawei.parameters import add_routes as add_parameter_routes
 from openrds.api.huawei.wire import RdsRoute, json_object, ok, parse
 from openrds.container import Container
 from openrds.domain.errors import InstanceNotFound
@@ -32,11 +36,13 @@ class RdsHandlers:
 
     def __init__(self, container: Container) -> None:
         self.c = container
+        self.backups = BackupHandlers(container, self.find, self.every)  # policy, manual backups, restorePoint
+        self.parameters = ParameterHandlers(container, self.find)  # a version's parameters, an instance's values
 
     # --- lookups within the caller's project (region) ---------------------------------------
     def find(self, caller: Caller, identifier: str) -> Instance:
         query = InstanceQuery(region=caller.region, ids=(identifier,), limit=1)
-        page = self.c.instances.describe(caller.tenant_id, query)
+        page = self.c.listing.describe(caller.tenant_id, query)
         if not page.items:
             raise InstanceNotFound(identifier)
         return page.items[0]
@@ -45,7 +51,7 @@ class RdsHandlers:
         found: list[Instance] = []
         while True:
             query = InstanceQuery(region=caller.region, offset=len(found), limit=PAGE)
-            page = self.c.instances.describe(caller.tenant_id, query)
+            page = self.c.listing.describe(caller.tenant_id, query)
             found += page.items
             if not page.items or len(found) >= page.total:
                 return found
@@ -64,25 +70,28 @@ class RdsHandlers:
             self.c.catalogue.version(db_id)
         if region:
             self.c.catalogue.region(region)
-        return ok(present.flavors(self.c.catalogue.specs))
+        return ok(present.flavors(s for s in self.c.catalogue.specs if present.is_huawei_flavor(s)))
 
     # --- instances -------------------------------------------------------------------------
     def list_instances(self, caller: Caller) -> JSONResponse:
         return ok(present.instances(self.every(caller), self.c.catalogue))
 
     def show_instance(self, caller: Caller, instance_id: str) -> JSONResponse:
-        found = self.find(caller, instance_id)
+        found = self.backups.with_plan(caller, self.find(caller, instance_id))
         replicas = [r.id for r in self.c.instances.replicas(caller.tenant_id, found.id)]
         return ok(present.instance(found, self.c.catalogue, replicas))
 
     def create_instance(self, caller: Caller, body: dict[str, Any]) -> JSONResponse:
         req = parse(schemas.CreateInstanceRequest, body).instance
+        if req.restore_point is not None:
+            return self.backups.restore(caller, req)
         created: Created
         if req.replica_of:
             master = self.find(caller, req.replica_of)
             created = self.c.instances.create_readonly(caller.tenant_id, req.to_replica(caller.project, master))
         else:
             created = self.c.instances.create_primaries(caller.tenant_id, req.to_primary(caller.project))
+            self.backups.apply_strategy(caller, created.instances[0], req)
         job_ids = [created.job.id] if created.job else []
         return ok(present.accepted(created.instances[0], self.c.catalogue, job_ids), 202)
 
@@ -92,8 +101,10 @@ class RdsHandlers:
         return self._accepted(caller, target.id, [j.id for j in jobs])
 
     def instance_action(self, caller: Caller, instance_id: str, body: dict[str, Any]) -> JSONResponse:
-        schemas.action_of(body)  # "restart", the one action offered
+        name = actions.action_of(body)  # restart or resize (api.huawei.actions)
         target = self.find(caller, instance_id)
+        if name == "resize":
+            return ok(actions.resize(self.c, caller.tenant_id, target, body["resize"]), 202)
         job = self.c.instances.restart(caller.tenant_id, target.id)
         return self._accepted(caller, target.id, [job.id])
 
@@ -141,6 +152,9 @@ def build(container: Container) -> APIRouter:
     @v1.get("/{project_id}/jobs")
     def show_job_v1(caller: CallerDep, job_id: JobId = None) -> JSONResponse:
         return h.show_job(caller, job_id)
+
+    add_backup_routes(v1, h.backups, auth.caller_dependency(container.identity))
+    add_parameter_routes(v1, h.parameters, auth.caller_dependency(container.identity))
 
     router = APIRouter()
     router.include_router(auth.build(container))

@@ -118,6 +118,15 @@ class BackupStrategy(HuaweiModel):
     keep_days: int = Field(alias="keepDays", ge=0, le=732)
 
 
+class RestorePoint(HuaweiModel):
+    """``restorePoint`` of a create: restore a backup (``backupRef``) or a point in time (``restoreTime``,
+    epoch milliseconds, of ``sourceInstanceId``) into the new instance (``openrds.api.huawei.backups``)."""
+
+    backup_ref: str | None = Field(None, alias="backupRef")
+    restore_time: int | None = Field(None, alias="restoreTime", ge=0, le=2**53)
+    source_instance_id: str | None = Field(None, alias="sourceInstanceId")
+
+
 class Ha(HuaweiModel):
     enable: bool = False
     replication_mode: Literal["async", "sync", "semisync"] | None = Field(None, alias="replicationMode")
@@ -138,6 +147,7 @@ class InstanceBody(HuaweiModel):
     security_group: SecurityGroupRef | None = Field(None, alias="securityGroup")
     db_port: int | None = Field(None, alias="dbPort", ge=1, le=65535)
     backup_strategy: BackupStrategy | None = Field(None, alias="backupStrategy")
+    restore_point: RestorePoint | None = Field(None, alias="restorePoint")
     db_rt_pd: str | None = Field(None, alias="dbRtPd", repr=False)
     ha: Ha | None = None
 
@@ -183,13 +193,6 @@ class InstanceBody(HuaweiModel):
 
 class CreateInstanceRequest(HuaweiModel):
     instance: InstanceBody
-
-
-def action_of(body: dict[str, Any]) -> str:
-    """``POST .../instances/{id}/action`` names exactly one action; only ``restart`` is offered."""
-    if list(body) != ["restart"]:
-        raise errors.unsupported_action(", ".join(body))
-    return "restart"
 
 
 def check_datastore(name: str) -> None:

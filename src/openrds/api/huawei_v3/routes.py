@@ -229,7 +229,7 @@ class V3Handlers:
         self.c = container
 
     def find(self, caller: Caller, identifier: str) -> Instance:
-        page = self.c.instances.describe(caller.tenant_id, InstanceQuery(region=caller.region, ids=(identifier,),
+        page = self.c.listing.describe(caller.tenant_id, InstanceQuery(region=caller.region, ids=(identifier,),
                                                                          limit=1))
         if not page.items:
             raise InstanceNotFound(identifier)
@@ -257,10 +257,10 @@ class V3Handlers:
         query = InstanceQuery(region=caller.region, ids=(instance_id,) if instance_id else (),
                               name_contains=(name.lstrip("*"),) if name else (), roles=TYPES[kind] if kind else (),
                               vpc_ids=(vpc_id,) if vpc_id else (), offset=offset, limit=limit)
-        page = self.c.instances.describe(caller.tenant_id, query)
+        page = self.c.listing.describe(caller.tenant_id, query)
         replicas: dict[str, list[str]] = {}
         if wanted := sum(page.replica_counts.values()):  # the page's primaries' replicas, in one query
-            followers = self.c.instances.describe(caller.tenant_id, InstanceQuery(
+            followers = self.c.listing.describe(caller.tenant_id, InstanceQuery(
                 master_ids=tuple(page.replica_counts), limit=wanted))
             for r in followers.items:
                 replicas.setdefault(r.master_id or "", []).append(r.id)

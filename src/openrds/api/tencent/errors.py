@@ -109,6 +109,17 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
         "InvalidParameterValue.InvalidParameterValueError",
         Text("Incorrect storage value", "磁盘容量取值有误"),
     ),
+    # ModifyDBInstanceSpec / InquiryPriceUpgradeDBInstance: storage below the data already held.
+    domain.StorageBelowUsed: ErrorSpec(
+        "InvalidParameterValue.InvalidInstanceVolume",
+        Text("The storage is smaller than what the instance uses", "磁盘容量小于实例已使用的容量"),
+    ),
+    # ModifyDBInstanceSpec of a read-only instance below its master's standby floor.
+    domain.BelowStandbyFloor: ErrorSpec(
+        "InvalidParameterValue.BadSpec",
+        Text("The spec is below what a read-only instance of this master needs",
+             "该规格低于主实例对只读实例的最低要求"),
+    ),
     domain.InvalidInstanceCount: ErrorSpec(
         "InvalidParameterValue.InvalidInstanceNum",
         Text("The number of instances to purchase is out of the allowed range", "购买实例数超过限制"),
@@ -153,6 +164,14 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
     domain.UnknownNetwork: ErrorSpec(
         "InvalidParameter.VpcNotFoundError", Text("Failed to query VPC information", "未获取到VPC信息")
     ),
+    # The code DescribeDBInstanceParameters documents for a bad parameter; ModifyDBInstanceParameters' own
+    # (DataConvertError, "failed to convert the data") says less about which value and why.
+    domain.InvalidParameterValue: ErrorSpec(
+        "InvalidParameterValue.InvalidParameterValueError", Text("Incorrect parameter value", "参数值有误")
+    ),
+    domain.ParameterNotModifiable: ErrorSpec(
+        "InvalidParameterValue.InvalidParameterValueError", Text("Incorrect parameter value", "参数值有误")
+    ),
     # --- resources
     domain.NotFound: ErrorSpec("ResourceNotFound", Text("The resource does not exist", "资源不存在")),
     domain.InstanceNotFound: ErrorSpec(
@@ -162,6 +181,13 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
         "FailedOperation.ROGroupNotFoundError", Text("The RO group does not exist", "只读组不存在")
     ),
     domain.JobNotFound: ErrorSpec("ResourceNotFound", Text("The task does not exist", "任务不存在")),
+    # No parameter-template "not found" code exists in 2017-03-12: the common one, naming the parameter.
+    domain.TemplateNotFound: ErrorSpec(
+        "ResourceNotFound", Text("The parameter template does not exist", "参数模板不存在")
+    ),
+    # No backup-specific "not found" code exists in 2017-03-12; the common one, naming the parameter.
+    domain.BackupNotFound: ErrorSpec("ResourceNotFound", Text("The backup does not exist", "备份不存在")),
+    domain.BackupPlanNotFound: ErrorSpec("ResourceNotFound", Text("The backup plan does not exist", "备份计划不存在")),
     # An unknown (or another tenant's) deal name: the billing code for an invalid order.
     domain.OrderNotFound: ErrorSpec(
         "InvalidParameterValue.InvalidOrderNum", Text("Billing error: invalid order", "计费相关错误，订单无效")
@@ -225,6 +251,26 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
         Text("Postpaid instances do not support renewal", "按量付费实例不支持续费"),
     ),
     domain.QuotaExceeded: ErrorSpec("LimitExceeded", Text("The quota is exceeded", "超过配额限制")),
+    # A backup rule (one under way, a young automatic set, the newest full, the default plan): the
+    # message says which. OperationDenied.DeleteRunningBackupTaskErr is the one narrower code and too narrow.
+    domain.BackupDenied: ErrorSpec(
+        "OperationDenied", Text("The backup operation is not allowed now", "当前不允许该备份操作")
+    ),
+    # --- security groups and network access. No security-group code exists in 2017-03-12: an unknown
+    # id is a wrong value of SecurityGroupIdSet; deleting a bound group is operator-only (openrds admin).
+    domain.SecurityGroupNotFound: ErrorSpec(
+        "InvalidParameterValue.InvalidParameterValueError",
+        Text("The security group does not exist", "安全组不存在"),
+    ),
+    domain.SecurityGroupInUse: ErrorSpec(
+        "OperationDenied", Text("The security group is still bound to resources", "安全组仍绑定了资源")
+    ),
+    # The documented code of Create/Delete*NetworkAccess: an instance has at least one network and at
+    # most two; here it has exactly one (the message says why).
+    domain.NetworkLimit: ErrorSpec(
+        "FailedOperation.NetworkNumLimitError",
+        Text("The number of networks is out of the allowed range", "网络数量超出限制"),
+    ),
     # --- authentication raised by services (the wire layer raises its own AuthFailure.* codes)
     domain.AuthenticationFailed: ErrorSpec("AuthFailure", Text("Authentication failed", "鉴权失败")),
     # No Tencent action takes a password; the row keeps the table complete.
@@ -243,6 +289,60 @@ DOMAIN_ERRORS: Mapping[type[domain.OpenRDSError], ErrorSpec] = {
              "元数据存储繁忙，未做任何修改，请稍后重试"),
     ),
     domain.InternalFailure: ErrorSpec("InternalError.SystemError", Text("System error", "系统错误")),
+    # --- accounts and databases (api/tencent/accounts): the codes of each action's documented list
+    domain.AccountNameFormat: ErrorSpec(
+        "InvalidParameterValue.InvalidAccountNameFormatError", Text("Incorrect account name format", "账号名称格式错误")
+    ),
+    domain.ReservedAccountName: ErrorSpec(
+        "InvalidParameterValue.InvalidAccountNameError", Text("Invalid account name", "账号名称不合法")
+    ),
+    domain.PasswordLength: ErrorSpec(
+        "InvalidParameterValue.InvalidPasswordLengthError", Text("Incorrect password length", "密码长度错误")
+    ),
+    domain.PasswordTooWeak: ErrorSpec(
+        "InvalidParameterValue.InvalidPasswordValueError", Text("Incorrect password value", "密码取值错误")
+    ),
+    domain.DatabaseNameFormat: ErrorSpec(
+        "InvalidParameterValue.InvalidDatabaseNameFormatError",
+        Text("Incorrect database name format", "数据库名称格式错误"),
+    ),
+    domain.InvalidDatabaseObject: ErrorSpec(
+        "InvalidParameterValue.InvalidDatabaseObjectName", Text("Invalid database object", "数据库对象名称不合法")
+    ),
+    domain.UnknownCollation: ErrorSpec(
+        "InvalidParameterValue.CharsetNotFoundError",
+        Text("The character set or collation does not exist", "字符集或排序规则不存在"),
+    ),
+    domain.InvalidOwner: ErrorSpec(
+        "InvalidParameterValue.InvalidAccountError", Text("Invalid account", "账号不合法")
+    ),
+    domain.AccountExists: ErrorSpec("InvalidParameterValue.AccountExist", Text("The account exists", "账号已存在")),
+    # No code of its own in the SDK: the parameter's value is wrong (the message names `DatabaseName`).
+    domain.DatabaseExists: ErrorSpec(
+        "InvalidParameterValue.InvalidParameterValueError", Text("The database exists", "数据库已存在")
+    ),
+    domain.AccountNotFound: ErrorSpec(
+        "InvalidParameterValue.AccountNotExistError", Text("The account does not exist", "账号不存在")
+    ),
+    domain.DatabaseNotFound: ErrorSpec(
+        "InvalidParameter.ParameterCheckError", Text("Parameter check failed", "参数检查失败")
+    ),
+    domain.AccountOperationDenied: ErrorSpec(
+        "OperationDenied.AccountOperationDenied",
+        Text("This operation is not allowed on this account", "该账号不允许此操作"),
+    ),
+    domain.AccountHasObjects: ErrorSpec(
+        "FailedOperation.FailedOperationError", Text("Operation failed", "操作失败")
+    ),
+    domain.InstanceNotServing: ErrorSpec(
+        "OperationDenied.InstanceStatusLimitOpError",
+        Text("The instance's status does not allow this operation", "实例状态限制该操作"),
+    ),
+    domain.ReadOnlyInstanceDenied: ErrorSpec(
+        "OperationDenied.ROInstanceStatusLimitOpError",
+        Text("Read-only instances do not allow this operation", "只读实例不允许该操作"),
+    ),
+    domain.EngineFailed: ErrorSpec("FailedOperation.FailedOperationError", Text("Operation failed", "操作失败")),
 }
 
 #: Domain field names (``OpenRDSError.field``) -> the Tencent request parameter they come from, so a
@@ -286,6 +386,39 @@ PARAMETER_NAMES: Mapping[str, str] = {
     "voucher_ids": "VoucherIds",
     "deal_names": "DealNames",
     "auto_renew_flag": "AutoRenewFlag",
+    # accounts and databases
+    "user_name": "UserName",
+    "account_password": "Password",
+    "type": "Type",
+    "remark": "Remark",
+    "open_cam": "OpenCam",
+    "order_by": "OrderBy",
+    "order_by_type": "OrderByType",
+    "limit": "Limit",
+    "offset": "Offset",
+    "modify_privilege_set": "ModifyPrivilegeSet",
+    "privileges": "PrivilegeSet",
+    "object": "DatabaseObject",
+    "object_type": "ObjectType",
+    "database_name": "DatabaseName",
+    "database_owner": "DatabaseOwner",
+    "schema_name": "SchemaName",
+    "table_name": "TableName",
+    "encoding": "Encoding",
+    "collate": "Collate",
+    "ctype": "Ctype",
+    "filters": "Filters",
+    # spec changes and maintenance windows
+    "memory": "Memory",
+    "cpu": "Cpu",
+    "switch_tag": "SwitchTag",
+    "switch_start_time": "SwitchStartTime",
+    "switch_end_time": "SwitchEndTime",
+    "sync_modify_params": "SyncModifyParams",
+    "auto_voucher": "AutoVoucher",
+    "maintain_start_time": "MaintainStartTime",
+    "maintain_duration": "MaintainDuration",
+    "maintain_week_days": "MaintainWeekDays",
 }
 
 

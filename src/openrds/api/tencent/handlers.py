@@ -17,14 +17,15 @@ from openrds.api.tencent import fields as f
 from openrds.api.tencent import presenters as present
 from openrds.api.tencent import schemas as s
 from openrds.api.tencent.auth import Caller
-from openrds.api.tencent.protocol import ActionContext
+from openrds.api.tencent.protocol import ActionContext, Rendered
+from openrds.api.tencent.rendered import RenderedInstances
 from openrds.container import Container
 from openrds.domain.errors import InvalidInput
-from openrds.domain.model import Instance, InstanceQuery, Network, Tag
+from openrds.domain.model import InstanceQuery, Network, Tag
 from openrds.domain.states import ChargeType
 from openrds.services.billing import Payment, PriceQuery
 from openrds.services.groups import GroupConfig, GroupOrder
-from openrds.services.instances import PrimaryOrder, ReadOnlyOrder
+from openrds.services.instances import InstancePage, PrimaryOrder, ReadOnlyOrder
 
 _PAY_MODES = {"prepaid": ChargeType.PREPAID.value, "postpaid": ChargeType.POSTPAID.value}
 _ORDER_BY = {"CreateTime": "created", "Name": "name", "EndTime": "expire", "DBInstanceId": "created"}
@@ -44,6 +45,18 @@ def _vouchers(voucher_ids: list[str] | None) -> tuple[str, ...]:
     return tuple(voucher_ids or ())
 
 
+def _flag(value: int | None, name: str) -> bool:
+    """A documented 0/1 switch (``AutoVoucher``, ``AutoRenewFlag`` of the purchases): absent is 0.
+
+    :raises InvalidInput: any other number, naming the parameter (it used to be read as 0).
+    """
+    if value is None or value == 0:
+        return False
+    if value == 1:
+        return True
+    raise InvalidInput(f"{name} must be 0 or 1, got {value}", field=name)
+
+
 def _region(ctx: ActionContext) -> str:
     assert ctx.region is not None  # the router refuses region-less calls to these actions
     return ctx.region
@@ -54,6 +67,7 @@ class TencentActions:
 
     def __init__(self, container: Container) -> None:
         self.c = container
+        self._rows = RenderedInstances()
 
     # --- catalogue -------------------------------------------------------------------------
     def describe_regions(self, ctx: ActionContext, _req: s.DescribeRegionsRequest) -> f.DescribeRegionsResponse:
@@ -113,12 +127,12 @@ class TencentActions:
                 project_id=req.project_id or 0,
                 name=req.name or "",
                 network=Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ())),
-                auto_renew=req.auto_renew_flag == 1,
+                auto_renew=_flag(req.auto_renew_flag, "AutoRenewFlag"),
                 deletion_protection=bool(req.deletion_protection),
                 tags=_tags(req.tag_list),
                 dry_run=req.dry_run,
                 voucher_ids=_vouchers(req.voucher_ids),
-                auto_voucher=req.auto_voucher == 1,
+                auto_voucher=_flag(req.auto_voucher, "AutoVoucher"),
                 extra=_extra(
                     req,
                     "DBNodeSet",
@@ -161,13 +175,13 @@ class TencentActions:
                 network=Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ()))
                 if req.vpc_id or req.subnet_id or req.security_group_ids
                 else None,
-                auto_renew=req.auto_renew_flag == 1,
+                auto_renew=_flag(req.auto_renew_flag, "AutoRenewFlag"),
                 deletion_protection=bool(req.deletion_protection),
                 group_id=req.read_only_group_id or None,
                 tags=_tags(req.tag_list) + _tags(req.tags),
                 dry_run=req.dry_run,
                 voucher_ids=_vouchers(req.voucher_ids),
-                auto_voucher=req.auto_voucher == 1,
+                auto_voucher=_flag(req.auto_voucher, "AutoVoucher"),
                 # DBVersion is accepted and ignored: a replica runs its master's version (the SDK marks it obsolete).
                 extra=_extra(
                     req,
@@ -191,42 +205,38 @@ class TencentActions:
             result["BillingParameters"] = req.billing_parameters
         return result
 
-    def _present(
-        self,
-        caller: Caller,
-        instances: Sequence[Instance],
-        replica_counts: dict[str, int],
-        codes: dict[str, str],
-    ) -> list[f.DBInstance]:
+    def _rendered(self, caller: Caller, page: InstancePage) -> list[bytes]:
+        """The page's instances as :func:`.presenters.instance` shows them, as JSON text (kept per
+        instance while it is the same: :mod:`.rendered`)."""
         return [
-            present.instance(
+            self._rows.instance(
                 i,
                 self.c.catalogue,
                 app_id=caller.app_id,
                 uin=caller.uin,
-                replica_count=replica_counts.get(i.id, 0),
-                master_code=codes.get(i.master_id or "", ""),
+                replica_count=page.replica_counts.get(i.id, 0),
+                master_code=page.codes.get(i.master_id or "", ""),
             )
-            for i in instances
+            for i in page.items
         ]
 
     def describe_db_instances(
         self, ctx: ActionContext, req: s.DescribeDBInstancesRequest
-    ) -> f.DescribeDBInstancesResponse:
+    ) -> f.DescribeDBInstancesResponse | Rendered:
         query = _instance_query(_region(ctx), req)
-        page = self.c.instances.describe(ctx.caller.tenant_id, query)
-        return {
-            "TotalCount": page.total,
-            "DBInstanceSet": self._present(ctx.caller, page.items, page.replica_counts, page.codes),
-        }
+        page = self.c.listing.describe(ctx.caller.tenant_id, query)
+        # f.DescribeDBInstancesResponse, assembled from its rows' JSON text.
+        rows = b",".join(self._rendered(ctx.caller, page))
+        return Rendered(b'"TotalCount":%d,"DBInstanceSet":[%s]' % (page.total, rows))
 
     def describe_db_instance_attribute(
         self, ctx: ActionContext, req: s.DescribeDBInstanceAttributeRequest
-    ) -> f.DescribeDBInstanceAttributeResponse:
-        page = self.c.instances.describe(ctx.caller.tenant_id, InstanceQuery(ids=(req.db_instance_id,), limit=1))
+    ) -> f.DescribeDBInstanceAttributeResponse | Rendered:
+        page = self.c.listing.describe(ctx.caller.tenant_id, InstanceQuery(ids=(req.db_instance_id,), limit=1))
         if not page.items:
             self.c.instances.get(ctx.caller.tenant_id, req.db_instance_id)  # raises InstanceNotFound
-        return {"DBInstance": self._present(ctx.caller, page.items, page.replica_counts, page.codes)[0]}
+        # f.DescribeDBInstanceAttributeResponse, assembled from its instance's JSON text.
+        return Rendered(b'"DBInstance":' + self._rendered(ctx.caller, page)[0])
 
     def modify_db_instance_name(
         self, ctx: ActionContext, req: s.ModifyDBInstanceNameRequest
@@ -268,11 +278,18 @@ class TencentActions:
 
     def describe_tasks(self, ctx: ActionContext, req: s.DescribeTasksRequest) -> f.DescribeTasksResponse:
         prefix = present.task_prefix(req.task_id) if req.task_id is not None else None
+        # Both bounds in the face's zone, like the StartTime the tasks show; parsed before any read.
+        after = present.parse_tencent_time(req.min_start_time, "MinStartTime") if req.min_start_time else None
+        before = present.parse_tencent_time(req.max_start_time, "MaxStartTime") if req.max_start_time else None
         views = self.c.jobs.list(ctx.caller.tenant_id, id_prefix=prefix, instance=req.db_instance_id)
+        if after is not None or before is not None:
+            views = [v for v in views if (after is None or (v.job.started_at or v.job.created_at) >= after)
+                     and (before is None or (v.job.started_at or v.job.created_at) <= before)]
         if (req.order_by_type or "desc").lower() == "asc":
             views.reverse()
         offset, limit = req.offset or 0, min(req.limit or 20, 100)
-        tasks = [present.task(v.job, next(iter(v.instance_codes.values()), "")) for v in views[offset : offset + limit]]
+        tasks = [present.task(v.job, next(iter(v.instance_codes.values()), ""), self.c.jobs.steps(v.job.kind))
+                 for v in views[offset : offset + limit]]
         return {"TotalCount": len(views), "TaskSet": tasks}
 
     # --- money -----------------------------------------------------------------------------
@@ -304,7 +321,7 @@ class TencentActions:
             ctx.caller.tenant_id,
             req.db_instance_id,
             req.period,
-            Payment(_vouchers(req.voucher_ids), req.auto_voucher == 1),
+            Payment(_vouchers(req.voucher_ids), _flag(req.auto_voucher, "AutoVoucher")),
         )
         return {"DealName": placed.deal_names[0]}
 
@@ -339,7 +356,8 @@ class TencentActions:
                 dry_run=req.dry_run,
             ),
         )
-        return {"ReadOnlyGroupId": view.group.id if view else "", "FlowId": 0, "TaskId": 0}
+        flow = present.flow_number(view.flow_id) if view else 0
+        return {"ReadOnlyGroupId": view.group.id if view else "", "FlowId": flow, "TaskId": flow}
 
     def describe_read_only_groups(
         self, ctx: ActionContext, req: s.DescribeReadOnlyGroupsRequest
@@ -369,28 +387,30 @@ class TencentActions:
     def add_db_instance_to_read_only_group(
         self, ctx: ActionContext, req: s.AddDBInstanceToReadOnlyGroupRequest
     ) -> f.AddDBInstanceToReadOnlyGroupResponse:
-        self.c.groups.add_member(ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id)
-        return {"FlowId": 0, "TaskId": 0}
+        view = self.c.groups.add_member(ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id)
+        flow = present.flow_number(view.flow_id)
+        return {"FlowId": flow, "TaskId": flow}
 
     def remove_db_instance_from_read_only_group(
         self, ctx: ActionContext, req: s.RemoveDBInstanceFromReadOnlyGroupRequest
     ) -> f.RemoveDBInstanceFromReadOnlyGroupResponse:
-        self.c.groups.remove_member(ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id)
-        return {"FlowId": 0, "TaskId": 0}
+        view = self.c.groups.remove_member(ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id)
+        flow = present.flow_number(view.flow_id)
+        return {"FlowId": flow, "TaskId": flow}
 
     def modify_db_instance_read_only_group(
         self, ctx: ActionContext, req: s.ModifyDBInstanceReadOnlyGroupRequest
     ) -> f.ModifyDBInstanceReadOnlyGroupResponse:
-        self.c.groups.move_member(
+        view = self.c.groups.move_member(
             ctx.caller.tenant_id, req.db_instance_id, req.read_only_group_id, req.new_read_only_group_id
         )
-        return {"FlowId": 0, "TaskId": 0}
+        flow = present.flow_number(view.flow_id)
+        return {"FlowId": flow, "TaskId": flow}
 
     def delete_read_only_group(
         self, ctx: ActionContext, req: s.DeleteReadOnlyGroupRequest
     ) -> f.DeleteReadOnlyGroupResponse:
-        self.c.groups.delete(ctx.caller.tenant_id, req.read_only_group_id)
-        return {"FlowId": 0}
+        return {"FlowId": present.flow_number(self.c.groups.delete(ctx.caller.tenant_id, req.read_only_group_id))}
 
     def modify_read_only_group_config(
         self, ctx: ActionContext, req: s.ModifyReadOnlyGroupConfigRequest

@@ -3,30 +3,48 @@ misspelt or mistyped field is a type error here instead of a field the SDK silen
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from openrds.api.tencent import fields as f
 from openrds.domain.catalogue import Catalogue, Region, Spec, Version, Zone
+from openrds.domain.errors import InvalidInput
 from openrds.domain.model import Instance, Job, ReadOnlyGroup
-from openrds.domain.states import ChargeType, GroupStatus, Health, JobState, Lifecycle, MemberStatus, Role
+from openrds.domain.states import (
+    ChargeType,
+    GroupStatus,
+    Health,
+    JobKind,
+    JobState,
+    Lifecycle,
+    MemberStatus,
+    Role,
+)
+from openrds.services import flows
 from openrds.services.billing import OrderView, Quote
 
 ENGINE = "postgresql"
 NO_TIME = "0000-00-00 00:00:00"
 
-_STATUS = {
-    Lifecycle.CREATING: "creating",
+#: The one table from a domain state to ``DBInstanceStatus``. Every value is one the SDK documents
+#: (``DBInstance.DBInstanceStatus`` in its models.py; ``creating``/``deleting`` are not among them), so a
+#: client waiting for a documented status sees it; a test holds this table to that docstring and to
+#: every member of ``Lifecycle``.
+STATUSES: dict[Lifecycle, str] = {
+    Lifecycle.CREATING: "initing",  # 初始化中: the server is being made (what Tencent shows after a purchase)
     Lifecycle.RUNNING: "running",
     Lifecycle.RESTARTING: "restarting",
     Lifecycle.ISOLATING: "isolating",
     Lifecycle.ISOLATED: "isolated",
     Lifecycle.DISISOLATING: "disisolating",
-    Lifecycle.DELETING: "deleting",
+    Lifecycle.DELETING: "offlining",  # 下线中: going away for good
     Lifecycle.DELETED: "recycled",
     # No "failed" exists in the API's list; "offline" is the closest an SDK user can act on
     # (DescribeTasks carries the reason).
     Lifecycle.FAILED: "offline",
+    Lifecycle.EXPANDING: "expanding",  # a spec or storage change being applied
+    Lifecycle.MODIFYING_PARAMETERS: "parameter modifying",
 }
 
 _TASK_STATUS = {
@@ -50,9 +68,68 @@ _GROUP_STATUS = {
 _MEMBER_STATUS = {MemberStatus.IN_ROTATION: "running", MemberStatus.EVICTED: "eliminated"}
 
 
-def time_text(value: datetime | None, default: str = NO_TIME) -> str:
-    """``YYYY-MM-DD hh:mm:ss`` (isoformat is the same text as strftime, at a fraction of the cost)."""
-    return value.replace(tzinfo=None).isoformat(" ", "seconds") if value else default
+#: The zone every time of the Tencent face is written and read in: Beijing time (UTC+8), the zone of the
+#: documents' examples and of Tencent's console, until :func:`use_time_zone` sets the operator's
+#: ``tencent_time_zone``.
+DOCUMENTED_ZONE: tzinfo = timezone(timedelta(hours=8), "UTC+8")
+_zone: tzinfo = DOCUMENTED_ZONE
+#: Longest time text :func:`parse_tencent_time` looks at (``YYYY-MM-DDThh:mm:ss.ffffff+hh:mm`` is 32).
+_MAX_TIME_TEXT = 40
+
+
+def use_time_zone(zone: tzinfo) -> None:
+    """Make ``zone`` the face's zone for :func:`tencent_time` and :func:`parse_tencent_time`.
+
+    Called once by :func:`openrds.api.tencent.registry.build` with the setting ``tencent_time_zone``; a
+    process serves one zone (the last service built in it decides).
+    """
+    global _zone
+    _zone = zone
+
+
+def tencent_time(value: datetime | None, default: str = NO_TIME) -> str:
+    """``value`` as the Tencent face writes every time: ``YYYY-MM-DD hh:mm:ss`` in the face's zone
+    (:data:`DOCUMENTED_ZONE` unless configured), whole seconds; ``default`` for ``None``.
+
+    ``value`` is an aware datetime (the store returns UTC); a naive one is taken as UTC. isoformat is
+    the same text as strftime at a fraction of the cost.
+    """
+    if value is None:
+        return default
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(_zone).replace(tzinfo=None).isoformat(" ", "seconds")
+
+
+#: The name this helper had before times were written in the face's zone; same function.
+time_text = tencent_time
+
+
+def parse_tencent_time(text: str, field: str) -> datetime:
+    """A time the Tencent face reads (``SwitchStartTime``, ``RecoveryTargetTime``, ``MinStartTime`` ...)
+    as an aware UTC datetime: ``YYYY-MM-DD hh:mm:ss`` in the face's zone, the same way
+    :func:`tencent_time` writes it, so a time read back from an answer means the same instant when sent.
+
+    Also accepted: ``T`` for the space, fractions of a second, and an explicit offset
+    (``...+08:00``/``Z``), which then wins over the face's zone.
+
+    :param field: the request field, named in the error.
+    :raises InvalidInput: anything else (a date alone, other layouts, impossible dates, over 40 characters).
+    """
+    stripped = text.strip()
+    parsed: datetime | None = None
+    if 19 <= len(stripped) <= _MAX_TIME_TEXT and stripped[10:11] in (" ", "T"):
+        try:
+            parsed = datetime.fromisoformat(stripped)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        shown = text if len(text) <= _MAX_TIME_TEXT else text[:_MAX_TIME_TEXT] + "..."
+        raise InvalidInput(
+            f"{field} must be a time 'YYYY-MM-DD hh:mm:ss' ({_zone}), got {shown!r}", field=field)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_zone)
+    return parsed.astimezone(UTC)
 
 
 def _spec_of(catalogue: Catalogue, code: str) -> Spec:
@@ -68,12 +145,18 @@ def instance_status(instance: Instance) -> str:
     """The one function that derives DBInstanceStatus from lifecycle and health."""
     if instance.lifecycle is Lifecycle.RUNNING and instance.health is Health.DOWN:
         return "restarting"  # the supervisor is bringing the server back
-    return _STATUS[instance.lifecycle]
+    return STATUSES[instance.lifecycle]
 
 
 def task_number(job_id: str) -> int:
     """Tencent task ids are integers: the first 13 hex digits of the job id (52 bits, exact in JSON)."""
     return int(job_id[:13], 16)
+
+
+def flow_number(job_id: str) -> int:
+    """``FlowId``/``TaskId`` of an answer: the task number of the job (or finished flow) the call
+    recorded; 0 when it recorded none (nothing changed)."""
+    return task_number(job_id) if job_id else 0
 
 
 def task_prefix(number: int) -> str:
@@ -134,7 +217,9 @@ def instance(i: Instance, catalogue: Catalogue, *, app_id: int, uin: str, replic
         "ReadOnlyInstanceNum": replica_count if i.role is Role.PRIMARY else 0,
         "StatusInReadonlyGroup": _MEMBER_STATUS[i.member_status] if i.group_id else "",
         "OfflineTime": NO_TIME,
-        "DBNodeSet": [{"Role": "Primary", "Zone": i.zone, "DedicatedClusterId": ""}],
+        # A read-only instance's one node is a standby server (DBNode.Role documents Primary and Standby).
+        "DBNodeSet": [{"Role": "Standby" if i.role is Role.READONLY else "Primary", "Zone": i.zone,
+                       "DedicatedClusterId": ""}],
         "IsSupportTDE": 0, "DBEngine": ENGINE, "DBEngineConfig": "", "NetworkAccessList": [],
         "SupportIpv6": int(bool(i.extra.get("NeedSupportIpv6"))), "ExpandedCpu": 0,
         "DeletionProtection": i.deletion_protection, "DBInstanceStorageType": "PHYSICAL_LOCAL_SSD",
@@ -163,12 +248,50 @@ def group(g: ReadOnlyGroup, members: Sequence[f.DBInstance], master_code: str) -
     }
 
 
-def task(job: Job, instance_code: str) -> f.TaskSet:
+#: ``TaskSet.TaskType``: what the task does, in the API's own words (its examples show
+#: ``DestroyInstance``, ``RestoreDatabase``: the action, or what it does, in CamelCase). A kind missing
+#: here (another part's new job) is shown CamelCased (``modify_parameters`` -> ``ModifyParameters``).
+TASK_TYPES: dict[str, str] = {
+    JobKind.CREATE_PRIMARIES: "CreateInstance",
+    JobKind.CREATE_REPLICAS: "CreateReadOnlyInstance",
+    JobKind.RESTART: "RestartInstance",
+    JobKind.ISOLATE: "IsolateInstance",
+    JobKind.DISISOLATE: "DisIsolateInstance",
+    JobKind.DESTROY: "DestroyInstance",
+    JobKind.PROMOTE: "PromoteReadOnlyInstance",
+    JobKind.APPLY_ADMISSION: "ModifyDBInstanceSecurityGroups",
+    JobKind.RESIZE: "ModifyDBInstanceSpec",
+    JobKind.MODIFY_PARAMETERS: "ModifyDBInstanceParameters",
+    JobKind.BACKUP: "CreateBaseBackup",
+    JobKind.DELETE_BACKUP: "DeleteBaseBackup",
+    JobKind.DELETE_STANZA: "DeleteBackupData",
+    JobKind.CLONE: "CloneDBInstance",
+    JobKind.RESIZE: "ModifyDBInstanceSpec",
+    JobKind.MODIFY_PARAMETERS: "ModifyDBInstanceParameters",
+    flows.CREATE_GROUP: "CreateReadOnlyGroup",
+    flows.ADD_TO_GROUP: "AddDBInstanceToReadOnlyGroup",
+    flows.REMOVE_FROM_GROUP: "RemoveDBInstanceFromReadOnlyGroup",
+    flows.MOVE_TO_GROUP: "ModifyDBInstanceReadOnlyGroup",
+    flows.DELETE_GROUP: "DeleteReadOnlyGroup",
+}
+
+
+def task_type(kind: str) -> str:
+    return TASK_TYPES.get(kind) or "".join(word.capitalize() for word in kind.split("_"))
+
+
+def task(job: Job, instance_code: str, steps: Sequence[str] = ()) -> f.TaskSet:
+    """``TaskSet``. ``steps`` are the names of the job's steps in order: ``CurrentStep`` is the name of
+    the one running (the last one once the job has ended) and ``AllSteps`` the JSON list the API's
+    examples show (``[{"StepId": 1, "StepName": "..."}, ...]``); both "" without steps."""
+    current = steps[min(job.step, len(steps) - 1)] if steps else ""
+    all_steps = json.dumps([{"StepId": n, "StepName": name} for n, name in enumerate(steps, 1)],
+                           ensure_ascii=False) if steps else ""
     return {
-        "TaskId": task_number(job.id), "TaskType": job.kind, "DBInstanceId": instance_code,
-        "StartTime": time_text(job.started_at or job.created_at), "EndTime": time_text(job.ended_at),
+        "TaskId": task_number(job.id), "TaskType": task_type(job.kind), "DBInstanceId": instance_code,
+        "StartTime": time_text(job.started_at or job.created_at), "EndTime": time_text(job.ended_at, ""),
         "Status": _TASK_STATUS[job.state], "Progress": job.progress,
-        "TaskDetail": {"CurrentStep": str(job.step), "AllSteps": str(job.steps_total), "Input": "", "Output": "",
+        "TaskDetail": {"CurrentStep": current, "AllSteps": all_steps, "Input": "", "Output": "",
                        "SwitchTag": 0, "SwitchTime": "", "Message": job.error},
     }
 

@@ -67,7 +67,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 from anyio import to_thread
@@ -76,6 +76,7 @@ from pydantic_core import ErrorDetails
 from starlette.types import Message, Receive, Scope, Send
 
 from openrds.api.answers import AnswerCache
+from openrds.api.shared import SharedSignatures
 from openrds.api.tencent.auth import ApiKeyLookup, Caller, SignedRequest, authenticate
 from openrds.api.tencent.documented import DOCUMENTED_ACTIONS
 from openrds.api.tencent.errors import (
@@ -194,7 +195,7 @@ class Action(Generic[ModelT]):
 
     name: str
     request_model: type[ModelT]
-    handler: Callable[[ActionContext, ModelT], Mapping[str, object]]
+    handler: Callable[[ActionContext, ModelT], Mapping[str, object] | Rendered]
     region_required: bool = True
     rate_limit_per_second: int | None = None
     store_read: bool = False
@@ -203,6 +204,12 @@ class Action(Generic[ModelT]):
     def __post_init__(self) -> None:
         if self.store_read and self.changes_state:
             raise ValueError(f"{self.name}: an action whose answers are reused must be declared changes_state=False")
+
+
+class RateLimiter(Protocol):
+    def allow(self, key: tuple[str, str], limit: int, now: float) -> bool:
+        """Record and accept a call for ``key`` at ``now``, or refuse it (nothing recorded)."""
+        ...
 
 
 @dataclass
@@ -376,16 +383,31 @@ def _language(value: str | None) -> Language:
     return DEFAULT_LANGUAGE
 
 
-def render(result: Mapping[str, object]) -> bytes:
+@dataclass(frozen=True)
+class Rendered:
+    """A handler's result already rendered: the members of the ``Response`` object as :func:`render`
+    would give them (no braces, no ``RequestId``). For listings that assemble their answer from
+    pieces rendered once and kept (:mod:`.rendered`)."""
+
+    members: bytes
+
+
+def render_value(value: object) -> bytes:
+    """JSON text of ``value`` exactly as :func:`render` writes it inside an answer."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def render(result: Mapping[str, object] | Rendered) -> bytes:
     """The members of the ``Response`` object, without braces and without ``RequestId`` (the envelope
     adds its own, last: a handler cannot override or drop it).
 
     UTF-8 with non-ASCII text unescaped, so Chinese messages stay legible; the SDK compares the whole
     Content-Type with ``application/json``, so no charset parameter is ever added.
     """
+    if isinstance(result, Rendered):
+        return result.members
     members = {key: value for key, value in result.items() if key != "RequestId"}
-    text = json.dumps(members, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return text[1:-1].encode("utf-8")
+    return render_value(members)[1:-1]
 
 
 def envelope(request_id: str, members: bytes) -> bytes:
@@ -487,9 +509,16 @@ class TencentApi:
         self._rate_limit = rate_limit_per_second
         self._allow_unsigned_payload = allow_unsigned_payload
         self._store_version = store_version
-        self._limiter = SlidingWindowRateLimiter()
+        self._limiter: RateLimiter = SlidingWindowRateLimiter()
         self.answers = AnswerCache()
         self.signatures = SignatureMemory(clock) if replay_check else None
+
+    def share_with_workers(self, limiter: RateLimiter, signatures: SharedSignatures) -> None:
+        """Count the rate limit with ``limiter`` and remember signatures in ``signatures`` too: what every
+        worker process of the API shares (:mod:`openrds.api.shared`). Call before serving."""
+        self._limiter = limiter
+        if self.signatures is not None:
+            self.signatures = SignatureMemory(self._clock, shared=signatures)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = str(uuid.uuid4())

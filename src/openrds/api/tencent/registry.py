@@ -14,10 +14,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from openrds.api.tencent import handlers, schemas
+from openrds.api.tencent import handlers, presenters, schemas
+from openrds.api.tencent.accounts import handlers as accounts_handlers
+from openrds.api.tencent.accounts import schemas as accounts_schemas
 from openrds.api.tencent.auth import Caller
+from openrds.api.tencent.backup import handlers as backup_handlers
+from openrds.api.tencent.backup import schemas as backup_schemas
+from openrds.api.tencent.logs import handlers as log_handlers
+from openrds.api.tencent.logs import schemas as log_schemas
+from openrds.api.tencent.network import handlers as network_handlers
+from openrds.api.tencent.network import schemas as network_schemas
+from openrds.api.tencent.parameters import handlers as parameter_handlers
+from openrds.api.tencent.parameters import schemas as parameter_schemas
 from openrds.api.tencent.protocol import Action, ActionContext, TencentApi
 from openrds.api.tencent.schemas import TencentModel
+from openrds.api.tencent.spec import handlers as spec_handlers
+from openrds.api.tencent.spec import schemas as spec_schemas
 from openrds.container import Container
 
 
@@ -45,6 +57,12 @@ AREAS: tuple[Area, ...] = (
         store_reads=handlers.STORE_READS,
         region_optional=schemas.REGION_OPTIONAL_ACTIONS,
     ),
+    Area(backup_schemas.REQUEST_MODELS, backup_handlers.BackupActions),
+    Area(spec_schemas.REQUEST_MODELS, spec_handlers.SpecActions),
+    Area(parameter_schemas.REQUEST_MODELS, parameter_handlers.ParameterActions),
+    Area(log_schemas.REQUEST_MODELS, log_handlers.LogActions),
+    Area(accounts_schemas.REQUEST_MODELS, accounts_handlers.AccountActions),
+    Area(network_schemas.REQUEST_MODELS, network_handlers.NetworkActions),
 )
 
 #: Action name -> request model, over every area.
@@ -79,6 +97,7 @@ class _Keys:
 
 def build(container: Container) -> TencentApi:
     """Every action of every area (:mod:`.registry`), bound to its handler method."""
+    presenters.use_time_zone(container.settings.tencent_tz)
     actions: dict[str, Action[Any]] = {}
     for area in AREAS:
         handlers = area.handlers(container)

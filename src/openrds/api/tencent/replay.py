@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from openrds.api import replay
 from openrds.api.replay import MAX_ENTRIES, MAX_ENTRIES_PER_TENANT, SAME_CLIENT_GRACE_SECONDS, SignatureUse
+from openrds.api.shared import SharedSignatures
 from openrds.api.tencent.auth import MAX_CLOCK_SKEW_SECONDS
 from openrds.api.tencent.errors import Text, signature_expire, signature_reused, too_many_signatures
 
@@ -28,6 +29,7 @@ class SignatureMemory(replay.SignatureMemory):
 
     :param clock: seconds since the epoch; the router's clock (the one signatures are checked with).
     :param window: how long after its timestamp a signature is valid (:data:`.auth.MAX_CLOCK_SKEW_SECONDS`).
+    :param shared: the other API workers' memory (:class:`openrds.api.shared.SharedSignatures`).
     """
 
     def __init__(
@@ -37,8 +39,10 @@ class SignatureMemory(replay.SignatureMemory):
         window: int = MAX_CLOCK_SKEW_SECONDS,
         max_entries: int = MAX_ENTRIES,
         max_entries_per_tenant: int = MAX_ENTRIES_PER_TENANT,
+        shared: SharedSignatures | None = None,
     ) -> None:
-        super().__init__(clock, window=window, max_entries=max_entries, max_entries_per_tenant=max_entries_per_tenant)
+        super().__init__(clock, window=window, max_entries=max_entries, max_entries_per_tenant=max_entries_per_tenant,
+                         shared=shared)
 
     def check(self, use: SignatureUse) -> None:
         """Accept ``use`` or refuse it.

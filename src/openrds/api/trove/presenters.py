@@ -30,6 +30,8 @@ STATUSES: Mapping[Lifecycle, str] = {
     Lifecycle.DELETING: "SHUTDOWN",
     Lifecycle.DELETED: "SHUTDOWN",
     Lifecycle.FAILED: "ERROR",
+    Lifecycle.EXPANDING: "RESIZE",
+    Lifecycle.MODIFYING_PARAMETERS: "ACTIVE",  # Trove applies a configuration without leaving ACTIVE
 }
 
 

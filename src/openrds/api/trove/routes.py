@@ -160,7 +160,7 @@ class TroveHandlers:
         self.c = container
 
     def find(self, caller: Caller, identifier: str) -> Instance:
-        page = self.c.instances.describe(caller.tenant_id, InstanceQuery(region=caller.region, ids=(identifier,),
+        page = self.c.listing.describe(caller.tenant_id, InstanceQuery(region=caller.region, ids=(identifier,),
                                                                          limit=1))
         if not page.items:
             raise InstanceNotFound(identifier)
@@ -169,7 +169,7 @@ class TroveHandlers:
     def every(self, caller: Caller) -> list[Instance]:
         found: list[Instance] = []
         while True:
-            page = self.c.instances.describe(caller.tenant_id, InstanceQuery(region=caller.region,
+            page = self.c.listing.describe(caller.tenant_id, InstanceQuery(region=caller.region,
                                                                              offset=len(found), limit=PAGE))
             found += page.items
             if not page.items or len(found) >= page.total:

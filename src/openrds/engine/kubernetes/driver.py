@@ -40,11 +40,15 @@ from openrds.engine.driver import (
     ServerInfo,
     ServerNotFound,
     ServerRole,
+    ServerSpec,
     ServerState,
     ServerStats,
     SourceUnavailable,
 )
-from openrds.engine.kubernetes import sql
+from openrds.engine.kubernetes import resize, sql
+from openrds.engine.kubernetes.access import KubernetesAccess
+from openrds.engine.kubernetes.accounts import KubernetesAccounts
+from openrds.engine.kubernetes.backups import UnsupportedBackups
 from openrds.engine.kubernetes.manifests import (
     GROUP,
     HIBERNATION,
@@ -70,6 +74,8 @@ from openrds.engine.kubernetes.manifests import (
     superuser_secret,
     wal_keep_mb,
 )
+from openrds.engine.kubernetes.parameters import KubernetesParameters
+from openrds.engine.resize import Resized
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +110,7 @@ class WatchFactory(Protocol):
     def __call__(self) -> Any: ...
 
 
-class KubernetesDriver:
+class KubernetesDriver(UnsupportedBackups):
     """Runs PostgreSQL servers as CNPG Clusters (see the module docstring and `engine.driver.Driver`).
 
     :param custom: a ``kubernetes.client.CustomObjectsApi`` (or a fake with its methods): Clusters.
@@ -144,6 +150,34 @@ class KubernetesDriver:
         self.timeout = timeout
         self.checkpoint_every = checkpoint_every
         self.clock = clock
+        # The `ParameterDriver` half: refused, per operation (engine.kubernetes.parameters).
+        parameters = KubernetesParameters(self._existing)
+        self.settings = parameters.settings
+        self.default_settings = parameters.default_settings
+        self.check_parameters = parameters.check_parameters
+        self.write_parameters = parameters.write_parameters
+        self.replay_paused = parameters.replay_paused
+        self.server_log = parameters.server_log
+        # The `AccessDriver` half: refused, per operation (engine.kubernetes.access).
+        access = KubernetesAccess(self._existing)
+        self.access_support = access.access_support
+        self.apply_admission = access.apply_admission
+        self.admission = access.admission
+        self.apply_endpoint_admission = access.apply_endpoint_admission
+        # The `AccountDriver` half: refused, per operation (engine.kubernetes.accounts).
+        accounts = KubernetesAccounts(self._existing)
+        self.list_accounts = accounts.list_accounts
+        self.create_account = accounts.create_account
+        self.reset_account_password = accounts.reset_account_password
+        self.set_account_login = accounts.set_account_login
+        self.drop_account = accounts.drop_account
+        self.modify_account_privileges = accounts.modify_account_privileges
+        self.account_privileges = accounts.account_privileges
+        self.list_databases = accounts.list_databases
+        self.create_database = accounts.create_database
+        self.set_database_owner = accounts.set_database_owner
+        self.drop_database = accounts.drop_database
+        self.database_objects = accounts.database_objects
 
     @classmethod
     def from_settings(cls, settings: K8sSettings) -> KubernetesDriver:
@@ -396,6 +430,10 @@ class KubernetesDriver:
 
     def rotate_logs(self) -> None:
         """Nothing to do: PostgreSQL logs to its pod's stdout, which the kubelet rotates."""
+
+    def apply_spec(self, instance_id: str, spec: ServerSpec, floor: Mapping[str, int] | None = None) -> Resized:
+        """A merge patch of the Cluster's resources, parameters and storage (`engine.kubernetes.resize`)."""
+        return resize.apply_spec(self, instance_id, spec, floor)
 
     # ------------------------------------------------------------------ read-only group endpoints: refused
 

@@ -44,6 +44,9 @@ REPLICATION_SLOTS = 16
 SLOT_WAL_KEEP_PERCENT = 10
 MIN_SLOT_WAL_KEEP_MB = 1024
 SLOT_LIMIT_MAJOR = 13  # first version with max_slot_wal_keep_size
+# An idle primary switches WAL at least this often, so its archive (the recovery window's end) is at
+# most this far behind its last commit.
+ARCHIVE_TIMEOUT = 60
 
 
 def _clamp(value: int, low: int, high: int) -> int:
@@ -74,6 +77,7 @@ def server_settings(
     floor: Mapping[str, int] | None = None,
     major_version: int | None = None,
     max_slot_wal_keep_mb: int | None = None,
+    archive_command: str | None = None,
 ) -> dict[str, SettingValue]:
     """Every setting OpenRDS manages for one server.
 
@@ -83,6 +87,9 @@ def server_settings(
         None: a version that knows them all.
     :param max_slot_wal_keep_mb: the operator's cap on WAL held by slots (MB, -1: unlimited); None:
         `slot_wal_keep_mb` of the spec.
+    :param archive_command: the command that archives a WAL segment (pgBackRest ``archive-push``):
+        ``archive_mode`` on with it and ``archive_timeout`` (`ARCHIVE_TIMEOUT`); None: no archiving.
+        A standby archives nothing (``archive_mode=on``, not ``always``) until it is promoted.
     """
     memory = max(spec.memory_mb, 64)
     shared_buffers = _clamp(memory // 4, MIN_SHARED_BUFFERS_MB, MAX_SHARED_BUFFERS_MB)
@@ -128,6 +135,14 @@ def server_settings(
             else {}
         ),
         "hot_standby": True,
+        **(
+            {"archive_mode": True, "archive_command": archive_command, "archive_timeout": ARCHIVE_TIMEOUT}
+            if archive_command
+            else {}
+        ),
+        # Commit times are readable (pg_xact_commit_timestamp): a backup fence returns its exact commit
+        # time, and a point-in-time target can be chosen between two known commits.
+        "track_commit_timestamp": True,
         "dynamic_shared_memory_type": "posix",
         "logging_collector": False,  # stderr goes to the pg_ctl log file; no extra process
         "log_line_prefix": "%m [%p] %q%u@%d ",

@@ -26,12 +26,14 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
 import psycopg
 
+from openrds.engine.backups import ArchiveStatus, BackupSet, BackupType, RestoreRequest, StanzaInfo
 from openrds.engine.driver import (
     CopyMethod,
     EngineError,
@@ -43,11 +45,23 @@ from openrds.engine.driver import (
     ServerInfo,
     ServerNotFound,
     ServerRole,
+    ServerSpec,
     ServerState,
     ServerStats,
     SlotInfo,
 )
-from openrds.engine.local import sql
+from openrds.engine.local import resize, sql
+from openrds.engine.local.access import LocalAccess
+from openrds.engine.local.accounts import LocalAccounts
+from openrds.engine.local.backup_export import export_set
+from openrds.engine.local.backups import (
+    RECOVERY_TIMEOUT,
+    REPOSITORY_SEED_MAX_AGE,
+    REPOSITORY_SEED_MIN_BYTES,
+    LocalBackups,
+    ReplicaSeed,
+    restore_failure,
+)
 from openrds.engine.local.binaries import Binaries, find_versions
 from openrds.engine.local.commands import START_TIMEOUT, PgPrograms
 from openrds.engine.local.config import server_settings
@@ -58,13 +72,14 @@ from openrds.engine.local.files import (
     SUPERUSER,
     atomic_write,
     read_only_in,
-    render_pg_hba,
     render_postgresql_conf,
     strip_standby_settings,
 )
 from openrds.engine.local.haproxy import HaproxyEndpoints
 from openrds.engine.local.layout import Layout, ServerMeta, check_instance_id, slot_name
 from openrds.engine.local.osuser import OsUser
+from openrds.engine.local.parameters import LocalParameters
+from openrds.engine.local.pgbackrest import PgBackRest, Repository, find_pgbackrest
 from openrds.engine.local.ports import PortAllocator, connect_host
 from openrds.engine.local.postmaster import is_alive, kill, live_postmaster, processes_in, read_pidfile
 from openrds.engine.local.process import Masker, Runner, tail
@@ -77,6 +92,7 @@ from openrds.engine.local.secrets import (
     temporary_pwfile,
     write_passfile,
 )
+from openrds.engine.resize import Resized
 from openrds.engine.wait import wait_until
 
 log = logging.getLogger(__name__)
@@ -110,6 +126,11 @@ class LocalDriver:
         (`engine.local.haproxy.find_haproxy`). Endpoints take their ports from ``port_range`` too.
     :param max_slot_wal_keep_mb: ``max_slot_wal_keep_size`` of every server it configures, in MB (-1:
         unlimited); None: from each server's storage quota (`engine.local.config.slot_wal_keep_mb`).
+    :param backup_repository: the pgBackRest repository every primary archives into from birth and is
+        backed up to (`engine.local.backups`); None: no backups (`backup_support` says so), no archiving.
+    :param replica_seed: how a replica's data is made when reflink is not available: ``basebackup``
+        (streamed from its source), ``repository`` (``restore --type=standby`` whenever its source has
+        a backup set), ``auto`` (`LocalDriver._replica_copy_method`).
     :raises EngineError: the OS user is unusable, the port range is invalid, or the socket path
         would be too long.
     """
@@ -131,6 +152,8 @@ class LocalDriver:
         admin_createrole: bool | None = None,
         haproxy: str | None = None,
         max_slot_wal_keep_mb: int | None = None,
+        backup_repository: Repository | None = None,
+        replica_seed: ReplicaSeed = "auto",
     ) -> None:
         self.data_root = Path(data_root).absolute()
         self.bind_host = bind_host
@@ -149,6 +172,8 @@ class LocalDriver:
         self._reflink_lock = threading.Lock()
         self._prepare_root()
         self.sessions = sql.Sessions(self.layout, self.masker)
+        self.replica_seed = replica_seed
+        self.backups = self._make_backups(backup_repository)
         self.replicas = ReplicaBuilder(
             self.layout, self.os_user, self.runner, self.sessions, self._programs, self.connect_host
         )
@@ -172,6 +197,34 @@ class LocalDriver:
         self.endpoints = endpoints.endpoints
         self.drop_sessions = endpoints.drop_sessions
         self.destroy_endpoint = endpoints.destroy_endpoint
+        # The `AccessDriver` half: security groups as pg_hba.conf lines and endpoint filters (engine.local.access).
+        self.access = LocalAccess(self.layout, self.sessions, self.os_user, self._complete_meta, self.connect_host)
+        self.access_support = self.access.access_support
+        self.apply_admission = self.access.apply_admission
+        self.admission = self.access.admission
+        self.apply_endpoint_admission = endpoints.apply_admission
+        # The `ParameterDriver` half: settings, the tenant's include file, the server log (engine.local.parameters).
+        parameters = LocalParameters(self.layout, self.sessions, self.os_user, self.masker, self._complete_meta)
+        self.settings = parameters.settings
+        self.default_settings = parameters.default_settings
+        self.check_parameters = parameters.check_parameters
+        self.write_parameters = parameters.write_parameters
+        self.replay_paused = parameters.replay_paused
+        self.server_log = parameters.server_log
+        # The `AccountDriver` half: roles and databases as the service's superuser (engine.local.accounts).
+        accounts = LocalAccounts(self.layout, self.masker, self._complete_meta)
+        self.list_accounts = accounts.list_accounts
+        self.create_account = accounts.create_account
+        self.reset_account_password = accounts.reset_account_password
+        self.set_account_login = accounts.set_account_login
+        self.drop_account = accounts.drop_account
+        self.modify_account_privileges = accounts.modify_account_privileges
+        self.account_privileges = accounts.account_privileges
+        self.list_databases = accounts.list_databases
+        self.create_database = accounts.create_database
+        self.set_database_owner = accounts.set_database_owner
+        self.drop_database = accounts.drop_database
+        self.database_objects = accounts.database_objects
 
     def _prepare_root(self) -> None:
         self.data_root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -208,6 +261,7 @@ class LocalDriver:
                 raise EngineError("validate", f"{instance_id} exists and is a {existing.role} of {existing.source_id}")
             return self.start(instance_id)
         self._wipe(instance_id)
+        self.backups.discard_unused(instance_id)  # the stanza of an earlier attempt has another system id
         meta = self._reserve(
             ServerMeta(
                 instance_id=instance_id,
@@ -225,6 +279,7 @@ class LocalDriver:
             self._init_primary(meta, programs, request)
         except BaseException as exc:
             self._undo([meta])
+            self.backups.discard_unused(instance_id)
             _reraise(exc, "create primary")
         log.info("primary %s created on port %d", instance_id, meta.port)
         return self._info(meta)
@@ -360,6 +415,8 @@ class LocalDriver:
         with self.sessions.open(meta, "promote") as conn:
             still_standby = sql.in_recovery(conn)
         if still_standby:
+            if self.backups.active:  # its own stanza before its first segment of the new timeline is pushed
+                self.backups.create_offline(meta)
             self._programs(meta.major_version).promote(self.layout.data(instance_id))
         with self.sessions.open(meta, "promote") as conn:
             wait_until(
@@ -497,6 +554,10 @@ class LocalDriver:
         log.info("%s: new transactions are %s", instance_id, "read-only" if read_only else "writable again")
         return True
 
+    def apply_spec(self, instance_id: str, spec: ServerSpec, floor: Mapping[str, int] | None = None) -> Resized:
+        """A new spec: the config rewritten, then a reload or, when needed, a restart (`engine.local.resize`)."""
+        return resize.apply_spec(self, instance_id, spec, floor)
+
     def rotate_logs(self) -> None:
         """Past :attr:`LOG_MAX_BYTES`, ``server.log`` is copied to ``server.log.1`` (replacing the one
         before) and emptied in place ("copytruncate"): the postmaster holds the file open and writes
@@ -520,6 +581,183 @@ class LocalDriver:
                 log.warning("could not rotate the log of %s: %s", instance_id, exc)
                 continue
             log.info("rotated the log of %s", instance_id)
+
+    # ------------------------------------------------------------------ backups (engine.backups.BackupDriver)
+
+    def backup_support(self) -> str | None:
+        """None when pgBackRest and a repository are configured here; otherwise why not."""
+        return self.backups.support()
+
+    def ensure_stanza(self, instance_id: str) -> None:
+        """The primary's stanza exists and its archiving works (``stanza-create`` + ``check``).
+
+        A primary made before this host archived (no backups configured then, or an older OpenRDS) gets
+        its configuration rewritten and is restarted first: ``archive_mode`` takes effect only at start.
+        """
+        meta = self._complete_meta(instance_id)
+        if meta.role is not ServerRole.PRIMARY:
+            raise EngineError("stanza", f"{instance_id} is a replica: it archives nothing until promoted")
+        self.backups.require()
+        if not self.backups.archiving(meta):
+            log.info("%s was made without archiving: reconfigured and restarted to archive", instance_id)
+            self._write_server_config(meta, floor=None)
+            self._stop(meta.instance_id, meta.major_version)
+            self._start(meta)
+        self.backups.ensure_stanza(meta)
+
+    def backup(self, instance_id: str, backup_id: str, backup_type: BackupType, kind: str) -> BackupSet:
+        """A pgBackRest backup of the running primary annotated with ``backup_id`` (`LocalBackups.backup`)."""
+        meta = self._complete_meta(instance_id)
+        if meta.role is not ServerRole.PRIMARY:
+            raise EngineError("backup", f"{instance_id} is a replica; back up its primary")
+        return self.backups.backup(meta, backup_id, backup_type, kind)
+
+    def fence(self, instance_id: str) -> datetime:
+        """Commit, wait until archived, return the latest reachable target (`LocalBackups.fence`)."""
+        return self.backups.fence(self._complete_meta(instance_id))
+
+    def stanza(self, instance_id: str) -> StanzaInfo | None:
+        return self.backups.stanza(instance_id)
+
+    def stanzas(self) -> Sequence[StanzaInfo]:
+        return self.backups.stanzas()
+
+    def expire_backup(self, instance_id: str, label: str) -> None:
+        self.backups.expire_backup(instance_id, label)
+
+    def archive_status(self, instance_id: str) -> ArchiveStatus:
+        return self.backups.archive_status(self._complete_meta(instance_id))
+
+    def delete_stanza(self, instance_id: str) -> None:
+        self.backups.delete_stanza(instance_id)
+
+    def export_backup(self, instance_id: str, label: str) -> Iterator[bytes]:
+        """`engine.backups.BackupExport` (``DescribeBackupDownloadURL``): `engine.local.backup_export`."""
+        self.backups.require()
+        assert self.backups.pgbackrest is not None
+        return export_set(self.backups.pgbackrest, self.os_user, self.data_root, check_instance_id(instance_id), label)
+
+    def restore(self, request: RestoreRequest) -> ServerInfo:
+        """A new primary from ``request.source_id``'s stanza (the source may be destroyed); idempotent.
+
+        Steps: reserve a port and a ``pending`` meta; ``pgbackrest restore`` (a set with
+        ``--type=immediate``, or ``--type=time``; both ``--target-action=promote``) into the new data
+        directory; the source's passfiles; this server's own postgresql.conf (port, ``cluster_name``,
+        ``archive_command``), pg_hba.conf and ``restore_command``; its own stanza
+        (``stanza-create --no-online``); start; wait until it has left recovery; new internal
+        passwords. A server that stops during recovery (a target after the last archived commit:
+        "recovery ended before configured recovery target was reached") fails the restore, and
+        nothing is left of it: no process, directory, port or stanza.
+        """
+        instance_id = check_instance_id(request.instance_id)
+        check_instance_id(request.source_id)
+        if instance_id == request.source_id:
+            raise EngineError("validate", "a server cannot be restored onto its own source")
+        self.backups.require()
+        self._programs(request.major_version)
+        existing = self.layout.read_meta(instance_id)
+        if existing is not None and existing.complete:
+            if existing.role is not ServerRole.PRIMARY:
+                raise EngineError("validate", f"{instance_id} exists and is a {existing.role} of {existing.source_id}")
+            return self.start(instance_id)
+        self._wipe(instance_id)
+        self.backups.discard_unused(instance_id)
+        try:
+            source = self.layout.read_meta(request.source_id)
+        except EngineError:
+            source = None
+        meta = self._reserve(
+            ServerMeta(
+                instance_id=instance_id,
+                role=ServerRole.PRIMARY,
+                source_id=None,
+                port=0,
+                major_version=request.major_version,
+                spec=request.spec,
+                charset=source.charset if source else None,
+                copy_method=None,
+            ),
+            request.port,
+        )
+        started = time.monotonic()
+        try:
+            self._restore_server(meta, request)
+        except BaseException as exc:
+            self._undo([meta])
+            with contextlib.suppress(Exception):
+                self.backups.discard_unused(instance_id)
+            _reraise(exc, "restore")
+        log.info("%s restored from %s in %.2fs", instance_id, request.source_id, time.monotonic() - started)
+        return self._info(meta)
+
+    def _restore_server(self, meta: ServerMeta, request: RestoreRequest) -> None:
+        data = self.layout.data(meta.instance_id)
+        restore_command = self.backups.restore_data(
+            request.source_id, data, backup_label=request.backup_label, target_time=request.target_time
+        )
+        self.backups.source_passfiles(request.source_id, self.layout.instance(meta.instance_id))
+        floor = self.backups.control_floor(data, self._programs(meta.major_version).binaries.path("pg_controldata"))
+        self._write_server_config(meta, floor=floor)  # also drops the copied restore_command: put back below
+        (data / STANDBY_CONF).unlink(missing_ok=True)
+        self.backups.append_line(data / "postgresql.auto.conf", restore_command)
+        self.backups.create_offline(meta)
+        try:
+            self._start(meta)
+        except EngineError as exc:
+            output = "\n".join([exc.output_tail, self._log_tail(meta.instance_id)])
+            raise restore_failure(meta.instance_id, output) from None
+
+        def promoted() -> bool:
+            if live_postmaster(data) is None:
+                raise restore_failure(meta.instance_id, self._log_tail(meta.instance_id))
+            try:
+                with self.sessions.open(meta, "restore") as conn:
+                    return not sql.in_recovery(conn)
+            except EngineError:
+                return False  # shutting down after a failed recovery, or not accepting yet
+
+        wait_until(promoted, timeout=RECOVERY_TIMEOUT, interval=self.POLL, what=f"{meta.instance_id} to be promoted",
+                   step="restore")
+        self.backups.rotate_internal_passwords(meta)
+        self.layout.write_meta(meta.with_(creation="complete"), self.os_user)
+
+    def _make_backups(self, repository: Repository | None) -> LocalBackups:
+        if repository is None:
+            off = "backups are not configured (no repository)"
+            return LocalBackups(None, self.layout, self.sessions, self.os_user, self.runner, off)
+        binary = find_pgbackrest(repository.binary)
+        tool = PgBackRest(
+            self.data_root / "backup",
+            repository,
+            os_user=self.os_user,
+            runner=self.runner,
+            masker=self.masker,
+            socket_dir=self.layout.run,
+            user=SUPERUSER,
+        )
+        reason = None if binary else f"pgBackRest ({repository.binary}) is not installed"
+        if reason:
+            log.warning("backups disabled: %s", reason)
+        return LocalBackups(tool, self.layout, self.sessions, self.os_user, self.runner, reason)
+
+    def _replica_copy_method(self, source: ServerMeta) -> CopyMethod:
+        """How replicas of ``source`` are seeded. A reflink clone wins whenever the filesystem has it
+        (no copy at all). Else, with ``replica_seed="auto"``, from the repository when the source is a
+        primary whose newest backup set finished within `REPOSITORY_SEED_MAX_AGE` (little WAL to
+        replay) and whose data is at least `REPOSITORY_SEED_MIN_BYTES` (the copy that the source is
+        spared is worth the fixed cost of a restore); otherwise ``pg_basebackup`` from the source."""
+        copy = self.copy_method()
+        if self.replica_seed == "basebackup" or not self.backups.active or source.role is not ServerRole.PRIMARY:
+            return copy
+        if self.replica_seed == "auto" and copy is CopyMethod.CLONE:
+            return copy
+        age = self.backups.newest_set_age(source.instance_id, datetime.now(UTC))
+        if age is None:
+            return copy
+        if self.replica_seed == "repository":
+            return CopyMethod.REPOSITORY
+        big = _tree_bytes(self.layout.data(source.instance_id)) >= REPOSITORY_SEED_MIN_BYTES
+        return CopyMethod.REPOSITORY if age <= REPOSITORY_SEED_MAX_AGE and big else copy
 
     # ------------------------------------------------------------------ beyond the contract
 
@@ -590,6 +828,8 @@ class LocalDriver:
                 self.layout.data(meta.instance_id), superuser=SUPERUSER, pwfile=pwfile, charset=request.charset
             )
         self._write_server_config(meta, floor=None)
+        if self.backups.active:  # archiving from birth: the stanza exists before the first segment is pushed
+            self.backups.create_offline(meta)
         self._start(meta)
         with self.sessions.open(meta, "create roles") as conn:
             sql.ensure_role(
@@ -619,6 +859,7 @@ class LocalDriver:
         self, source: ServerMeta, group: list[ReplicaRequest], created: list[ServerMeta]
     ) -> list[ServerMeta]:
         metas = []
+        method = self._replica_copy_method(source)
         for request in group:
             self._wipe(request.instance_id)
             meta = self._reserve(
@@ -630,7 +871,7 @@ class LocalDriver:
                     major_version=source.major_version,
                     spec=request.spec,
                     charset=None,
-                    copy_method=self.copy_method(),
+                    copy_method=method,
                 ),
                 request.port,
             )
@@ -639,9 +880,13 @@ class LocalDriver:
         return metas
 
     def _build_replicas(self, source: ServerMeta, metas: list[ServerMeta]) -> None:
-        """One shared copy of ``source`` (with the slots), then configuration and start of ``metas``."""
+        """One shared copy of ``source`` (with the slots) - or, seeded from the repository, a ``restore
+        --type=standby`` each (`LocalBackups.seed_replicas`) - then configuration and start of ``metas``."""
         started = time.monotonic()
-        floor = self.replicas.copy(source, metas)
+        if metas[0].copy_method is CopyMethod.REPOSITORY:
+            floor, restore_commands = self.backups.seed_replicas(source, metas)
+        else:
+            floor, restore_commands = self.replicas.copy(source, metas), {}
         copied = time.monotonic()
 
         def configure_and_start(meta: ServerMeta) -> None:
@@ -650,6 +895,9 @@ class LocalDriver:
             )
             self._write_server_config(meta, floor=floor)
             self.replicas.write_standby_config(meta, source)
+            if meta.instance_id in restore_commands:  # WAL from the set's start until streaming takes over
+                self.backups.append_line(self.layout.data(meta.instance_id) / STANDBY_CONF,
+                                         restore_commands[meta.instance_id])
             self._start(meta)
 
         parallel(configure_and_start, metas)
@@ -673,9 +921,10 @@ class LocalDriver:
             floor=floor,
             major_version=meta.major_version,
             max_slot_wal_keep_mb=self.max_slot_wal_keep_mb,
+            archive_command=self.backups.archive_command(meta.instance_id),
         )
         atomic_write(data / "postgresql.conf", render_postgresql_conf(settings), owner=self.os_user)
-        atomic_write(data / "pg_hba.conf", render_pg_hba(), owner=self.os_user)
+        atomic_write(data / "pg_hba.conf", self.access.hba_text(meta.instance_id), owner=self.os_user)
         auto_conf = data / "postgresql.auto.conf"
         if auto_conf.exists():
             text = auto_conf.read_text(encoding="utf-8")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from openrds.engine.local.osuser import OsUser
 
 HEADER = "# Managed by OpenRDS: this file is rewritten by the service; local edits are lost.\n"
 STANDBY_CONF = "standby.conf"  # included by postgresql.conf; holds primary_conninfo/primary_slot_name
+TENANT_CONF = "tenant.conf"  # included by postgresql.conf; the tenant's parameters (engine.local.parameters)
 SettingValue = str | int | bool
 
 
@@ -60,20 +61,24 @@ def render_conf(settings: Mapping[str, SettingValue], *, comment: str = "") -> s
 
 
 def render_postgresql_conf(settings: Mapping[str, SettingValue]) -> str:
-    """postgresql.conf: the computed settings, then the standby include (absent on a primary)."""
-    return render_conf(settings) + f"include_if_exists = {quote_conf(STANDBY_CONF)}\n"
+    """postgresql.conf: the computed settings, the tenant's parameters (their values win), then the
+    standby include (absent on a primary)."""
+    return (render_conf(settings) + f"include_if_exists = {quote_conf(TENANT_CONF)}\n"
+            + f"include_if_exists = {quote_conf(STANDBY_CONF)}\n")
 
 
 SUPERUSER = "openrds"
 REPLICATION_USER = "openrds_repl"
 
 
-def render_pg_hba() -> str:
+def render_pg_hba(tenant: Sequence[tuple[str, bool]] | None = None) -> str:
     """pg_hba.conf: the only doors into a server. First match wins; nothing is ``trust``.
 
     - the service's superuser: local socket only (and refused outright over TCP);
     - the replication role: replication connections only, from anywhere (replicas, pg_basebackup);
-    - everyone else (the tenant's admin and the roles it creates): TCP with scram-sha-256.
+    - everyone else (the tenant's admin and the roles it creates): TCP with scram-sha-256, from
+      anywhere, or - ``tenant`` given (security groups, `engine.local.access`) - from the networks it
+      admits: (network, admitted) in order, first match wins, then nothing.
     The replication pseudo-database is not matched by ``all``, so only the replication role can
     stream WAL.
     """
@@ -83,9 +88,12 @@ def render_pg_hba() -> str:
         ("host", "all", SUPERUSER, "::/0", "reject"),
         ("host", "replication", REPLICATION_USER, "all", "scram-sha-256"),
         ("host", "all", REPLICATION_USER, "all", "reject"),
-        ("host", "all", "all", "0.0.0.0/0", "scram-sha-256"),
-        ("host", "all", "all", "::/0", "scram-sha-256"),
     ]
+    if tenant is None:
+        tenant = (("0.0.0.0/0", True), ("::/0", True))
+    else:
+        tenant = (*tenant, ("0.0.0.0/0", False), ("::/0", False))
+    rows += [("host", "all", "all", network, "scram-sha-256" if admitted else "reject") for network, admitted in tenant]
     body = "".join(f"{t:<7} {d:<12} {u:<13} {a:<10} {m}\n" for t, d, u, a, m in rows)
     return HEADER + "# TYPE  DATABASE     USER          ADDRESS    METHOD\n" + body
 

@@ -6,6 +6,7 @@
         endpoint.json         meta: port, hash of the configuration template it was started with
         haproxy.cfg           the whole configuration, members included (rewritten on every change)
         haproxy.pid           the serving process (written by HAProxy)
+        admitted.acl          networks its clients must be in (security groups; all of them until bound)
     run/ep-<endpoint_id>.sock the runtime API (admin level, mode 0600, owned by the servers' OS user)
 ```
 
@@ -31,9 +32,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -42,6 +45,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from openrds.domain.security_groups import Admission
 from openrds.engine.driver import (
     EndpointInfo,
     EndpointMember,
@@ -64,6 +68,7 @@ from openrds.engine.wait import wait_until
 log = logging.getLogger(__name__)
 
 META_FILE = "endpoint.json"
+ADMITTED_FILE = "admitted.acl"  # the networks clients must be in, one a line (security groups)
 BACKEND = "members"
 # The user name of the health check's startup message. It need not exist: with scram-sha-256 a server
 # answers every startup message with its SASL request before it looks the role up.
@@ -141,8 +146,11 @@ class _Row:
         return MemberAdmin.READY
 
 
-def render_template(socket_path: Path, bind: str) -> str:
-    """Everything but the members: a change here needs a reload, a member change does not."""
+def render_template(socket_path: Path, bind: str, admitted: Path | None = None) -> str:
+    """Everything but the members: a change here needs a reload, a member change does not. ``admitted``:
+    the file of networks a client must be in (security groups, `apply_admission`); others are refused
+    before a byte is read."""
+    admission = f"    tcp-request connection reject unless {{ src -f {admitted} }}\n" if admitted else ""
     return f"""{HEADER}global
     stats socket {socket_path} mode 600 level admin expose-fd listeners
     stats timeout 10s
@@ -161,7 +169,7 @@ defaults
 
 frontend group
     bind {bind}
-    default_backend {BACKEND}
+{admission}    default_backend {BACKEND}
 
 backend {BACKEND}
     balance leastconn
@@ -274,6 +282,9 @@ class HaproxyEndpoints:
     def _socket(self, endpoint_id: str) -> Path:
         return self.run_dir / f"ep-{check_instance_id(endpoint_id)}.sock"
 
+    def _admitted(self, endpoint_id: str) -> Path:
+        return self._home(endpoint_id) / ADMITTED_FILE
+
     def _lock(self, endpoint_id: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(endpoint_id, threading.Lock())
@@ -378,7 +389,10 @@ class HaproxyEndpoints:
         with self._lock(endpoint_id):
             meta = self._read_meta(endpoint_id) or self._reserve(endpoint_id)
             servers = self._servers(spec.members)
-            template = render_template(self._socket(endpoint_id), _bind(self.bind_host, meta.port))
+            admitted = self._admitted(endpoint_id)
+            if not admitted.exists():  # open until a security group is bound (apply_admission)
+                atomic_write(admitted, _acl(Admission().admitted_networks()), owner=self.os_user)
+            template = render_template(self._socket(endpoint_id), _bind(self.bind_host, meta.port), admitted)
             template_sha = hashlib.sha256(template.encode()).hexdigest()[:16]
             config = render_config(template, servers)
             path = self._config(endpoint_id)
@@ -502,6 +516,39 @@ class HaproxyEndpoints:
                 admin(f"shutdown sessions server {BACKEND}/{member.instance_id}")
             return sum(m.sessions for m in info.members)
 
+    def apply_admission(self, endpoint_id: str, admission: Admission) -> int:
+        """Accept connections only from the networks ``admission`` admits (`engine.access.AccessDriver`):
+        written to the endpoint's file (read at every start and reload), changed in the running process
+        through the runtime API (new entries added before old ones go, so no admitted client is refused in
+        between), then the sessions of refused clients shut. Returns how many were shut.
+
+        :raises EndpointNotFound: no such endpoint.
+        """
+        with self._lock(endpoint_id):
+            if self._read_meta(endpoint_id) is None:
+                raise EndpointNotFound(endpoint_id)
+            path = self._admitted(endpoint_id)
+            old = set(path.read_text(encoding="utf-8").split()) if path.exists() else set()
+            networks = admission.admitted_networks()
+            atomic_write(path, _acl(networks), owner=self.os_user)
+            if self._serving_pid(endpoint_id) is None:
+                return 0
+            admin = AdminSocket(self._socket(endpoint_id))
+            new = [str(n) for n in networks]
+            for network in new:
+                if network not in old:
+                    _expect(admin(f"add acl {path} {network}"), "", f"admit {network} at {endpoint_id}")
+            for network in old - set(new):
+                answer = admin(f"del acl {path} {network}")
+                if answer and answer != "Key not found.":  # already gone is what was wanted
+                    raise EngineError("apply admission", f"refuse {network} at {endpoint_id}: HAProxy said {answer!r}")
+            shut = 0
+            for session_id, source in parse_session_sources(admin("show sess")):
+                if not admission.admits(source):
+                    admin(f"shutdown session {session_id}")
+                    shut += 1
+            return shut
+
     def destroy_endpoint(self, endpoint_id: str) -> None:
         """Stop the balancer, remove its files and release its port; no-op when missing."""
         home = self._home(endpoint_id)
@@ -522,6 +569,30 @@ class HaproxyEndpoints:
             self._socket(endpoint_id).unlink(missing_ok=True)
             shutil.rmtree(home)
             log.info("endpoint %s destroyed", endpoint_id)
+
+
+def _acl(networks: Sequence[object]) -> str:
+    return "".join(f"{n}\n" for n in networks)
+
+
+def parse_session_sources(show_sess: str) -> list[tuple[str, str]]:
+    """(session id, client address) of every client session in ``show sess``'s answer
+    (``0x55d...: proto=tcpv4 src=127.0.0.2:41234 fe=group ...``); sessions of the runtime API itself
+    (``src=unix``) are left out."""
+    found = []
+    for line in show_sess.splitlines():
+        session_id, _, rest = line.partition(": ")
+        match = re.search(r"\bsrc=(\S+)", rest)
+        if not session_id.startswith("0x") or match is None or " fe=group " not in f" {rest} ":
+            continue
+        address = match.group(1)
+        host = address.rsplit(":", 1)[0].strip("[]") if ":" in address else address
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            continue
+        found.append((session_id, host))
+    return found
 
 
 def _bind(host: str, port: int) -> str:

@@ -1,0 +1,1 @@
+"""The parameter part of the Tencent face: an instance's parameters, their change events, templates."""
