@@ -12,8 +12,9 @@ fake host and port); then SEPARATE client processes send signed calls over a kee
 ``httpx.Client`` for ``--duration`` seconds each: computed answers (a new question every call) of
 ``DescribeDBInstances`` (10 and 100 rows) and ``DescribeDBInstanceAttribute``; the same question polled
 by 1 and several clients, with nothing committed and while another client renames an instance 100
-times a second; ``DescribeRegions`` against a bare FastAPI JSON endpoint (the reference, started by
-the bench, not part of the service) with the same client; the service's RSS. Each request is
+times a second; those renames alone (the service's CPU per rename); ``DescribeRegions`` against a
+bare FastAPI JSON endpoint (the reference, started by the bench, not part of the service) with the
+same client; the service's RSS. Each request is
 signed as the SDK signs (TC3-HMAC-SHA256, ``content-type;host``) with
 ``openrds.api.tencent.auth.authorization_header``. The SDK itself is not used: it costs milliseconds
 of client CPU per call and would measure itself.
@@ -182,6 +183,19 @@ class Run:
                 f"  p99 {self.p99_ms:6.2f} ms  server CPU {self.cpu_ms:.2f} ms/req"
                 f"  ({self.requests} requests, {self.errors} errors; answers reused {self.reused},"
                 f" computed {self.computed})")
+
+
+def writes_alone(service: RunningService, duration: float, code: str, idle: float) -> str:
+    """The renamer of :func:`load` alone, 100 a second: the service's CPU over the run, per rename and per
+    second (the idle service's own CPU taken out)."""
+    cpu_before = cpu_seconds(service.process.pid)
+    writer = subprocess.Popen([sys.executable, __file__, "writer", service.url, code, str(duration),
+                               str(time.time() + 1.5), "100"], stdout=subprocess.PIPE, text=True)
+    written = json.loads(writer.communicate(timeout=duration + 60)[0])
+    assert not written["errors"], f"{written['errors']} of the renames failed: {written['last_error']}"
+    cpu = cpu_seconds(service.process.pid) - cpu_before - idle * (duration + 1.5)
+    return (f"{written['writes']} renames, {1000 * cpu / max(1, written['writes']):.2f} ms of service CPU each,"
+            f" {1000 * cpu / duration:.0f} ms per second")
 
 
 def tree(pid: int) -> list[int]:
@@ -367,6 +381,8 @@ def describe_bench(args: argparse.Namespace) -> list[str]:
         for clients in args.clients:
             report(f"{clients} client(s), another client renaming an instance 100 times a second",
                    load(service, clients, args.duration, {}, renames=(codes[-1], 100)))
+        report("the renames alone, no reader (what the commits themselves cost the service): "
+               + writes_alone(service, args.duration, codes[-1], idle))
         report("the signed stack alone against a bare FastAPI JSON endpoint, 1 client:")
         report("DescribeRegions (HTTP + protocol + TC3 + key lookup + rate limit + replay memory)",
                load(service, 1, args.duration, {}, "DescribeRegions"))

@@ -115,7 +115,8 @@ class Container:
                                     self.settings.tencent_tz, _disk_usage(self.driver))
         self.backups = BackupService(self.store, self.catalogue, self.queue,
                                      Cashier(self.store, self.catalogue, self.clock), self.quotas, self.clock,
-                                     plan_offset_minutes=utc_offset_minutes(self.settings.tencent_tz))
+                                     plan_offset_minutes=utc_offset_minutes(self.settings.tencent_tz),
+                                     access_support=self.driver.access_support)
         self.backup_schedule = BackupSchedule(
             self.store, self.driver, self.backups, self.clock, interval=self.settings.backup_schedule_interval,
             max_running=self.settings.backup_max_running,
@@ -199,11 +200,12 @@ def build(settings: Settings, *, clock: Clock | None = None, driver: Driver | No
                                token_ttl=timedelta(hours=settings.token_ttl_hours))
     quotas = QuotaService(store, Amounts(settings.quota_instances, settings.quota_ro_groups, settings.quota_storage_gb))
     instances = InstanceService(store, catalogue, queue, cashier, lifecycle, box, clock, quotas,
-                                max_readonly_per_master=settings.max_readonly_per_master, port_range=settings.ports)
+                                max_readonly_per_master=settings.max_readonly_per_master, port_range=settings.ports,
+                                access_support=driver.access_support)
     # Read-only group endpoints: pushed to on every group change, reconciled and evicted each monitor round.
     endpoints = GroupEndpoints(store, driver, clock, evict_after=settings.group_evict_samples,
                                readmit_after=settings.group_readmit_samples)
-    groups = GroupService(store, catalogue, clock, quotas, endpoints)
+    groups = GroupService(store, catalogue, clock, quotas, endpoints, queue=queue, access_support=driver.access_support)
     env = JobEnv(store=store, driver=driver, catalogue=catalogue, box=box, clock=clock,
                  backup_plan_offset_minutes=utc_offset_minutes(settings.tencent_tz))
     runner = JobRunner(store, KINDS, env, clock, workers=settings.job_workers, lease_seconds=settings.job_lease_seconds,

@@ -110,6 +110,22 @@ def test_rules_admit_one_host_and_refuse_another(world: World) -> None:
     world.wait_answer(OTHER, "R")
 
 
+def test_groups_named_at_create_refuse_another_host_from_the_first_running_moment(world: World) -> None:
+    """CreateInstances with SecurityGroupIds: the create job writes the rules before the instance shows
+    running, so a host outside the group is refused at once, and the admitted one is not."""
+    group_id = new_group(world, "at-create", f"{HERE}/32")
+    created = world.api.send("CreateInstances", {
+        "SpecCode": SPEC, "Storage": 20, "InstanceCount": 1, "Period": 1, "Zone": ZONE, "Charset": "UTF8",
+        "AdminName": ADMIN_NAME, "AdminPassword": ADMIN_PASSWORD, "InstanceChargeType": POSTPAID,
+        "SecurityGroupIds": [group_id]})
+    (code,) = created.DBInstanceIdSet
+    port = world.api.wait_status([code], "running")[code].DBInstanceNetInfo[0].Port
+    assert startup_answer("127.0.0.1", port, source=OTHER) == "E", "refused without waiting for anything"
+    assert startup_answer("127.0.0.1", port, source=HERE) == "R"
+    with session(port) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
 def test_sessions_of_hosts_no_longer_admitted_are_ended(world: World) -> None:
     group_id = new_group(world, "both", f"{HERE}/32", f"{OTHER}/32")
     bind(world, group_id)

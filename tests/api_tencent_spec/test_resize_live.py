@@ -99,14 +99,16 @@ def test_a_change_in_the_maintenance_window_waits_then_restarts_with_new_setting
     answer = api.send("ModifyDBInstanceSpec", {"DBInstanceId": live.master, "Memory": 4, "Storage": 20,
                                                "SwitchTag": 2})
     assert answer.DealName and answer.BillId
-    assert api.instance(live.master).DBInstanceStatus == "running"  # waiting for its window
+    assert api.instance(live.master).DBInstanceStatus == "waitSwitch"  # waiting for its window
     live.advance(timedelta(hours=1))
     assert api.instance(live.master).DBInstanceMemory == 2 and live.show(live.master, "shared_buffers") == "512MB"
+    assert api.instance(live.master).DBInstanceStatus == "waitSwitch"
 
     live.advance(timedelta(hours=2, minutes=1))  # inside the window
     live.wait_spec(live.master, 4, 20)
     assert live.show(live.master, "shared_buffers") == "1GB"
     assert live.show(live.master, "max_connections") == "200"
+    assert api.instance(live.master).DBInstanceStatus == "running"
     assert live.show(live.replica, "max_connections") == "200"  # its floor was raised before the master restarted
     statement = live.service.container.billing.statement(_tenant(live))
     metered = [e for e in statement.ledger if e.kind == LedgerKind.METERING and live.master in e.note]

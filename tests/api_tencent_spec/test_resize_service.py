@@ -11,6 +11,7 @@ import pytest
 from tests.billing.support import POSTPAID, PREPAID, T0, buy, finish_jobs, ledger, new_tenant, offline_container
 from tests.fakes.driver import FakeDriver
 
+from openrds.api.tencent import presenters
 from openrds.clock import ManualClock
 from openrds.container import Container
 from openrds.domain import resize as rules
@@ -197,6 +198,7 @@ def test_a_waiting_change_of_an_instance_isolated_meanwhile_fails_and_its_money_
     with pytest.raises(AssertionError, match=r"is isolat(ing|ed): the change is not applied"):
         finish_jobs(c, clock)  # the isolation, and the change at its time
     assert c.instances.get(tenant, code).lifecycle is Lifecycle.ISOLATED
+    assert not rules.waits_for_switch(c.instances.get(tenant, code)), "a failed change waits for nothing"
     refunds = [e.amount_cents for e in ledger(c, tenant) if e.kind == LedgerKind.REFUND]
     assert refunds == [SMALL_MONTH_20GB + change.charged_cents]  # all of it (no day used), once: at the isolation
     assert [e.amount_cents for e in ledger(c, tenant) if e.kind == LedgerKind.MODIFY] == [-change.charged_cents]
@@ -209,9 +211,14 @@ def test_a_change_between_two_times_waits_for_them(world) -> None:
     change = c.resize.modify(tenant, code, ChangeRequest(memory_gb=4, storage_gb=20, switch=SwitchMode.BETWEEN,
                                                          switch_start="03:00:00", switch_end="04:00:00"))
     assert change.switch_at == datetime(2030, 1, 7, 19, 0, tzinfo=UTC)  # 03:00 UTC+8 on Tuesday
+    waiting = c.instances.get(tenant, code)
+    assert waiting.lifecycle is Lifecycle.RUNNING and rules.waits_for_switch(waiting)
+    assert presenters.instance_status(waiting) == "waitSwitch"
     clock.advance(change.switch_at - T0)
     finish_jobs(c, clock)
-    assert c.instances.get(tenant, code).spec_code == "pg.it.medium4"
+    after = c.instances.get(tenant, code)
+    assert after.spec_code == "pg.it.medium4" and not rules.waits_for_switch(after)
+    assert presenters.instance_status(after) == "running"
 
 
 # --- read-only instances -------------------------------------------------------------------------

@@ -124,6 +124,21 @@ def test_switch_time_period_takes_only_switch_tag_0_and_a_waiting_instance(api, 
                  lambda: api.call("ModifySwitchTimePeriod", {"DBInstanceId": masters["postpaid"], "SwitchTag": 0}))
 
 
+def test_a_change_waiting_for_its_switch_shows_wait_switch_until_switched(api: Api) -> None:
+    """Tencent's ``waitSwitch`` (等待切换) while the change waits, in the listing and the attribute alike;
+    ``expanding`` then ``running`` once ModifySwitchTimePeriod switches it."""
+    master = api.create_master(POSTPAID, name="waiting")
+    api.wait_status([master], "running")
+    api.send("ModifyDBInstanceSpec", {"DBInstanceId": master, "Memory": 4, "Storage": 20, "SwitchTag": 1,
+                                      "SwitchStartTime": "03:00:00", "SwitchEndTime": "04:00:00"})
+    assert api.instance(master).DBInstanceStatus == "waitSwitch"
+    assert api.instances()[master].DBInstanceStatus == "waitSwitch"
+    api.send("ModifySwitchTimePeriod", {"DBInstanceId": master, "SwitchTag": 0})
+    assert api.instance(master).DBInstanceStatus in ("expanding", "running")
+    api.wait_status([master], "running")
+    assert api.instance(master).DBInstanceMemory == 4
+
+
 def test_a_prepaid_change_charges_what_the_inquiry_said_in_one_bill(service, api, masters) -> None:
     quoted = api.send("InquiryPriceUpgradeDBInstance", {"DBInstanceId": masters["prepaid"], "Memory": 8,
                                                         "Storage": 20}).Price

@@ -387,3 +387,16 @@ def test_a_plan_rewritten_from_a_zone_west_of_its_own_moves_its_window_around_mi
     changed = w.c.backups.modify_plan(w.tenant, primary.code, None, PlanChange(
         window_end=time(18), utc_offset_minutes=0))
     assert (changed.window_start, changed.window_end, changed.utc_offset_minutes) == (time(16, 30), time(18), 0)
+
+
+def test_the_overview_counts_wal_archived_before_the_first_backup(w: World) -> None:
+    primary = w.primary()
+    w.driver.write(primary.code, 64 * 1024**2)  # four segments archived, no backup set yet
+    w.driver.fence(primary.code)
+    w.c.backup_schedule.round()  # the stanza's sizes, as the repository reports them
+    held = w.driver.stanza(primary.code)
+    assert held is not None and held.wal_stored_bytes > 0 and not held.backups
+    overview = w.c.backups.overview(w.tenant)
+    assert overview.totals.log_count == 0  # no window yet: nothing to list as a log backup
+    # ... but the repository holds it (as of the round's look at the repository, before its own fence)
+    assert 0 < overview.totals.log_bytes <= held.wal_stored_bytes

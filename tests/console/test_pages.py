@@ -343,6 +343,10 @@ def test_actions_go_through_the_services(world: World) -> None:
     assert moved.status_code == 303
     with world.container.store.read() as uow:
         assert uow.instances(None).find(r).group_id is None  # type: ignore[union-attr]
+    # Its finished flow is listed by name, like every job (console.job_names), not by its stored kind.
+    jobs_page = world.client.get("/console/jobs").text
+    assert 'data-kind="remove_from_read_only_group"' in jobs_page
+    assert "<td>Remove from read-only group</td>" in jobs_page and "<td>Create read-only instances</td>" in jobs_page
     # A primary from the form.
     created = world.client.post("/console/instances", data={
         "csrf": token, "zone": "ap-beijing|ap-beijing-4", "spec": "pg.it.small2", "storage": "10",

@@ -140,6 +140,29 @@ def test_a_signature_used_for_a_change_is_refused_by_every_worker(service: Runni
         assert isinstance(error, dict) and error["Code"] == "AuthFailure.SignatureFailure", error
 
 
+def test_a_read_s_signature_is_refused_as_a_change_by_every_worker(service: RunningService) -> None:
+    code = _seed(service)
+    # TC3 signs neither the action nor the region: this read's signature is valid for a restart too.
+    content, headers = _signed(service, "DescribeDBInstanceAttribute", {"DBInstanceId": code})
+
+    def answer(action: str) -> dict[str, Any]:
+        def sent() -> dict[str, Any] | None:  # sent again while the (low) rate limit refuses it
+            answered = _send(service, content, headers | {"x-tc-action": action}, source="127.0.0.2")
+            return None if answered.get("Error", {}).get("Code") == "RequestLimitExceeded" else answered
+        return wait_for(sent, 10, f"{action} to be answered within the rate limit")
+
+    assert "Error" not in _send(service, content, headers)
+    # Many connections at once: while one worker is busy accepting and answering, the other accepts too.
+    # Changes first: a worker that has answered the read again itself would refuse them on its own.
+    with ThreadPoolExecutor(CONNECTIONS) as pool:
+        changes = list(pool.map(lambda _: answer("RestartDBInstance"), range(2 * CONNECTIONS)))
+        reads = list(pool.map(lambda _: answer("DescribeDBInstanceAttribute"), range(CONNECTIONS)))
+    for change in changes:  # never as a change: the worker that did not answer it must know the read's first use
+        error = change.get("Error")
+        assert isinstance(error, dict) and error["Code"] == "AuthFailure.SignatureFailure", error
+    assert all("Error" not in read for read in reads), reads  # but the same read again is answered everywhere
+
+
 def test_the_rate_limit_counts_every_worker_s_calls(service: RunningService) -> None:
     accepted: Counter[int] = Counter()
     refused: list[int] = []

@@ -8,6 +8,7 @@ the directory. (The whole service in this process, over the fake engine or the r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -142,7 +143,13 @@ def start_service(
             raise AssertionError(f"openrds serve exited with {process.returncode}:\n{service.log()}")
         return httpx.get(f"{service.url}/healthz", timeout=2, verify=service.verify).status_code == 200
 
-    wait_for(healthy, 60, f"openrds serve to answer /healthz on port {port}")
+    try:
+        wait_for(healthy, 60, f"openrds serve to answer /healthz on port {port}")
+    except BaseException:  # never leave a service that did not come up (or its workers) behind the failure
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # its own session: the service and its API workers
+        process.wait(timeout=10)
+        raise
     return service
 
 
@@ -186,10 +193,12 @@ def running_service(
 ) -> Iterator[RunningService]:
     root = temp_root()
     data_dir = root / "data"
-    service = start_service(data_dir, extra_env=extra_env, command=command)
     try:
-        yield service
-    finally:
-        stop_service(service)
+        service = start_service(data_dir, extra_env=extra_env, command=command)
+        try:
+            yield service
+        finally:
+            stop_service(service)
+    finally:  # also when the service never came up: whatever it made is removed
         destroy_servers(data_dir)
         shutil.rmtree(root, ignore_errors=True)

@@ -49,7 +49,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from openrds.api.shared import SharedSignatures
+from openrds.api.shared import SharedSignatures, SignaturesFull
 
 #: Entries in all (234 bytes each as bench/api.py measures them: 45 MiB at the cap).
 MAX_ENTRIES = 200_000
@@ -209,8 +209,11 @@ class SignatureMemory:
                 raise TooManySignatures(self._window)
             entry = _Entry(use, now)
             if self._shared is not None:
-                first = self._shared.first_use(key, valid_until=valid_until, action=use.action, region=use.region,
-                                               changes_state=use.changes_state, now=now, tenant_id=use.tenant_id)
+                try:
+                    first = self._shared.first_use(key, valid_until=valid_until, action=use.action,
+                                                   region=use.region, changes_state=use.changes_state, now=now)
+                except SignaturesFull:
+                    raise TooManySignatures(self._window) from None
                 if first is not None:
                     # Another worker's first use: never this connection's (a connection stays on one worker).
                     entry = _Entry(replace(use, action=first.action, region=first.region,

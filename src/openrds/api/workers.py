@@ -173,7 +173,7 @@ def serve_workers(
         stops; worker 0 is the leader.
     """
     limiter = SharedRateLimiter()
-    signatures = SharedSignatures.create(leader_socket.with_name("api-signatures.db"))
+    signatures = SharedSignatures()
     leader_socket.unlink(missing_ok=True)
     children: list[int] = []
     for index in range(workers):

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from openrds import __version__
 from openrds.console import backups as backup_pages
 from openrds.console import topology
+from openrds.console.job_names import job_name
 from openrds.console.security import PRESESSION_COOKIE, SESSION_COOKIE, Session, Signer
 from openrds.container import Container
 from openrds.domain.errors import AuthenticationFailed, Forbidden, InvalidInput, NotFound, OpenRDSError, SignInLocked
@@ -117,7 +118,7 @@ class Console:
                                trim_blocks=True, lstrip_blocks=True, auto_reload=False)
         self.env.globals.update(
             fmt_bytes=topology.fmt_bytes, fmt_seconds=topology.fmt_seconds, when=_when, duration=_duration,
-            nav=NAV, version=__version__,
+            nav=NAV, version=__version__, job_name=job_name,
             vendor=self._vendor_files(),
         )
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, tzinfo
 
 from openrds.domain.catalogue import Catalogue, Spec
@@ -35,6 +35,26 @@ DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 MAX_WINDOW_HOURS = 4
 GIB = 1024**3
+
+
+#: The ``Instance.extra`` entry of a running instance whose spec change waits for its switch time (the
+#: time, ISO 8601). Kept with the instance so that every read of it (listings included) knows, with no
+#: job looked up and no column added; set by ``services.resize`` with the change, dropped when its job
+#: starts the switch (``ModifySwitchTimePeriod`` included) or fails.
+SWITCH_WAITING = "openrds.switch_at"
+
+
+def waits_for_switch(instance: Instance) -> bool:
+    """Whether a spec change of the instance waits for its switch time (Tencent's ``waitSwitch``)."""
+    return SWITCH_WAITING in instance.extra
+
+
+def with_switch_waiting(instance: Instance, switch_at: datetime | None) -> Instance:
+    """The instance marked as waiting to switch at ``switch_at``; None: no longer waiting."""
+    extra = {k: v for k, v in instance.extra.items() if k != SWITCH_WAITING}
+    if switch_at is not None:
+        extra[SWITCH_WAITING] = switch_at.isoformat()
+    return replace(instance, extra=extra)
 
 
 class SwitchMode(enum.IntEnum):

@@ -63,4 +63,21 @@ def _apply(ctx: JobContext) -> None:
             log.info("admission of group %s: no endpoint", group.id)
 
 
+def _apply_at_create(ctx: JobContext) -> None:
+    """The create jobs' step: the job's new servers that were bound to security groups at create
+    (`services.network.bind_created`) admit what those say, before they are marked running. A server
+    bound to none is left as made (open), so a create without groups does what it always did."""
+    env: AccessEnv = ctx.env
+    with env.store.read() as uow:
+        repo = uow.security_groups(None)
+        instances = [i for i in (uow.instances(None).find(i) for i in ctx.job.instance_ids) if i is not None]
+        wanted = [(i, bound) for i in instances if (bound := repo.bound_to(i.id))]
+    for instance, bound in wanted:
+        env.driver.apply_admission(instance.code, admission(bound, instance.port, bound=True),
+                                   via_endpoint=instance.role is Role.READONLY)
+
+
+#: In CREATE_PRIMARIES, CREATE_REPLICAS (`jobs.kinds`) and CLONE (`jobs.backups`), after the servers are made.
+APPLY_AT_CREATE = Step("apply security groups", _apply_at_create)
+
 APPLY_ADMISSION = JobDefinition(JobKind.APPLY_ADMISSION, (Step("apply admission rules", _apply),))

@@ -23,6 +23,7 @@ from openrds.domain.model import Instance
 from openrds.domain.states import Health, JobKind, Lifecycle, Role
 from openrds.engine import backups as engine
 from openrds.engine.driver import EngineError, ServerSpec
+from openrds.jobs.access import APPLY_AT_CREATE
 from openrds.jobs.instance_steps import fail_instances, set_lifecycle
 from openrds.jobs.model import JobContext, JobDefinition, Step
 from openrds.persistence.uow import Store, UnitOfWork
@@ -374,6 +375,7 @@ CLONE = JobDefinition(
     (
         Step("fence source", _fence_source),
         Step("restore server", _restore, _unrestore),
+        APPLY_AT_CREATE,  # jobs.access: the security groups named at clone (or the source's)
         Step("start backups", start_backups, _forget_backups),
         Step("mark running", set_lifecycle(Lifecycle.RUNNING)),
     ),

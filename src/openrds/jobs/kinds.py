@@ -15,7 +15,7 @@ from openrds.domain.catalogue import Catalogue
 from openrds.domain.model import Instance
 from openrds.domain.states import Health, JobKind, Lifecycle, MemberStatus, Role
 from openrds.engine.driver import Driver, EngineError, PrimaryRequest, ReplicaRequest, ServerInfo, ServerSpec
-from openrds.jobs.access import APPLY_ADMISSION
+from openrds.jobs.access import APPLY_ADMISSION, APPLY_AT_CREATE
 from openrds.jobs.backups import (
     BACKUP,
     CLONE,
@@ -151,6 +151,7 @@ KINDS: JobKinds = {
         (
             Step("create servers", _create_primaries, _destroy_servers),
             Step("forget the admin password", _forget_password),
+            APPLY_AT_CREATE,  # jobs.access: the security groups named at create
             START_BACKUPS,  # jobs.backups: its stanza (archiving from birth) and default plan
             Step("mark running", set_lifecycle(Lifecycle.RUNNING)),
         ),
@@ -160,6 +161,7 @@ KINDS: JobKinds = {
         JobKind.CREATE_REPLICAS,
         (
             Step("create replicas", _create_replicas, _destroy_servers),
+            APPLY_AT_CREATE,  # jobs.access: the security groups named at create (or the master's)
             Step("mark running", set_lifecycle(Lifecycle.RUNNING)),
         ),
         on_failure=fail_instances,

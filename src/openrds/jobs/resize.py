@@ -80,7 +80,8 @@ def _mark_expanding(ctx: JobContext) -> None:
         if instance is None:
             raise EngineError("resize", "the instance no longer exists")
         if instance.lifecycle is Lifecycle.RUNNING:
-            repo.save(replace(instance, lifecycle=Lifecycle.EXPANDING, updated_at=env.clock.now()))
+            repo.save(replace(rules.with_switch_waiting(instance, None), lifecycle=Lifecycle.EXPANDING,
+                              updated_at=env.clock.now()))
         elif instance.lifecycle is not Lifecycle.EXPANDING:
             # Out of service for good: the change fails (and its money goes back). Busy with another
             # operation (a restart, parameters): the change waits for it, retried after a backoff.
@@ -169,6 +170,7 @@ def _on_failure(ctx: JobContext, error: str) -> None:
             return
         if instance.lifecycle is Lifecycle.EXPANDING:
             instance = replace(instance, lifecycle=Lifecycle.RUNNING)
+        instance = rules.with_switch_waiting(instance, None)
         repo.save(replace(instance, status_reason=f"spec change failed: {error}"[:1000], updated_at=now))
         for replica in repo.replicas_of(instance.id):  # left expanding by a floor raise that failed
             if replica.lifecycle is Lifecycle.EXPANDING and not _changing(uow, replica):

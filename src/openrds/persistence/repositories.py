@@ -241,8 +241,10 @@ class CredentialRepository:
         )
 
     def key(self, secret_id: str) -> tuple[ApiKey, str] | None:
-        # Read on every signed call: a plain row, not an ORM object (no identity map to maintain).
-        row = self._s.execute(select(*ApiKeyRow.__table__.columns).where(ApiKeyRow.secret_id == secret_id)).first()
+        # Read by every worker for every key in use after each commit: a plain row through the connection,
+        # not the ORM session's statement handling (245 -> 220 us a lookup, the session's own cost included).
+        query = select(*ApiKeyRow.__table__.columns).where(ApiKeyRow.secret_id == secret_id)
+        row = self._s.connection().execute(query).first()
         if row is None:
             return None
         return ApiKey(
@@ -479,13 +481,12 @@ class InstanceRepository(_TenantScoped):
         return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at))]
 
     def members_of(self, group_id: str) -> builtins.list[Instance]:
+        # Plain rows, not ORM objects: read for every group a listing shows.
+        c = _I
         query = self._scoped(
-            select(InstanceRow).where(
-                InstanceRow.group_id == group_id, InstanceRow.lifecycle != Lifecycle.DELETED.value
-            ),
-            InstanceRow.tenant_id,
+            select(*c).where(c.group_id == group_id, c.lifecycle != Lifecycle.DELETED.value), c.tenant_id
         )
-        return [instance_from_row(r) for r in self._s.scalars(query.order_by(InstanceRow.created_at))]
+        return [instance_from_row(r) for r in self._s.connection().execute(query.order_by(c.created_at))]  # type: ignore[arg-type]
 
     def query(self, q: InstanceQuery) -> tuple[int, builtins.list[Instance]]:
         """Filtered, ordered, paged: (total matching, the page). Filters run in SQL so a page costs the
@@ -862,6 +863,32 @@ class JobRepository:
         if instance_id is not None:
             rows = [j for j in rows if instance_id in j.instance_ids]
         return rows
+
+    def ids_of_tenant(self, tenant_id: str, *, id_prefix: str | None = None, instance_id: str | None = None,
+                      started_from: datetime | None = None, started_to: datetime | None = None) -> list[str]:
+        """Ids of the tenant's jobs, newest first (created, then id, descending); narrowed by id prefix,
+        by an instance it works on, and by its start (its creation while not started) within the bounds
+        given. Plain rows of one or two columns, no job built: a listing pages these, then reads its
+        page (:meth:`by_ids`)."""
+        c = JobRow.__table__.c
+        started = func.coalesce(c.started_at, c.created_at)
+        query = select(c.id, c.instance_ids) if instance_id is not None else select(c.id)
+        query = query.where(c.tenant_id == tenant_id)
+        if id_prefix is not None:
+            query = query.where(c.id.startswith(id_prefix, autoescape=True))
+        if started_from is not None:
+            query = query.where(started >= started_from)
+        if started_to is not None:
+            query = query.where(started <= started_to)
+        rows = self._s.connection().execute(query.order_by(c.created_at.desc(), c.id.desc()))
+        if instance_id is None:
+            return [r.id for r in rows]
+        return [r.id for r in rows if instance_id in r.instance_ids]
+
+    def by_ids(self, ids: Sequence[str]) -> list[Job]:
+        """The jobs ``ids`` name, in that order (ids of no job left out)."""
+        found = {r.id: job_from_row(r) for r in self._s.scalars(select(JobRow).where(JobRow.id.in_(ids)))}
+        return [found[i] for i in ids if i in found]
 
     def unfinished(self) -> list[Job]:
         query = (

@@ -52,8 +52,11 @@ from openrds.persistence.version import data_version
 #: behaviour (SQLite's busy timeout, then InternalError) let one tenant stall every other one.
 REQUEST_WRITE_WAIT = 5.0
 _write_wait: ContextVar[float | None] = ContextVar("openrds_write_wait", default=None)
+#: Within :meth:`Store.one_version`: each store's data version as first read there (by store).
+_versions_read: ContextVar[dict[Store, object] | None] = ContextVar("openrds_versions_read", default=None)
 #: SQLite's result codes for "another connection holds the lock" (the low byte of extended codes).
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+_UNREAD = object()  # no version read yet within this one_version block
 #: PostgreSQL's SQLSTATE for lock_timeout expiring (lock_not_available).
 _PG_LOCK_NOT_AVAILABLE = "55P03"
 _SET_LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :timeout, true)")
@@ -159,6 +162,9 @@ class Store:
                     session.execute(_SET_LOCK_TIMEOUT, {"timeout": f"{int(wait * 1000)}ms"})
                 yield UnitOfWork(session)
                 session.commit()
+                read = _versions_read.get()
+                if read is not None:
+                    read.pop(self, None)  # this context committed: its next version() reads again
             except DBAPIError as exc:
                 session.rollback()
                 if not _lock_not_had(exc):
@@ -180,8 +186,31 @@ class Store:
 
     def version(self) -> object:
         """Equal to an earlier value only if nothing was committed in between (see :mod:`.version`);
-        read it *before* reading what a cache keeps."""
-        return self._version.current()
+        read it *before* reading what a cache keeps. Within :meth:`one_version`, read once."""
+        read = _versions_read.get()
+        if read is None:
+            return self._version.current()
+        found = read.get(self, _UNREAD)
+        if found is _UNREAD:
+            found = read[self] = self._version.current()
+        return found
+
+    @contextmanager
+    def one_version(self) -> Iterator[None]:
+        """Within the block (one API request), :meth:`version` reads the data version at its first call
+        and answers that value again, so the key cache, the answer cache and the listing of one request
+        cost one read instead of one each; a write committed within the block (:meth:`write`) makes the
+        next call read again.
+
+        Still exact: every cache keeps what it builds with a version read before building it, and a
+        value read earlier in the same request is read before too - a commit since then makes the
+        next request's value differ. A caller's own earlier write committed before its request began,
+        so the value read in the request already counts it."""
+        token = _versions_read.set({})
+        try:
+            yield
+        finally:
+            _versions_read.reset(token)
 
     def refresh_statistics(self) -> None:
         """Let SQLite's query planner know the tables' sizes (``ANALYZE``, sampled: a few ms).

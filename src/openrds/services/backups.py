@@ -11,7 +11,7 @@ Instances are named by id or code, as everywhere; another tenant's instance or b
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,6 +59,7 @@ from openrds.domain.states import JobKind, Lifecycle, Operation, Role, ensure_al
 from openrds.jobs.runner import JobQueue
 from openrds.persistence.backups import BackupRepositories
 from openrds.persistence.uow import Store, UnitOfWork
+from openrds.services import network as access
 from openrds.services.billing import Cashier, Payment
 from openrds.services.instances import Created
 from openrds.services.quotas import QuotaService
@@ -114,7 +115,9 @@ class BackupService:
     """
 
     def __init__(self, store: Store, catalogue: Catalogue, queue: JobQueue, cashier: Cashier, quotas: QuotaService,
-                 clock: Clock, *, plan_offset_minutes: int = 0) -> None:
+                 clock: Clock, *, plan_offset_minutes: int = 0,
+                 access_support: Callable[[], str] = lambda: "") -> None:
+        self._access_support = access_support  # the driver's: empty when it enforces security groups
         self._store = store
         self._catalogue = catalogue
         self._queue = queue
@@ -497,6 +500,9 @@ class BackupService:
         logs: dict[str, list[LogBackup]] = {}
         for log in self._log_backups(repos, instances):
             logs.setdefault(log.instance_id, []).append(log)
+        # What the repository holds of each instance's WAL: also what no window reaches yet (before the
+        # first set, a stanza with no set), which the log backups above do not list.
+        stanzas = repos.stanzas.of_instances([i.id for i in instances])
         sets: dict[str, list[Backup]] = {}
         for backup in repos.sets.of_instances([i.id for i in instances]):
             if backup.kept:
@@ -507,8 +513,10 @@ class BackupService:
             manual = [b for b in kept if b.mode is BackupMode.MANUAL]
             auto = [b for b in kept if b.mode is BackupMode.AUTOMATIC]
             wal = logs.get(instance.id, [])
+            stanza = stanzas.get(instance.id)
+            wal_bytes = stanza.wal_stored_bytes if stanza is not None and stanza.deleted_at is None else 0
             found.append(BackupSummary(
-                instance.id, log_count=len(wal), log_bytes=sum(x.size_bytes for x in wal),
+                instance.id, log_count=len(wal), log_bytes=max(wal_bytes, sum(x.size_bytes for x in wal)),
                 manual_count=len(manual), manual_bytes=sum(b.size_bytes for b in manual),
                 auto_count=len(auto), auto_bytes=sum(b.size_bytes for b in auto),
             ))
@@ -643,7 +651,19 @@ class BackupService:
         project_id = order.project_id if order.project_id is not None else source.project_id
         self._catalogue.check_project(project_id)
         network = order.network if order.network is not None else source.network
-        self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
+        self._catalogue.check_network(network.vpc_id, network.subnet_id, ())
+
+        def groups_to_bind(uow: UnitOfWork) -> tuple[str, ...]:
+            """The order's security groups, else the source's as bound now (a clone holds its data)."""
+            if order.network is not None and order.network.security_group_ids:
+                wanted = order.network.security_group_ids
+            else:
+                wanted = tuple(g.id for g in uow.security_groups(tenant_id).bound_to(source.id))
+            return access.groups_to_bind(uow, tenant_id, wanted, placeholders=self._catalogue.security_groups,
+                                         support=self._access_support)
+
+        with self._store.read() as uow:  # refused before anything is priced or recorded
+            groups_to_bind(uow)
         now = self._clock.now()
         code = short_code(PRIMARY_PREFIX)
         name = order.name or f"{source.name}-Copy"[: instance_rules.NAME_MAX_LENGTH - 1]
@@ -662,6 +682,8 @@ class BackupService:
             placed = self._cashier.place_orders(uow, tenant_id, [fresh], spec, now, order.payment)
             instances = placed.instances
             uow.instances(tenant_id).add(instances[0])
+            # Bound with the clone; its job enforces them before the clone is marked running.
+            access.bind_created(uow, self._queue, tenant_id, [instances[0].id], groups_to_bind(uow), submit=False)
             uow.backups(tenant_id).clones.add(Clone(
                 instance_id=instances[0].id, tenant_id=tenant_id, source_id=source.id, created_at=now,
                 backup_id=backup.id if backup is not None else None,

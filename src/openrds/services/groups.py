@@ -30,13 +30,20 @@ from openrds.domain.ids import GROUP_PREFIX, short_code
 from openrds.domain.model import Instance, Network, ReadOnlyGroup
 from openrds.domain.quotas import Amounts
 from openrds.domain.states import GroupStatus, MemberStatus, Operation, Role, ensure_allowed
+from openrds.jobs.runner import JobQueue
 from openrds.persistence.uow import Store, UnitOfWork
 from openrds.services import flows
+from openrds.services import network as access
 from openrds.services.instances import default_weight
 from openrds.services.quotas import QuotaService
 
 MIN_WEIGHT, MAX_WEIGHT = 1, 50
 T = TypeVar("T")
+
+
+def _no_queue() -> str:
+    """Why security groups named at create are refused by a group service built without a job queue."""
+    return "security groups cannot be enforced here: the read-only group service has no job queue"
 
 
 class Endpoints(Protocol):
@@ -113,7 +120,12 @@ class GroupService:
     """:param endpoints: the live endpoints; None keeps groups as records only (tests of the rules)."""
 
     def __init__(self, store: Store, catalogue: Catalogue, clock: Clock, quotas: QuotaService,
-                 endpoints: Endpoints | None = None) -> None:
+                 endpoints: Endpoints | None = None, *, queue: JobQueue | None = None,
+                 access_support: Callable[[], str] = lambda: "") -> None:
+        """:param queue: where the admission job of security groups named at create goes (None: such
+        groups are refused, there being nothing to enforce them); :param access_support: the driver's."""
+        self._queue = queue
+        self._access_support = access_support
         self._store = store
         self._catalogue = catalogue
         self._clock = clock
@@ -159,12 +171,23 @@ class GroupService:
                 raise NotAPrimary(master.code, "a read-only instance", "creating a read-only group")
             return master
 
+        def groups_to_bind(uow: UnitOfWork) -> tuple[str, ...]:
+            """The order's security groups, else the master's as bound now (its members copy its data)."""
+            if order.network is not None and order.network.security_group_ids:
+                wanted = order.network.security_group_ids
+            else:
+                wanted = tuple(g.id for g in uow.security_groups(tenant_id).bound_to(master_of(uow).id))
+            support = self._access_support if self._queue is not None else _no_queue
+            return access.groups_to_bind(uow, tenant_id, wanted, placeholders=self._catalogue.security_groups,
+                                         support=support)
+
         one_more = Amounts(ro_groups=1)
         with self._store.read() as uow:
             network = order.network or master_of(uow).network
             # Before the endpoint is started for nothing; counted again where the group is recorded.
             self._quotas.ensure_room(uow, tenant_id, one_more, lock=False)
-        self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
+            groups_to_bind(uow)
+        self._catalogue.check_network(network.vpc_id, network.subnet_id, ())
         if self._endpoints is not None and (missing := self._endpoints.support()):
             raise ResourceExhausted(missing)
         if order.dry_run:
@@ -187,11 +210,17 @@ class GroupService:
                     created_at=now, updated_at=now, host=host, port=port,
                 )
                 uow.groups(tenant_id).add(group)
+                if bound := groups_to_bind(uow):
+                    assert self._queue is not None  # groups_to_bind refuses groups without one
+                    access.bind_created(uow, self._queue, tenant_id, [group.id], bound, submit=True)
                 flow = flows.record_done(uow, kind=flows.CREATE_GROUP, tenant_id=tenant_id, instance_ids=(master.id,),
                                          params={"group_id": group.id}, now=now)
                 return GroupView(group, (), master.code, flow.id)
 
-        return record("", 0) if self._endpoints is None else self._endpoints.create(group_id, record)
+        view = record("", 0) if self._endpoints is None else self._endpoints.create(group_id, record)
+        if self._queue is not None:
+            self._queue.notify()  # the admission job of its security groups, if any
+        return view
 
     def describe(self, tenant_id: str, *, group_ids: tuple[str, ...] = (),
                  master: str | None = None) -> list[GroupView]:
@@ -201,6 +230,17 @@ class GroupService:
             if group_ids:
                 groups = [g for g in groups if g.id in group_ids]
             return [self._view(uow, tenant_id, g) for g in groups]
+
+    def page(self, tenant_id: str, *, group_ids: tuple[str, ...] = (), master: str | None = None, offset: int = 0,
+             limit: int = 10) -> tuple[int, list[GroupView]]:
+        """(how many groups :meth:`describe` would list, the views of ``limit`` of them from ``offset``):
+        only the page's groups have their members read."""
+        with self._store.read() as uow:
+            master_id = self._instance(uow, tenant_id, master).id if master else None
+            groups = uow.groups(tenant_id).list(master_id)
+            if group_ids:
+                groups = [g for g in groups if g.id in group_ids]
+            return len(groups), [self._view(uow, tenant_id, g) for g in groups[offset : offset + limit]]
 
     def get(self, tenant_id: str, group_id: str) -> GroupView:
         with self._store.read() as uow:

@@ -4,7 +4,7 @@ one transaction, then returns; it never waits for the engine."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from openrds.domain.quotas import Amounts
 from openrds.domain.states import ChargeType, JobKind, Lifecycle, MemberStatus, Operation, Role, ensure_allowed
 from openrds.jobs.runner import JobQueue
 from openrds.persistence.uow import Store, UnitOfWork
+from openrds.services import network as access
 from openrds.services.billing import Cashier, Payment, Placed
 from openrds.services.lifecycle import LifecycleService
 from openrds.services.quotas import QuotaService
@@ -183,6 +184,7 @@ class InstanceService:
         *,
         max_readonly_per_master: int = 6,
         port_range: tuple[int, int] = (1024, 65535),
+        access_support: Callable[[], str] = lambda: "",
     ) -> None:
         self._store = store
         self._quotas = quotas
@@ -194,6 +196,12 @@ class InstanceService:
         self._clock = clock
         self._max_readonly = max_readonly_per_master
         self._port_range = port_range  # what a requested server port must be in (the host's OPENRDS_PORT_RANGE)
+        self._access_support = access_support  # the driver's: empty when it enforces security groups
+
+    def _groups_to_bind(self, uow: UnitOfWork, tenant_id: str, group_ids: Sequence[str]) -> tuple[str, ...]:
+        """The tenant's security groups among ``group_ids`` (catalogue ids pass and bind nothing)."""
+        return access.groups_to_bind(uow, tenant_id, group_ids, placeholders=self._catalogue.security_groups,
+                                     support=self._access_support)
 
     # --- create ----------------------------------------------------------------------------
     def create_primaries(self, tenant_id: str, order: PrimaryOrder) -> Created:
@@ -212,9 +220,11 @@ class InstanceService:
         rules.check_password(order.admin_password)
         self._catalogue.check_project(order.project_id)
         network = order.network
-        self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
+        self._catalogue.check_network(network.vpc_id, network.subnet_id, ())
         rules.check_name(order.name)
         rules.check_port(order.port, self._port_range)
+        with self._store.read() as uow:  # refused before anything is priced or recorded
+            self._groups_to_bind(uow, tenant_id, network.security_group_ids)
         adding = Amounts(instances=order.count, storage_gb=order.count * order.storage_gb)
         if order.dry_run:  # quotas, price and balance checked, nothing charged
             with self._store.read() as uow:
@@ -241,6 +251,9 @@ class InstanceService:
             repo = uow.instances(tenant_id)
             for instance in instances:
                 repo.add(instance)
+            # Bound with the create; its job enforces them before the instance is marked running.
+            access.bind_created(uow, self._queue, tenant_id, [i.id for i in instances],
+                                self._groups_to_bind(uow, tenant_id, network.security_group_ids), submit=False)
             job = self._queue.submit(
                 uow,
                 kind=JobKind.CREATE_PRIMARIES,
@@ -270,7 +283,8 @@ class InstanceService:
             project_id = order.project_id if order.project_id is not None else master.project_id
             self._catalogue.check_project(project_id)
             network = order.network if order.network is not None else master.network
-            self._catalogue.check_network(network.vpc_id, network.subnet_id, network.security_group_ids)
+            self._catalogue.check_network(network.vpc_id, network.subnet_id, ())
+            self._groups_to_bind(uow, tenant_id, self._replica_groups(uow, order, master))
             rules.check_name(order.name)
             if master.role is not Role.PRIMARY:
                 raise _about_master(NotAPrimary(master.code, "a read-only instance", "creating read-only instances"))
@@ -328,6 +342,9 @@ class InstanceService:
             repo = uow.instances(tenant_id)
             for instance in instances:
                 repo.add(instance)
+            access.bind_created(uow, self._queue, tenant_id, [i.id for i in instances],
+                                self._groups_to_bind(uow, tenant_id, self._replica_groups(uow, order, master)),
+                                submit=False)
             job = self._queue.submit(
                 uow,
                 kind=JobKind.CREATE_REPLICAS,
@@ -337,6 +354,14 @@ class InstanceService:
             )
         self._queue.notify()
         return Created(tuple(instances), job, placed)
+
+    @staticmethod
+    def _replica_groups(uow: UnitOfWork, order: ReadOnlyOrder, master: Instance) -> tuple[str, ...]:
+        """The security groups a new read-only instance gets: those the order names, else its master's
+        as bound now - a copy of the master's data is no more open than the master."""
+        if order.network is not None and order.network.security_group_ids:
+            return order.network.security_group_ids
+        return tuple(g.id for g in uow.security_groups(master.tenant_id).bound_to(master.id))
 
     # --- read ------------------------------------------------------------------------------
     def _get(self, uow: UnitOfWork, tenant_id: str, identifier: str) -> Instance:

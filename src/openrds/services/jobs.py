@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from openrds.domain.errors import JobNotFound
 from openrds.domain.model import Job
@@ -39,6 +41,29 @@ class JobService:
             if limit is not None:
                 jobs = jobs[:limit]
             return [self._view(uow, tenant_id, j)[0] for j in jobs]
+
+    def page(self, tenant_id: str, *, id_prefix: str | None = None, instance: str | None = None,
+             started_from: datetime | None = None, started_to: datetime | None = None, oldest_first: bool = False,
+             offset: int = 0, limit: int = 20) -> tuple[int, Sequence[JobView]]:
+        """(how many of the tenant's jobs match, the views of one page of them): :meth:`list`'s narrowing,
+        plus a start (the creation while not started) within ``started_from``..``started_to``; newest
+        first unless ``oldest_first``. Only the page's jobs are read whole: one query for the matching
+        ids, one for the page, one for its instances' labels."""
+        with self._store.read() as uow:
+            instance_id = None
+            if instance is not None:
+                found = uow.instances(tenant_id).find(instance)
+                if found is None:
+                    return 0, []
+                instance_id = found.id
+            ids = uow.jobs.ids_of_tenant(tenant_id, id_prefix=id_prefix, instance_id=instance_id,
+                                         started_from=started_from, started_to=started_to)
+            if oldest_first:
+                ids.reverse()
+            jobs = uow.jobs.by_ids(ids[offset : offset + limit])
+            labels = uow.instances(tenant_id).labels(sorted({i for job in jobs for i in job.instance_ids}))
+        return len(ids), [JobView(job, {i: labels[i][0] for i in job.instance_ids if i in labels},
+                                  {i: labels[i][1] for i in job.instance_ids if i in labels}) for job in jobs]
 
     def get(self, tenant_id: str, job_id: str, *, region: str | None = None) -> JobView:
         """The job; with ``region``, a job about instances of other regions only is not found (a

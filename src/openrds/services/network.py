@@ -26,6 +26,7 @@ from openrds.domain.errors import (
     ResourceExhausted,
     SecurityGroupInUse,
     SecurityGroupNotFound,
+    UnknownNetwork,
 )
 from openrds.domain.ids import GROUP_PREFIX, SECURITY_GROUP_PREFIX, short_code
 from openrds.domain.model import Instance, ReadOnlyGroup
@@ -188,12 +189,61 @@ class NetworkService:
             return _live(uow, uow.security_groups(None).resources_of(group_id))
 
     def _submit(self, uow: UnitOfWork, tenant_id: str, resources: Sequence[str]) -> str:
-        """One admission job for instances (internal ids) and read-only groups (``pgrogrp-`` ids)."""
-        groups = [r for r in resources if r.startswith(GROUP_PREFIX)]
-        instances = [r for r in resources if not r.startswith(GROUP_PREFIX)]
-        job = self._queue.submit(uow, kind=JobKind.APPLY_ADMISSION, tenant_id=tenant_id,
-                                 params={"groups": groups}, instance_ids=instances)
-        return job.id
+        return submit_admission(uow, self._queue, tenant_id, resources)
+
+
+# --- security groups named when a resource is created (services.instances, services.groups) ----------
+def groups_to_bind(uow: UnitOfWork, tenant_id: str, group_ids: Sequence[str], *, placeholders: frozenset[str],
+                   support: Callable[[], str]) -> tuple[str, ...]:
+    """Which of the ``SecurityGroupIds`` named at create are to be bound (in the order given): the
+    tenant's own security groups. An id of the catalogue's (``placeholders``: the ids every face has
+    always accepted, such as Huawei's default group) is taken as before and binds nothing - it holds no
+    rules, so it admits every address, as the service did before security groups existed.
+
+    :raises InvalidInput: an id given twice, or more than ``MAX_GROUPS_PER_RESOURCE``.
+    :raises UnknownNetwork: an id that is neither one of the tenant's groups nor the catalogue's - the
+        error of the create's other network fields (VpcId, SubnetId), as it always answered there.
+    :raises ResourceExhausted: a group to bind, and the engine cannot enforce admission rules.
+    """
+    ids = list(group_ids)
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("a security group is named twice", field="security_group_ids")
+    if len(ids) > sg.MAX_GROUPS_PER_RESOURCE:
+        raise InvalidInput(f"at most {sg.MAX_GROUPS_PER_RESOURCE} security groups per resource",
+                           field="security_group_ids")
+    repo = uow.security_groups(tenant_id)
+    bound = []
+    for gid in ids:
+        if repo.find(gid) is not None:
+            bound.append(gid)
+        elif gid not in placeholders:
+            raise UnknownNetwork(f"security group {gid} does not exist", field="security_group_ids")
+    if bound and (why := support()):
+        raise ResourceExhausted(why)
+    return tuple(bound)
+
+
+def bind_created(uow: UnitOfWork, queue: JobQueue, tenant_id: str, resource_ids: Sequence[str],
+                 group_ids: Sequence[str], *, submit: bool) -> None:
+    """Bind ``group_ids`` (from :func:`groups_to_bind`) to resources being created, in the caller's
+    transaction; ``submit``: also submit the admission job that enforces them (for a read-only group,
+    whose endpoint already listens; an instance's create job applies them itself before it runs)."""
+    if not group_ids:
+        return
+    repo = uow.security_groups(tenant_id)
+    for resource_id in resource_ids:
+        repo.bind(tenant_id, resource_id, group_ids)
+    if submit:
+        submit_admission(uow, queue, tenant_id, resource_ids)
+
+
+def submit_admission(uow: UnitOfWork, queue: JobQueue, tenant_id: str, resources: Sequence[str]) -> str:
+    """One admission job for instances (internal ids) and read-only groups (``pgrogrp-`` ids)."""
+    groups = [r for r in resources if r.startswith(GROUP_PREFIX)]
+    instances = [r for r in resources if not r.startswith(GROUP_PREFIX)]
+    job = queue.submit(uow, kind=JobKind.APPLY_ADMISSION, tenant_id=tenant_id, params={"groups": groups},
+                       instance_ids=instances)
+    return job.id
 
 
 def _live(uow: UnitOfWork, resources: Sequence[str]) -> list[str]:

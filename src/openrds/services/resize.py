@@ -143,6 +143,7 @@ class ResizeService:
                 uow.flush()
                 job = replace(job, not_before=switch_at)
                 uow.jobs.save(job)
+                uow.instances(tenant_id).save(replace(rules.with_switch_waiting(instance, switch_at), updated_at=now))
             else:
                 uow.instances(tenant_id).save(replace(instance, lifecycle=Lifecycle.EXPANDING, updated_at=now))
         self._queue.notify()
@@ -161,8 +162,10 @@ class ResizeService:
                 raise InvalidInstanceState(instance.code, "not waiting for a switch", "ModifySwitchTimePeriod")
             job = replace(waiting, not_before=None, params={**waiting.params, "switch_at": now.isoformat()})
             uow.jobs.save(job)
+            instance = rules.with_switch_waiting(instance, None)
             if instance.lifecycle is Lifecycle.RUNNING:
-                uow.instances(tenant_id).save(replace(instance, lifecycle=Lifecycle.EXPANDING, updated_at=now))
+                instance = replace(instance, lifecycle=Lifecycle.EXPANDING)
+            uow.instances(tenant_id).save(replace(instance, updated_at=now))
         self._queue.notify()
         return job
 

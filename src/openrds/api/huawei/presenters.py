@@ -13,6 +13,7 @@ from openrds.api.huawei.schemas import DATASTORE, DEFAULT_BACKUP, DEFAULT_VOLUME
 from openrds.domain.catalogue import Catalogue, Region, Spec, Version
 from openrds.domain.model import Instance, Project
 from openrds.domain.states import JobKind, JobState, Lifecycle, Role
+from openrds.services import flows
 from openrds.services.identity import TokenGrant
 from openrds.services.jobs import JobView
 
@@ -50,6 +51,12 @@ JOB_NAMES: Mapping[str, str] = {
     JobKind.APPLY_ADMISSION: "SetSecurityGroup",
     JobKind.RESIZE: "ResizeInstance",
     JobKind.MODIFY_PARAMETERS: "UpdateInstanceConfiguration",
+    # Finished flows (services.flows): read-only group changes, applied while the call ran.
+    flows.CREATE_GROUP: "CreateReadOnlyGroup",
+    flows.ADD_TO_GROUP: "AddReadReplicaToGroup",
+    flows.REMOVE_FROM_GROUP: "RemoveReadReplicaFromGroup",
+    flows.MOVE_TO_GROUP: "MoveReadReplicaToGroup",
+    flows.DELETE_GROUP: "DeleteReadOnlyGroup",
 }
 
 JOB_STATUSES: Mapping[JobState, str] = {

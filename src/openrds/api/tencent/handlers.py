@@ -281,16 +281,14 @@ class TencentActions:
         # Both bounds in the face's zone, like the StartTime the tasks show; parsed before any read.
         after = present.parse_tencent_time(req.min_start_time, "MinStartTime") if req.min_start_time else None
         before = present.parse_tencent_time(req.max_start_time, "MaxStartTime") if req.max_start_time else None
-        views = self.c.jobs.list(ctx.caller.tenant_id, id_prefix=prefix, instance=req.db_instance_id)
-        if after is not None or before is not None:
-            views = [v for v in views if (after is None or (v.job.started_at or v.job.created_at) >= after)
-                     and (before is None or (v.job.started_at or v.job.created_at) <= before)]
-        if (req.order_by_type or "desc").lower() == "asc":
-            views.reverse()
-        offset, limit = req.offset or 0, min(req.limit or 20, 100)
+        # Narrowed and paged in the store: only the page's jobs are read whole and presented.
+        total, views = self.c.jobs.page(
+            ctx.caller.tenant_id, id_prefix=prefix, instance=req.db_instance_id, started_from=after,
+            started_to=before, oldest_first=(req.order_by_type or "desc").lower() == "asc",
+            offset=req.offset or 0, limit=min(req.limit or 20, 100))
         tasks = [present.task(v.job, next(iter(v.instance_codes.values()), ""), self.c.jobs.steps(v.job.kind))
-                 for v in views[offset : offset + limit]]
-        return {"TotalCount": len(views), "TaskSet": tasks}
+                 for v in views]
+        return {"TotalCount": total, "TaskSet": tasks}
 
     # --- money -----------------------------------------------------------------------------
     def inquiry_price_create_db_instances(
@@ -339,7 +337,9 @@ class TencentActions:
         self, ctx: ActionContext, req: s.CreateReadOnlyGroupRequest
     ) -> f.CreateReadOnlyGroupResponse:
         network = (
-            Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ())) if req.vpc_id else None
+            Network(req.vpc_id or "", req.subnet_id or "", tuple(req.security_group_ids or ()))
+            if req.vpc_id or req.subnet_id or req.security_group_ids
+            else None
         )
         view = self.c.groups.create(
             ctx.caller.tenant_id,
@@ -365,9 +365,11 @@ class TencentActions:
         narrowed = _filtered(req.filters, GROUP_FILTERS)
         # A group has one master: the first one named narrows the listing.
         master = next(iter(narrowed.get("master", ())), None)
-        views = self.c.groups.describe(ctx.caller.tenant_id, group_ids=narrowed.get("group_ids", ()), master=master)
         size = req.page_size or 10
         start = max(0, (req.page_number or 1) - 1) * size  # PageNumber counts from 1 (0 is taken as 1)
+        # Only the page's groups have their members read and presented.
+        total, views = self.c.groups.page(ctx.caller.tenant_id, group_ids=narrowed.get("group_ids", ()),
+                                          master=master, offset=start, limit=size)
         caller = ctx.caller
         groups = [
             present.group(
@@ -380,9 +382,9 @@ class TencentActions:
                 ],
                 view.master_code,
             )
-            for view in views[start : start + size]
+            for view in views
         ]
-        return {"ReadOnlyGroupList": groups, "TotalCount": len(views)}
+        return {"ReadOnlyGroupList": groups, "TotalCount": total}
 
     def add_db_instance_to_read_only_group(
         self, ctx: ActionContext, req: s.AddDBInstanceToReadOnlyGroupRequest

@@ -11,6 +11,7 @@ from openrds.api.tencent import fields as f
 from openrds.domain.catalogue import Catalogue, Region, Spec, Version, Zone
 from openrds.domain.errors import InvalidInput
 from openrds.domain.model import Instance, Job, ReadOnlyGroup
+from openrds.domain.resize import waits_for_switch
 from openrds.domain.states import (
     ChargeType,
     GroupStatus,
@@ -46,6 +47,9 @@ STATUSES: dict[Lifecycle, str] = {
     Lifecycle.EXPANDING: "expanding",  # a spec or storage change being applied
     Lifecycle.MODIFYING_PARAMETERS: "parameter modifying",
 }
+#: 等待切换: running, with a spec change waiting for its switch time (``domain.resize.waits_for_switch``);
+#: ``expanding`` once it switches (at that time, or at once with ModifySwitchTimePeriod).
+WAIT_SWITCH = "waitSwitch"
 
 _TASK_STATUS = {
     JobState.PENDING: "Running",
@@ -145,6 +149,8 @@ def instance_status(instance: Instance) -> str:
     """The one function that derives DBInstanceStatus from lifecycle and health."""
     if instance.lifecycle is Lifecycle.RUNNING and instance.health is Health.DOWN:
         return "restarting"  # the supervisor is bringing the server back
+    if instance.lifecycle is Lifecycle.RUNNING and waits_for_switch(instance):
+        return WAIT_SWITCH
     return STATUSES[instance.lifecycle]
 
 

@@ -66,6 +66,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl
@@ -483,6 +484,9 @@ class TencentApi:
     :param allow_unsigned_payload: accept ``X-TC-Content-SHA256: UNSIGNED-PAYLOAD`` (body not signed).
     :param store_version: the store's data version (:meth:`openrds.persistence.uow.Store.version`);
         with it, answers of :attr:`Action.store_read` actions are reused while it is unchanged.
+    :param one_version: a block within which ``store_version`` is read once
+        (:meth:`openrds.persistence.uow.Store.one_version`): each request runs in one, so its key lookup,
+        answer cache and listing share one read of the data version.
     :param replay_check: ``False`` leaves out step 8 (signatures replayable under any action and
         region). For ``bench/api.py`` to measure what the check costs; no setting reaches it.
     """
@@ -497,6 +501,7 @@ class TencentApi:
         rate_limit_per_second: int = 100,
         allow_unsigned_payload: bool = False,
         store_version: Callable[[], object] | None = None,
+        one_version: Callable[[], AbstractContextManager[None]] = nullcontext,
         replay_check: bool = True,
     ) -> None:
         for name, action in actions.items():
@@ -509,6 +514,7 @@ class TencentApi:
         self._rate_limit = rate_limit_per_second
         self._allow_unsigned_payload = allow_unsigned_payload
         self._store_version = store_version
+        self._one_version = one_version
         self._limiter: RateLimiter = SlidingWindowRateLimiter()
         self.answers = AnswerCache()
         self.signatures = SignatureMemory(clock) if replay_check else None
@@ -578,6 +584,12 @@ class TencentApi:
 
     def _process(
         self, signed: SignedRequest, request_id: str, language: Language, connection: str | None = None
+    ) -> bytes:
+        with self._one_version():
+            return self._process_once(signed, request_id, language, connection)
+
+    def _process_once(
+        self, signed: SignedRequest, request_id: str, language: Language, connection: str | None
     ) -> bytes:
         headers = signed.headers
         verified = authenticate(

@@ -123,4 +123,5 @@ def build(container: Container) -> TencentApi:
         clock=time.time,
         rate_limit_per_second=container.settings.rate_limit,
         store_version=container.store.version,
+        one_version=container.store.one_version,
     )

@@ -9,8 +9,11 @@ running server (port, configuration, start, cleanup on failure) is the driver's,
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import signal
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -90,6 +93,31 @@ def restore_failure(instance_id: str, log_tail: str) -> EngineError:
     else:
         detail = f"{instance_id}: the restored server stopped during recovery"
     return EngineError("restore", detail, log_tail)
+
+
+def _processes() -> list[tuple[int, list[str]]]:
+    """(pid, argv) of every process this user may see in ``/proc`` (none without ``/proc``)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(os.path.join(entry.path, "cmdline"), "rb") as handle:
+                    raw = handle.read()
+            except OSError:  # exited meanwhile, or not ours to read
+                continue
+            found.append((int(entry.name), [a.decode(errors="replace") for a in raw.split(b"\0") if a]))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a killed child of another parent may stay one a moment)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def segment_number(wal: str | None) -> tuple[int, int] | None:
@@ -374,6 +402,40 @@ class LocalBackups:
             "restore", *options, f"--spool-path={spool}", stanza=source_id, step="restore", timeout=RESTORE_TIMEOUT
         )
         return tool.restore_command(source_id, data, spool)
+
+    def stop_restores(self, instance_id: str) -> list[int]:
+        """Kill every ``pgbackrest`` still restoring into ``instance_id``'s data directory, with its
+        process group (its workers), and wait until they are gone; the pids killed.
+
+        Every command runs in its own session (`process.Runner`), so a restore outlives a ``kill -9`` of
+        the service that started it and keeps writing into the directory. The job that resumes the
+        clone wipes that directory and restores again: with the old restore still at work, the wipe
+        fails (``Directory not empty``) or the new restore's files get mixed with the old one's. Found
+        by argv (``--pg1-path=<data>``, which every restore of this module passes) in ``/proc``; works
+        whether backups are on or not (a no-op on hosts without ``/proc``)."""
+        target = f"--pg1-path={self.layout.data(check_instance_id(instance_id))}"
+        groups: dict[int, int] = {}
+        for pid, argv in _processes():
+            if argv and os.path.basename(argv[0]) == "pgbackrest" and "restore" in argv and target in argv:
+                with contextlib.suppress(ProcessLookupError):
+                    groups[pid] = os.getpgid(pid)
+        own = os.getpgrp()
+        for pid, group in groups.items():
+            log.warning("%s: killing a leftover pgbackrest restore (pid %d) into its directory", instance_id, pid)
+            with contextlib.suppress(ProcessLookupError):
+                # A group of its own (the Runner's new session), never the service's: else the process alone.
+                if group != own:
+                    os.killpg(group, signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
+
+        def gone() -> bool:
+            return not any(_alive(pid) for pid in groups)
+
+        if groups:
+            wait_until(gone, timeout=30, interval=0.05, what=f"the leftover restores of {instance_id} to exit",
+                       step="stop restores")
+        return sorted(groups)
 
     def _private_spool(self, data: Path) -> Path:
         """A spool directory of the new server's own (beside its data). pgBackRest's spool is per

@@ -391,6 +391,8 @@ class LocalDriver:
             meta = self.layout.read_meta(instance_id)
         except EngineError:
             meta = None
+        # A restore left running by a killed service would keep writing into the directory removed below.
+        self.backups.stop_restores(instance_id)
         self._stop(instance_id, meta.major_version if meta else self._any_major(), mode="immediate")
         if meta is not None and meta.role is ServerRole.REPLICA and meta.source_id:
             self.replicas.drop_slot(meta.source_id, slot_name(instance_id))
