@@ -289,3 +289,16 @@ def test_a_postpaid_change_needs_an_hour_of_the_new_price_in_the_balance(world) 
     with pytest.raises(InsufficientBalance):
         c.resize.modify(tenant, code, ChangeRequest(memory_gb=4, storage_gb=20))
     assert c.instances.get(tenant, code).lifecycle is Lifecycle.RUNNING
+
+
+def test_the_standby_floor_counts_worker_processes_as_well_as_connections() -> None:
+    from openrds.domain.catalogue import Spec
+    from openrds.domain.resize import below_floor
+
+    def spec(cpu: int, connections: int) -> Spec:
+        return Spec(f"s{cpu}-{connections}", cpu, 1024, connections, 10, 100, 1000, 100, 1)
+
+    assert below_floor(spec(16, 200), spec(16, 200)) == []
+    assert below_floor(spec(4, 400), spec(2, 200)) == []  # below 8 cores every spec has 8 worker processes
+    assert below_floor(spec(16, 100), spec(8, 200)) == ["max_connections"]
+    assert below_floor(spec(12, 200), spec(16, 200)) == ["max_worker_processes"]  # what a clone must not miss

@@ -196,10 +196,18 @@ def floor_raised(old: Spec, new: Spec) -> bool:
     return any(after[name] > before[name] for name in after)
 
 
+def below_floor(spec: Spec, source: Spec) -> list[str]:
+    """The floor settings ``spec`` sets lower than ``source``: a server of ``spec`` cannot replay WAL
+    from a server of ``source`` (a read-only instance of it, or a clone recovering from its backups)
+    when this is not empty."""
+    own, needed = standby_floor(spec), standby_floor(source)
+    return [name for name in needed if own[name] < needed[name]]
+
+
 def check_standby_floor(readonly: Instance, new: Spec, master: Spec) -> None:
     """:raises BelowStandbyFloor: a read-only instance's new spec is below its master's floor."""
     own, needed = standby_floor(new), standby_floor(master)
-    low = [name for name in needed if own[name] < needed[name]]
+    low = below_floor(new, master)
     if low:
         what = ", ".join(f"{name} {own[name]} < {needed[name]}" for name in low)
         raise BelowStandbyFloor(f"{new.code} is below what a standby of its master ({master.code}) needs: {what}; "

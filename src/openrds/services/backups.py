@@ -18,6 +18,7 @@ from typing import Any
 
 from openrds.clock import Clock
 from openrds.domain import backups as rules
+from openrds.domain import resize as resize_rules
 from openrds.domain import rules as instance_rules
 from openrds.domain.backups import (
     Backup,
@@ -594,10 +595,10 @@ class BackupService:
         return None, max((b.database_bytes for b in base), default=0)
 
     def _min_spec(self, source: Instance) -> Spec:
-        """The smallest spec a clone of ``source`` may have: as many connections as the source's spec (a
-        server in recovery refuses to run with less than its source's max_connections), the least memory."""
+        """The smallest spec a clone of ``source`` may have: none of the standby floor below the source's
+        (a server in recovery refuses to run below it: ``domain.resize.below_floor``), the least memory."""
         wanted = self._catalogue.spec(source.spec_code)
-        fits = [s for s in self._catalogue.specs if not s.readonly_only and s.max_connections >= wanted.max_connections]
+        fits = [s for s in self._catalogue.specs if not s.readonly_only and not resize_rules.below_floor(s, wanted)]
         return min(fits, key=lambda s: (s.memory_mb, s.cpu, s.code)) if fits else wanted
 
     def _min_storage(self, spec: Spec, database_bytes: int) -> int:
@@ -640,9 +641,10 @@ class BackupService:
             self._primary(source, "cloning")
             backup, database_bytes = self._target(repos, source, order.backup_id, order.target_time)
         least = self._catalogue.spec(source.spec_code)
-        if spec.max_connections < least.max_connections:
+        low = resize_rules.below_floor(spec, least)
+        if low:
             raise UnknownSpec(f"spec {spec.code} is below the source's: a clone of {source.code} needs at least "
-                              f"{least.max_connections} connections (DescribeCloneDBInstanceSpec)", field="spec")
+                              f"its {' and '.join(low)} (DescribeCloneDBInstanceSpec)", field="spec")
         if order.storage_gb < self._min_storage(spec, database_bytes):
             raise InvalidStorage(
                 f"storage {order.storage_gb} GB cannot hold the {math.ceil(database_bytes / GIB)} GB restored",
