@@ -39,6 +39,7 @@ from openrds.engine.local.backups import segment_number
 from openrds.engine.local.files import REPLICATION_USER, SUPERUSER
 from openrds.engine.local.pgbackrest import Repository, time_target
 from openrds.engine.local.secrets import REPLICATION_PASSFILE, SUPERUSER_PASSFILE
+from openrds.engine.wait import wait_until
 
 SPEC = ServerSpec(cpu=2, memory_mb=2048, max_connections=100)
 ADMIN, PASSWORD = "bench_admin", "bench-password"
@@ -180,7 +181,8 @@ def restore_by_hand(driver: LocalDriver, root: Path, major: int, fence: datetime
         programs = driver._programs(major)
         programs.start(data, hand / "server.log")
         passfile = driver.layout.instance("bench") / SUPERUSER_PASSFILE
-        while True:
+
+        def promoted() -> bool:
             with psycopg.connect(
                 host=str(driver.layout.run),
                 port=port,
@@ -189,9 +191,9 @@ def restore_by_hand(driver: LocalDriver, root: Path, major: int, fence: datetime
                 dbname="postgres",
                 autocommit=True,
             ) as conn:
-                if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:  # type: ignore[index]
-                    break
-            time.sleep(0.02)  # bench only: the promotion takes well under a second
+                return not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]  # type: ignore[index]
+
+        wait_until(promoted, timeout=600, interval=0.02, what="the hand-restored copy promoted")
     finally:
         driver._programs(major).stop(data, "immediate")
         shutil.rmtree(hand, ignore_errors=True)
@@ -205,8 +207,9 @@ def archive_under_load(driver: LocalDriver, port: int, seconds: int) -> None:
     assert meta is not None
 
     def sample() -> None:
+        deadline = time.monotonic() + seconds + 600  # the load, then at most 10 minutes to catch up
         with driver.sessions.open(meta, "bench") as conn:
-            while True:
+            while time.monotonic() < deadline:
                 row = conn.execute(
                     "SELECT pg_walfile_name(pg_current_wal_lsn()), last_archived_wal FROM pg_stat_archiver"
                 ).fetchone()
@@ -217,6 +220,7 @@ def archive_under_load(driver: LocalDriver, port: int, seconds: int) -> None:
                 if done.is_set() and current and last and current[1] - last[1] <= 1:
                     return
                 time.sleep(0.5)  # bench sampling period
+            print("archiving did not catch up within 10 minutes of the load's end: the figures stop there")
 
     sampler = threading.Thread(target=sample)
     started = time.monotonic()
