@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -22,14 +25,7 @@ class SecretBox:
     def from_key_file(cls, path: Path) -> SecretBox:
         """Load the key, creating it (mode 0600, never readable by others) on first use."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return cls(path.read_bytes().strip())
-        with os.fdopen(fd, "wb") as handle:
-            key = Fernet.generate_key()
-            handle.write(key)
-        return cls(key)
+        return cls(secret_file(path, Fernet.generate_key).strip())
 
     def seal(self, plain: str) -> str:
         return self._fernet.encrypt(plain.encode()).decode()
@@ -70,16 +66,32 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def secret_file(path: Path, make: Callable[[], bytes]) -> bytes:
+    """The secret kept in ``path``; if there is none yet, ``make()`` written there first (mode 0600).
+
+    Safe when several processes start at once (the API workers each open the data root): the secret
+    is written whole to a private temporary file and linked into place, so a process either links
+    its own or finds another's complete file - never an empty or half-written one."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(make())
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # another process was first: its secret it is
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return path.read_bytes()
+
+
 def signing_key(path: Path) -> bytes:
     """The HMAC key kept in ``path``, created (32 random bytes, mode 0600) if there is none yet."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) < 32:
-            raise RuntimeError(f"{path} holds fewer than 32 bytes; remove it to make a new key") from None
-        return key
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
+    key = secret_file(path, lambda: secrets.token_bytes(32))
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds fewer than 32 bytes; remove it to make a new key")
     return key

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shlex
 import shutil
 from collections.abc import Mapping, Sequence
@@ -33,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from openrds.crypto import secret_file
 from openrds.engine.backups import BackupSet, BackupType, StanzaInfo
 from openrds.engine.driver import EngineError
 from openrds.engine.local.files import atomic_write, quote_conf
@@ -158,17 +158,9 @@ class PgBackRest:
 
     def _passphrase(self) -> str:
         """The repository's cipher passphrase: created once (0600, the servers' OS user), then read."""
-        try:
-            fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            passphrase = self.key_file.read_text(encoding="utf-8").strip()
-        else:
-            passphrase = new_password() + new_password()  # 512 bits, URL-safe
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(passphrase + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            self.os_user.own(self.key_file)
+        passphrase = secret_file(self.key_file, lambda: (new_password() + new_password() + "\n").encode()).decode()
+        passphrase = passphrase.strip()  # 512 bits, URL-safe
+        self.os_user.own(self.key_file)
         self.masker.add(passphrase)
         return passphrase
 
